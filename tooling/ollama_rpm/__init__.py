@@ -1,0 +1,3 @@
+"""Toolkit that renders, builds, lints and publishes Fedora RPMs of Ollama."""
+
+__version__ = "0.1.0"

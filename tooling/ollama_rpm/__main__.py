@@ -1,0 +1,3 @@
+from ollama_rpm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""Where the packaging project (template, config, patches, units) lives."""
+
+import os
+from pathlib import Path
+
+from ollama_rpm.errors import UsageError
+
+TEMPLATE_NAME = "ollama.spec.j2"
+CONFIG_NAME = "packaging.yaml"
+LOCK_NAME = "sources.lock"
+
+
+def _looks_like_project(path):
+    return (path / TEMPLATE_NAME).is_file() and (path / CONFIG_NAME).is_file()
+
+
+def find_root(start=None):
+    """The project directory: $OLLAMA_RPM_PROJECT, the cwd or a parent, else this checkout."""
+    env = os.environ.get("OLLAMA_RPM_PROJECT")
+    if env:
+        root = Path(env)
+        if not _looks_like_project(root):
+            raise UsageError(f"OLLAMA_RPM_PROJECT={env}: no {TEMPLATE_NAME} and {CONFIG_NAME} there")
+        return root.resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if _looks_like_project(candidate):
+            return candidate
+    checkout = Path(__file__).resolve().parents[2]
+    if _looks_like_project(checkout):
+        return checkout
+    raise UsageError(f"{here}: not inside an ollama-rpm project (no {TEMPLATE_NAME} with {CONFIG_NAME})")
