@@ -1,0 +1,54 @@
+"""Shared test helpers: the project checkout, Fedora macro stand-ins, scratch projects."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+STANDIN_MACROS = REPO / "tests" / "support" / "fedora-macros.standin"
+# Files a project needs to render and build (the same template as the real package).
+PROJECT_FILES = ("ollama.spec.j2", "packaging.yaml", "go-vendor-tools.toml", "ollama.rpmlintrc")
+PROJECT_DIRS = ("patches", "units", "sysusers", "doc")
+
+
+def copy_project(dest):
+    """A scratch copy of this project (template, config, patches, units...)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dest / name)
+    for name in PROJECT_DIRS:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, dest / name, dirs_exist_ok=True)
+    return dest
+
+
+def load_yaml(path):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def write_yaml(path, data):
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def run_cli(*args, cwd=None, env=None, check=False):
+    """Run `ollama-rpm` as a user would: a real process, its exit code and output."""
+    import os
+    full_env = dict(os.environ, PYTHONPATH=str(REPO / "tooling"))
+    full_env.pop("OLLAMA_RPM_PROJECT", None)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "ollama_rpm", *map(str, args)], cwd=cwd,
+                          env=full_env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ollama-rpm {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path / "project")

@@ -1,0 +1,33 @@
+"""`ollama-rpm render`: packaging.yaml + ollama.spec.j2 -> ollama.spec."""
+
+import sys
+from pathlib import Path
+
+from ollama_rpm import project, render
+from ollama_rpm.errors import EXIT_FAILED, EXIT_OK
+
+
+def register(sub):
+    parser = sub.add_parser("render", help="render ollama.spec from the template and config")
+    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
+    parser.add_argument("--output", "-o", type=Path, help="spec to write (default: ollama.spec in the project)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 with a diff if the spec on disk differs from a fresh render")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    root = project.find_root()
+    output = args.output or root / "ollama.spec"
+    _, text = render.load_and_render(root, args.config)
+    if args.check:
+        diff = render.drift(output, text)
+        if diff:
+            sys.stdout.write(diff)
+            print(f"ollama-rpm: {output} is out of date; run `ollama-rpm render`", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"{output} is up to date")
+        return EXIT_OK
+    render.write(output, text)
+    print(output)
+    return EXIT_OK

@@ -1,0 +1,50 @@
+"""Render ollama.spec from ollama.spec.j2 and packaging.yaml."""
+
+import difflib
+from pathlib import Path
+
+import jinja2
+
+from ollama_rpm import atomic, config as config_mod, project, spec_context
+from ollama_rpm.errors import ConfigError
+
+
+def environment(root):
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,   # a typo in the template is an error, not ""
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render_text(root, config):
+    root = Path(root)
+    try:
+        template = environment(root).get_template(project.TEMPLATE_NAME)
+        return template.render(**spec_context.build(config, root))
+    except jinja2.TemplateSyntaxError as error:
+        raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message) from None
+    except jinja2.UndefinedError as error:
+        raise ConfigError(root / project.TEMPLATE_NAME, None, f"undefined value: {error.message}") from None
+
+
+def load_and_render(root, config_path=None):
+    root = Path(root)
+    config = config_mod.load(config_path or root / project.CONFIG_NAME)
+    return config, render_text(root, config)
+
+
+def write(output, text):
+    atomic.write_text(output, text)
+
+
+def drift(output, text):
+    """Unified diff between the spec on disk and `text`; "" when identical."""
+    output = Path(output)
+    current = output.read_text(encoding="utf-8") if output.exists() else ""
+    diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
+                                fromfile=f"{output} (committed)", tofile=f"{output} (rendered)")
+    return "".join(diff)

@@ -1,0 +1,104 @@
+"""Parse a spec with the real rpm parser (python3-rpm), one subprocess per parse.
+
+rpm keeps its macro context process-global, so each parse (target arch,
+--with/--without, extra macro files) runs in a fresh interpreter and returns
+plain JSON.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from ollama_rpm.errors import ConfigError, ToolError
+
+
+@dataclass
+class ParsedSpec:
+    name: str
+    version: str
+    release: str
+    license: str
+    packages: list                      # binary package names, main first
+    requires: dict = field(default_factory=dict)     # package -> [Requires]
+    recommends: dict = field(default_factory=dict)
+    supplements: dict = field(default_factory=dict)
+    buildrequires: list = field(default_factory=list)
+    sources: list = field(default_factory=list)      # [(number, value)]
+    patches: list = field(default_factory=list)
+    prep_script: str = ""
+    build_script: str = ""
+    install_script: str = ""
+
+
+def parse(spec, target=None, with_=(), without=(), macro_files=(), defines=()):
+    request = {"spec": str(spec), "target": target, "with": list(with_), "without": list(without),
+               "macro_files": [str(m) for m in macro_files], "defines": [list(d) for d in defines]}
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "ollama_rpm.specparse"], input=json.dumps(request),
+                          capture_output=True, text=True, env=env)
+    if proc.returncode == 3:
+        raise ToolError(proc.stderr.strip() or "python3-rpm is not importable")
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ConfigError(spec, None, f"rpm cannot parse it: {lines[-1] if lines else 'unknown error'}")
+    return ParsedSpec(**json.loads(proc.stdout))
+
+
+def _child(request):
+    try:
+        import rpm
+    except ImportError:
+        print("python3-rpm is not importable by " + sys.executable, file=sys.stderr)
+        return 3
+    rpm.reloadConfig(f"{request['target']}-linux" if request["target"] else None)
+    for path in request["macro_files"]:
+        rpm.expandMacro(f"%{{load:{path}}}")
+    for name in request["with"]:
+        rpm.addMacro(f"_with_{name}", f"--with-{name}")
+    for name in request["without"]:
+        rpm.addMacro(f"_without_{name}", f"--without-{name}")
+    for name, value in request["defines"]:
+        rpm.addMacro(name, value)
+    spec = rpm.spec(request["spec"])
+
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else value
+
+    def names(header, tag):
+        return [text(v) for v in header[tag]]
+
+    main = spec.sourceHeader
+    result = {
+        "name": text(main[rpm.RPMTAG_NAME]),
+        "version": text(main[rpm.RPMTAG_VERSION]),
+        "release": text(main[rpm.RPMTAG_RELEASE]),
+        "license": text(main[rpm.RPMTAG_LICENSE]),
+        "packages": [], "requires": {}, "recommends": {}, "supplements": {},
+        "buildrequires": names(main, rpm.RPMTAG_REQUIRENAME),
+        "sources": [], "patches": [],
+        "prep_script": text(spec.prep or ""),
+        "build_script": text(spec.build or ""),
+        "install_script": text(spec.install or ""),
+    }
+    for source, number, flags in spec.sources:
+        kind = "patches" if flags & rpm.RPMBUILD_ISPATCH else "sources"
+        result[kind].append([number, text(source)])
+    for key in ("sources", "patches"):
+        result[key].sort()
+    for package in spec.packages:
+        header = package.header
+        pkg = text(header[rpm.RPMTAG_NAME])
+        result["packages"].append(pkg)
+        result["requires"][pkg] = names(header, rpm.RPMTAG_REQUIRENAME)
+        result["recommends"][pkg] = names(header, rpm.RPMTAG_RECOMMENDNAME)
+        result["supplements"][pkg] = names(header, rpm.RPMTAG_SUPPLEMENTNAME)
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(json.load(sys.stdin)))

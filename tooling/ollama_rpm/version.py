@@ -1,0 +1,22 @@
+"""Upstream tags <-> RPM versions."""
+
+import re
+
+# v0.32.15, 0.32.15, 0.33.0-rc2, v0.33.0-rc2
+_TAG = re.compile(r"^v?(?P<base>\d+(?:\.\d+){1,3})(?:-(?P<pre>(?:rc|alpha|beta)\.?\d+))?$")
+
+
+def parse_upstream(text):
+    """Return (upstream_version, rpm_version) or raise ValueError.
+
+    The upstream version keeps the tag's spelling without the leading "v"
+    (it names tarballs and is stamped into the binary); the RPM version maps a
+    pre-release "-rc1" to "~rc1" so it sorts before the final release.
+    """
+    match = _TAG.match(str(text).strip())
+    if not match:
+        raise ValueError(text)
+    base, pre = match.group("base"), match.group("pre")
+    if pre:
+        return f"{base}-{pre}", f"{base}~{pre.replace('.', '')}"
+    return base, base
