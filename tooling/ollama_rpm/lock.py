@@ -1,0 +1,65 @@
+"""sources.lock: the sha256 pin of every downloaded Source, next to packaging.yaml.
+
+JSON with sorted keys so the file is deterministic and diffs stay small.
+Pins are changed only on request (`ollama-rpm sources --update-lock`, `bump`).
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ollama_rpm import atomic
+from ollama_rpm.errors import ConfigError
+
+FORMAT = 1
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    url: str
+    sha256: str
+
+
+class Lock:
+    def __init__(self, path, pins=None):
+        self.path = Path(path)
+        self.pins = dict(pins or {})      # file name -> Pin
+
+    def get(self, file_name):
+        return self.pins.get(file_name)
+
+    def set(self, file_name, url, sha256):
+        if not _SHA256.match(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        self.pins[file_name] = Pin(url, sha256)
+
+    def to_json(self):
+        body = {"format": FORMAT,
+                "sources": {name: {"url": pin.url, "sha256": pin.sha256}
+                            for name, pin in sorted(self.pins.items())}}
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    def save(self):
+        atomic.write_text(self.path, self.to_json())
+
+
+def load(path):
+    """The lock at `path`; an empty lock if the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return Lock(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(path, None, f"not a readable JSON lock file: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("sources"), dict):
+        raise ConfigError(path, "format", f"expected a format {FORMAT} lock with a 'sources' mapping")
+    pins = {}
+    for name, entry in data["sources"].items():
+        if not isinstance(entry, dict) or not _SHA256.match(str(entry.get("sha256", ""))) \
+                or not isinstance(entry.get("url"), str):
+            raise ConfigError(path, f"sources.{name}", "expected {url: string, sha256: 64 hex digits}")
+        pins[name] = Pin(entry["url"], entry["sha256"])
+    return Lock(path, pins)
