@@ -1,0 +1,95 @@
+"""sysusers/ollama.conf applied by the real systemd-sysusers to a scratch root."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CONF = Path(__file__).resolve().parent.parent / "sysusers" / "ollama.conf"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("systemd-sysusers") is None,
+    reason="systemd-sysusers is not installed (package systemd)",
+)
+
+
+def table(path):
+    """name -> fields of a colon-separated passwd/group file."""
+    return {f[0]: f for f in (l.split(":") for l in path.read_text().splitlines() if l)}
+
+
+def members(group_entry):
+    return [m for m in group_entry[3].split(",") if m]
+
+
+def system_id_max(kind):
+    """Upper bound of system UIDs/GIDs systemd was built with."""
+    try:
+        out = subprocess.run(["pkg-config", f"--variable=system_{kind}_max", "systemd"],
+                             capture_output=True, text=True).stdout.strip()
+        if out:
+            return int(out)
+    except FileNotFoundError:
+        pass
+    defs = Path("/etc/login.defs")
+    if defs.exists():
+        for line in defs.read_text().splitlines():
+            parts = line.split()
+            if parts[:1] == [f"SYS_{kind.upper()}_MAX"]:
+                return int(parts[1])
+    pytest.skip("cannot tell the system ID range (no pkg-config systemd, no login.defs)")
+
+
+def apply(root):
+    res = subprocess.run(["systemd-sysusers", f"--root={root}", str(CONF)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.fixture
+def fedora_like_root(tmp_path):
+    """render and video already exist (Fedora's basic.conf), video has a member."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (etc / "group").write_text("root:x:0:\nvideo:x:39:alice\nrender:x:105:\n")
+    return tmp_path
+
+
+def test_creates_system_account(fedora_like_root):
+    apply(fedora_like_root)
+    user = table(fedora_like_root / "etc/passwd")["ollama"]
+    group = table(fedora_like_root / "etc/group")["ollama"]
+    _, _, uid, gid, _, home, shell = user
+    assert home == "/var/lib/ollama"
+    assert shell == "/usr/sbin/nologin"
+    assert gid == group[2]
+    assert 0 < int(uid) <= system_id_max("uid")
+    assert 0 < int(gid) <= system_id_max("gid")
+
+
+def test_joins_existing_gpu_groups(fedora_like_root):
+    apply(fedora_like_root)
+    groups = table(fedora_like_root / "etc/group")
+    assert groups["render"][2] == "105"  # existing groups are reused, not recreated
+    assert "ollama" in members(groups["render"])
+    assert members(groups["video"]) == ["alice", "ollama"]
+
+
+def test_m_lines_create_missing_groups(tmp_path):
+    # systemd 252 creates the target group of an "m" line if it is missing.
+    (tmp_path / "etc").mkdir()
+    apply(tmp_path)
+    groups = table(tmp_path / "etc/group")
+    for name in ("render", "video"):
+        assert "ollama" in members(groups[name])
+        assert int(groups[name][2]) <= system_id_max("gid")
+
+
+def test_idempotent(fedora_like_root):
+    apply(fedora_like_root)
+    before = [(fedora_like_root / "etc" / f).read_text() for f in ("passwd", "group")]
+    apply(fedora_like_root)
+    after = [(fedora_like_root / "etc" / f).read_text() for f in ("passwd", "group")]
+    assert before == after
