@@ -20,6 +20,9 @@ PROJECT_SOURCES = (
     (14, "README.Fedora", "doc/README.Fedora"),
 )
 
+# The llama/server CMake target that builds each GPU backend.
+BUILD_TARGET = {"cuda": "ggml-cuda", "rocm": "ggml-hip", "vulkan": "ggml-vulkan"}
+
 # The CMake cache variable that takes each backend's GPU architecture list.
 GPU_TARGETS_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "rocm": "AMDGPU_TARGETS"}
 
@@ -89,7 +92,7 @@ def _variants_description(cpus, variants):
 
 def backend_data(backend):
     args = [f"-DOLLAMA_RUNNER_DIR={backend.runner_dir}"]
-    args += [f"-D{name}={value}" for name, value in backend.cmake_options]
+    args += [f"-D{name}={_cmake_value(value)}" for name, value in backend.cmake_options]
     if backend.gpu_targets:
         targets = ";".join(backend.gpu_targets)
         args.append(f'-D{GPU_TARGETS_VARIABLE[backend.name]}="{targets}"')
@@ -103,6 +106,7 @@ def backend_data(backend):
         "all_arches": set(backend.arches) == {"x86_64", "aarch64"},
         "arches": backend.arches,
         "runner_dir": backend.runner_dir,
+        "build_target": BUILD_TARGET[backend.name],
         "cmake_args": args,
         "build_requires": backend.build_requires,
         "requires": backend.requires,
@@ -111,6 +115,11 @@ def backend_data(backend):
         "summary": summary,
         "description": description,
     }
+
+
+def _cmake_value(value):
+    """Quote a CMake value for the shell when it holds spaces or list separators."""
+    return f'"{value}"' if any(c in value for c in " ;") else value
 
 
 def changelog(config):
