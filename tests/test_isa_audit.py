@@ -1,0 +1,87 @@
+"""`ollama-rpm audit-isa`: real gcc builds with ggml's variant flags, decoded with capstone."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import run_cli
+from ollama_rpm import isa_audit
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build test libraries")
+
+# Vectorisable kernels, so the compiler really uses whatever ISA it is allowed.
+KERNEL = r"""
+float dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }
+void axpy(float *y, const float *x, float a, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
+void addi(int *a, const int *b, int n) { for (int i = 0; i < n; i++) a[i] += b[i] * 3; }
+int bits(unsigned long x) { return __builtin_popcountl(x); }
+"""
+
+# ggml's per-variant compiler flags (ggml-cpu/CMakeLists.txt).
+HASWELL = "-msse4.2 -mavx -mf16c -mfma -mavx2 -mbmi2"
+VARIANT_FLAGS = {
+    "x64": "",
+    "sse42": "-msse4.2",
+    "sandybridge": "-msse4.2 -mavx",
+    "haswell": HASWELL,
+    "skylakex": HASWELL + " -mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw -mprefer-vector-width=512",
+}
+
+
+def build(tmp_path, variant, flags, subdir="ok"):
+    src = tmp_path / "kernel.c"
+    src.write_text(KERNEL)
+    out = tmp_path / subdir / f"libggml-cpu-{variant}.so"
+    out.parent.mkdir(exist_ok=True)
+    subprocess.run(["gcc", "-O3", "-ffast-math", "-fPIC", "-shared", *flags.split(), str(src), "-o", str(out)],
+                   check=True)
+    return out
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANT_FLAGS))
+def test_variant_built_with_its_own_flags_passes(tmp_path, variant):
+    report = isa_audit.audit_library(build(tmp_path, variant, VARIANT_FLAGS[variant]), variant)
+    assert report.ok, report.violations
+    assert report.instructions > 50
+
+
+def test_the_audit_sees_the_isa_each_variant_uses(tmp_path):
+    used = {v: set(isa_audit.audit_library(build(tmp_path, v, f), v).features) for v, f in VARIANT_FLAGS.items()}
+    assert used["x64"] <= {"UNDECODED"}
+    assert "SSE42" in used["sse42"]
+    assert {"AVX2", "FMA"} <= used["haswell"]
+    assert "AVX512" in used["skylakex"]
+
+
+def test_global_march_leaking_into_x64_fails(tmp_path):
+    lib = build(tmp_path, "x64", "-march=x86-64-v3")
+    report = isa_audit.audit_library(lib, "x64")
+    assert not report.ok
+    assert any("AVX2" in v and "not in the x64 variant's flags" in v for v in report.violations)
+
+
+def test_variant_above_its_subpackage_level_fails(tmp_path):
+    lib = build(tmp_path, "skylakex", VARIANT_FLAGS["skylakex"])
+    report = isa_audit.audit_library(lib, "skylakex", package_level="v3")
+    assert any("AVX512" in v and "x86-64-v3 subpackage" in v for v in report.violations)
+    assert isa_audit.audit_library(lib, "skylakex", package_level="v4").ok
+
+
+def test_cli_prints_a_table_and_fails_on_a_leak(tmp_path):
+    good = build(tmp_path, "haswell", HASWELL)
+    bad = build(tmp_path, "x64", "-march=x86-64-v3", subdir="leak")
+    proc = run_cli("audit-isa", good, bad)
+    assert proc.returncode == 1
+    assert "library" in proc.stdout and "haswell" in proc.stdout
+    assert f"FAIL {bad}: uses AVX2" in proc.stdout
+    assert run_cli("audit-isa", good).returncode == 0
+
+
+def test_cli_rejects_unknown_inputs(tmp_path):
+    stray = tmp_path / "libfoo.so"
+    stray.write_bytes(b"\x7fELF")
+    proc = run_cli("audit-isa", stray)
+    assert proc.returncode == 2 and "libggml-cpu-<variant>.so" in proc.stderr
+    proc = run_cli("audit-isa", tmp_path / "missing.rpm")
+    assert proc.returncode == 2 and "no such file" in proc.stderr
