@@ -216,6 +216,9 @@ def _x86_map(raw_map, variants, llama_tag):
         names.append(name)
     added = [n for n in names if n not in raw_map]
     removed = [n for n in raw_map if n not in names]
+    # Keep the packager's order; new variants go at the end, in upstream order.
+    order = [n for n in raw_map if n in names] + added
+    lines.sort(key=lambda line: order.index(line[0]))
     return lines, added, removed
 
 
