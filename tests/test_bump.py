@@ -378,3 +378,41 @@ def test_dirty_config_is_refused(repo, upstream):
 def test_unknown_release(repo, upstream):
     proc = bump(repo, "--to", "9.9.9", upstream=upstream)
     assert proc.returncode == EXIT_CONFIG and "no release v9.9.9" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_contrib_timer_and_service_verify(tmp_path):
+    import subprocess
+    from conftest import REPO
+    checkout = tmp_path / "ollama-rpm"
+    checkout.mkdir()
+    (checkout / "ollama-rpm").symlink_to(REPO / "ollama-rpm")
+    for name in ("ollama-rpm-bump.service", "ollama-rpm-bump.timer"):
+        text = (REPO / "contrib" / name).read_text().replace("%h/", f"{tmp_path}/")
+        (tmp_path / name).write_text(text)
+    service = (tmp_path / "ollama-rpm-bump.service").read_text()
+    assert "bump --latest --push" in service
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "ollama-rpm-bump.service"),
+                           str(tmp_path / "ollama-rpm-bump.timer")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("entry,error", [
+    ({"level": "v4", "features": ["SSE42", "AVX512"]}, None),
+    ({"level": "v3", "features": ["AVX512"]}, "expected v4 or higher"),
+    ({"level": "v4", "features": ["AVX10_2"]}, "cpu_variants.x86_64.newcpu.features[0]: unknown ISA feature 'AVX10_2'"),
+    ({"level": "v4"}, "cpu_variants.x86_64.newcpu.features: missing"),
+])
+def test_config_long_form_for_new_variants(tmp_path, entry, error):
+    from conftest import write_yaml
+    from ollama_rpm import config
+    from ollama_rpm.errors import ConfigError
+    root = copy_project(tmp_path / "p")
+    data = load_yaml(root / "packaging.yaml")
+    data["cpu_variants"]["x86_64"]["newcpu"] = entry
+    write_yaml(root / "packaging.yaml", data)
+    if error is None:
+        assert ("newcpu", "v4") in config.load(root / "packaging.yaml").cpu_x86_64
+    else:
+        with pytest.raises(ConfigError, match=error.replace("[", r"\[").replace("]", r"\]")):
+            config.load(root / "packaging.yaml")
