@@ -15,6 +15,8 @@ from ollama_rpm.errors import EXIT_CONFIG, OllamaRpmError
 COMMAND_MODULES = (
     "render",
     "audit_isa",
+    "bump",
+    "copr",
 )
 
 

@@ -263,12 +263,19 @@ def _x86_variants(section):
     result = []
     for variant, level in section.data.items():
         section.seen.add(variant)
-        if variant not in cpu_levels.X86_VARIANT_FEATURES:
+        if isinstance(level, dict):
+            # Long form for a variant this toolkit does not know yet (added by `bump`):
+            # `name: {level: v3, features: [SSE42, AVX, ...]}`; its flags must all be known.
+            level, features = _x86_long_form(section, variant, level)
+        elif variant not in cpu_levels.X86_VARIANT_FEATURES:
             section.fail(str(variant), "unknown ggml CPU variant; expected one of: "
-                         + ", ".join(cpu_levels.X86_VARIANT_FEATURES))
+                         + ", ".join(cpu_levels.X86_VARIANT_FEATURES)
+                         + " (or the long form {level: vN, features: [...]})")
+        else:
+            features = cpu_levels.X86_VARIANT_FEATURES[variant]
         if level not in cpu_levels.LEVELS:
             section.fail(variant, f"expected an x86-64 level ({', '.join(cpu_levels.LEVELS)}), got {_describe(level)}")
-        lowest = cpu_levels.variant_lowest_level(variant)
+        lowest = cpu_levels.lowest_level(features)
         if cpu_levels.level_rank(level) < cpu_levels.level_rank(lowest):
             section.fail(variant, f"expected {lowest} or higher: its ISA flags need x86-64-{lowest}, got {level}")
         result.append((variant, level))
@@ -277,6 +284,20 @@ def _x86_variants(section):
     if "x64" not in section.data:
         section.fail("x64", "missing; the baseline variant must ship so every x86-64 CPU has a backend")
     return tuple(result)
+
+
+def _x86_long_form(section, variant, data):
+    if not isinstance(variant, str) or not _SIMPLE.match(variant):
+        section.fail(str(variant), "expected a ggml variant name")
+    entry = _Reader(section.path, data, f"{section.key(variant)}.")
+    level = entry.get("level", str, f"an x86-64 level ({', '.join(cpu_levels.LEVELS)})")
+    features = entry.strings("features", "a list of ggml ISA feature flags (may be empty)")
+    for index, feature in enumerate(features):
+        if feature not in cpu_levels.FEATURE_LEVEL:
+            entry.fail(f"features[{index}]", f"unknown ISA feature {feature!r}; expected one of: "
+                       + ", ".join(cpu_levels.FEATURE_LEVEL))
+    entry.reject_unknown()
+    return level, features
 
 
 def _changelog(top, packager):

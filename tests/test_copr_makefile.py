@@ -1,0 +1,62 @@
+""".copr/Makefile: Copr's make_srpm contract, run on a clean clone (tools present, so no dnf)."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+
+import git
+import pytest
+
+from conftest import REPO
+
+
+def _clone(tmp_path):
+    """A clean clone of this checkout's committed tree plus the working-tree toolkit files."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "results"))
+    repo = git.Repo.init(source)
+    repo.git.add("-A")
+    repo.git.execute(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "x"])
+    clone = tmp_path / "clone"
+    git.Repo.clone_from(str(source), str(clone))
+    return clone
+
+
+def _env(tmp_path):
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("")
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=str(gitconfig), HOME=str(tmp_path))
+    # dnf must not be needed here: the tools are present. Hide it to prove it.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not os.path.exists(f"{p}/dnf"))
+    env.pop("PYTHONPATH", None)
+    return env, gitconfig
+
+
+def test_deps_target_needs_no_dnf_when_tools_are_present(tmp_path):
+    env, _ = _env(tmp_path)
+    proc = subprocess.run(["make", "-s", "-f", str(REPO / ".copr" / "Makefile"), "deps"],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "installing" not in proc.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ollama_rpm.srpm") is None,
+                    reason="needs the `srpm` command (ollama_rpm.srpm), which lands at merge")
+def test_make_srpm_on_a_clean_clone_leaves_one_srpm(tmp_path):
+    clone = _clone(tmp_path)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    env, gitconfig = _env(tmp_path)
+    proc = subprocess.run(["make", "-f", str(clone / ".copr" / "Makefile"), "srpm",
+                           f"outdir={outdir}", f"spec={clone / 'ollama.spec'}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    srpms = list(outdir.glob("*.src.rpm"))
+    assert len(srpms) == 1, list(outdir.iterdir())
+    assert str(clone) in gitconfig.read_text()          # marked safe.directory
+    query = subprocess.run(["rpm", "-qp", "--qf", "%{NAME} %{ARCH} %{SOURCERPM}\n", str(srpms[0])],
+                           capture_output=True, text=True)
+    assert query.returncode == 0, query.stderr
+    name, _, sourcerpm = query.stdout.split()
+    assert name == "ollama" and sourcerpm == "(none)"   # a source package

@@ -1,0 +1,459 @@
+"""Move the package to a new upstream Ollama release.
+
+Reads what the spec depends on from the real release tarballs (not from
+release notes): LLAMA_CPP_VERSION, go.mod's `go` line, the CUDA/ROCm lists
+of llama/server/CMakePresets.json, the llama/compat patches, and ggml's x86
+CPU variants from the pinned llama.cpp. Everything is computed first, in
+memory and in a temporary directory; only then are packaging.yaml,
+sources.lock and ollama.spec written and committed. Any failure restores the
+working tree, the index and HEAD.
+"""
+
+import copy
+import datetime
+import fnmatch
+import hashlib
+import json
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import requests
+import yaml
+
+from ollama_rpm import atomic, config as config_mod, cpu_levels, lock as lock_mod, project, render, \
+    specparse, yamledit
+from ollama_rpm.errors import (ConfigError, IntegrityError, NetworkError, OllamaRpmError, ToolError,
+                               UsageError)
+from ollama_rpm.github import GitHub, redact
+from ollama_rpm.version import parse_upstream
+
+DEFAULT_REPO = "ollama/ollama"
+# backend -> the CMake cache variable holding its GPU list in CMakePresets.json
+PRESET_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "rocm": "AMDGPU_TARGETS"}
+_VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
+_X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
+_BRANCH_END = re.compile(r"^\s*(elseif|else|endif)\s*\(")
+
+
+class UpstreamError(OllamaRpmError):
+    """The new release is not what the toolkit can package as is (exit 1)."""
+
+
+@dataclass
+class Upstream:
+    version: str
+    llama_cpp_tag: str
+    go_version: str
+    compat_patches: list
+    presets: dict                                   # preset name -> resolved cacheVariables
+    cpu_variants: list = field(default_factory=list)  # [(name, (features...))]
+
+
+# --- reading the tarballs ------------------------------------------------------
+
+def _members(tar_path):
+    """{path without the top directory: TarInfo} of the regular files in a tarball."""
+    try:
+        tar = tarfile.open(tar_path, "r:*")
+    except (tarfile.TarError, OSError) as error:
+        raise IntegrityError(f"{Path(tar_path).name}: not a readable tarball ({error})") from None
+    files = {}
+    for member in tar.getmembers():
+        parts = PurePosixPath(member.name).parts
+        if member.isfile() and len(parts) > 1:
+            files["/".join(parts[1:])] = member
+    return tar, files
+
+
+def _read(tar, files, name, tarball):
+    member = files.get(name)
+    if member is None:
+        raise UpstreamError(f"{tarball}: has no {name}; the upstream layout changed")
+    return tar.extractfile(member).read().decode("utf-8", errors="replace")
+
+
+def read_ollama(tar_path, version):
+    name = Path(tar_path).name
+    tar, files = _members(tar_path)
+    with tar:
+        tag = _read(tar, files, "LLAMA_CPP_VERSION", name).strip()
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", tag):
+            raise UpstreamError(f"{name}: LLAMA_CPP_VERSION holds {tag[:40]!r}, not a llama.cpp tag")
+        go_mod = _read(tar, files, "go.mod", name)
+        match = re.search(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", go_mod, re.M)
+        if not match:
+            raise UpstreamError(f"{name}: go.mod has no `go 1.N` line")
+        go_version = re.sub(r"^(\d+\.\d+)\.0$", r"\1", match.group(1))
+        try:
+            presets = json.loads(_read(tar, files, "llama/server/CMakePresets.json", name))
+        except ValueError as error:
+            raise UpstreamError(f"{name}: llama/server/CMakePresets.json is not JSON: {error}") from None
+        patches = sorted(path for path in files
+                         if fnmatch.fnmatch(path, "llama/compat/*.patch") and path.count("/") == 2)
+    return Upstream(version=version, llama_cpp_tag=tag, go_version=go_version,
+                    compat_patches=patches, presets=_resolve_presets(presets, name))
+
+
+def _resolve_presets(data, tarball):
+    presets = {p.get("name"): p for p in data.get("configurePresets", []) if isinstance(p, dict)}
+    resolved = {}
+
+    def resolve(name, seen=()):
+        if name in resolved:
+            return resolved[name]
+        preset = presets.get(name)
+        if preset is None or name in seen:
+            raise UpstreamError(f"{tarball}: CMakePresets.json preset {name!r} is missing or inherits itself")
+        inherits = preset.get("inherits", [])
+        variables = {}
+        for parent in [inherits] if isinstance(inherits, str) else inherits:
+            variables.update(resolve(parent, seen + (name,)))
+        variables.update(preset.get("cacheVariables", {}))
+        resolved[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in variables.items()}
+        return resolved[name]
+
+    for name, preset in presets.items():
+        if not preset.get("hidden"):
+            resolve(name)
+    return {name: resolved[name] for name, preset in presets.items() if not preset.get("hidden")}
+
+
+def gpu_list(upstream, backend, runner_dir):
+    """The Linux preset's GPU list for `runner_dir` (e.g. llama_cuda_v12_linux)."""
+    variable = PRESET_VARIABLE[backend]
+    matches = [(name, v[variable]) for name, v in upstream.presets.items()
+               if v.get("OLLAMA_RUNNER_DIR") == runner_dir and name.endswith("_linux") and variable in v]
+    if len(matches) != 1:
+        found = "no" if not matches else "several"
+        raise UpstreamError(f"ollama {upstream.version}: llama/server/CMakePresets.json has {found} Linux preset "
+                            f"for {runner_dir} with {variable}; check backends.{backend}.runner_dir")
+    return [item for item in str(matches[0][1]).split(";") if item]
+
+
+def read_ggml_variants(tar_path):
+    """[(variant, (features...))] of ggml's x86 branch of GGML_CPU_ALL_VARIANTS."""
+    name = Path(tar_path).name
+    tar, files = _members(tar_path)
+    with tar:
+        text = _read(tar, files, "ggml/src/CMakeLists.txt", name)
+    variants, inside, indent = [], False, 0
+    for line in text.splitlines():
+        code = line.split("#", 1)[0]
+        if not inside:
+            if _X86_BRANCH.match(code):
+                inside, indent = True, len(code) - len(code.lstrip())
+            continue
+        if _BRANCH_END.match(code) and len(code) - len(code.lstrip()) <= indent:
+            break
+        match = _VARIANT_CALL.match(code)
+        if match:
+            variants.append((match.group(1), tuple(match.group(2).split())))
+    if not variants:
+        raise UpstreamError(f"{name}: no x86 ggml_add_cpu_backend_variant() calls in ggml/src/CMakeLists.txt")
+    return variants
+
+
+# --- downloads -------------------------------------------------------------------
+
+def download(url, dest, timeout):
+    digest = hashlib.sha256()
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise NetworkError(f"download {url}: HTTP {response.status_code}")
+            with open(dest, "wb") as out:
+                for chunk in response.iter_content(1 << 16):
+                    digest.update(chunk)
+                    out.write(chunk)
+    except requests.Timeout:
+        raise NetworkError(f"download {url}: no answer within {timeout:g} s") from None
+    except requests.RequestException as error:
+        raise NetworkError(f"download {url}: {type(error).__name__}") from None
+    return digest.hexdigest()
+
+
+def fetch_pinned(url, tmp, lock, timeout, log):
+    """Download `url` twice; the two must hash the same (and match an existing pin)."""
+    file_name = url.rsplit("/", 1)[-1]
+    first = download(url, tmp / file_name, timeout)
+    second = download(url, tmp / (file_name + ".again"), timeout)
+    (tmp / (file_name + ".again")).unlink()
+    if first != second:
+        raise IntegrityError(f"{file_name}: two downloads of {url} differ (sha256 {first[:16]}... then "
+                             f"{second[:16]}...); the archive is not stable, nothing pinned")
+    pin = lock.get(file_name)
+    if pin and pin.sha256 != first:
+        raise IntegrityError(f"{file_name}: sha256 {first} differs from the pin {pin.sha256} in {lock.path.name}")
+    log(f"{file_name}  sha256 {first}")
+    return tmp / file_name, first
+
+
+# --- the plan --------------------------------------------------------------------
+
+def _x86_map(raw_map, variants, llama_tag):
+    """New cpu_variants.x86_64 lines and (added, removed) variant names."""
+    lines, names = [], []
+    for name, features in variants:
+        for feature in features:
+            if feature not in cpu_levels.FEATURE_LEVEL:
+                raise UpstreamError(f"llama.cpp {llama_tag}: ggml CPU variant {name!r} uses ISA flag {feature!r}, "
+                                    "unknown to ollama-rpm; add its x86-64 level to cpu_levels.FEATURE_LEVEL")
+        lowest = cpu_levels.lowest_level(features)
+        current = raw_map.get(name)
+        current = current.get("level") if isinstance(current, dict) else current
+        level = current if current in cpu_levels.LEVELS and \
+            cpu_levels.level_rank(current) >= cpu_levels.level_rank(lowest) else lowest
+        known = set(cpu_levels.X86_VARIANT_FEATURES.get(name, ("?",))) == set(features)
+        if known:
+            lines.append((name, level, f"{name}: {level}"))
+        else:
+            flags = ", ".join(features)
+            lines.append((name, {"level": level, "features": list(features)},
+                          f"{name}: {{level: {level}, features: [{flags}]}}"))
+        names.append(name)
+    added = [n for n in names if n not in raw_map]
+    removed = [n for n in raw_map if n not in names]
+    # Keep the packager's order; new variants go at the end, in upstream order.
+    order = [n for n in raw_map if n in names] + added
+    lines.sort(key=lambda line: order.index(line[0]))
+    return lines, added, removed
+
+
+@dataclass
+class Plan:
+    upstream: str
+    rpm_version: str
+    yaml_text: str
+    lock_text: str
+    spec_text: str
+    changes: list
+    message: str
+
+
+def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today):
+    data = yaml.safe_load(raw_text)
+    new = copy.deepcopy(data)
+    text = raw_text
+    changes = []
+
+    def scalar(path, value):
+        nonlocal text
+        node = new
+        for key in path[:-1]:
+            node = node[key]
+        if node.get(path[-1]) != value:
+            node[path[-1]] = value
+            text = yamledit.set_scalar(text, path, value)
+
+    def listed(path, items):
+        nonlocal text
+        node = new
+        for key in path[:-1]:
+            node = node[key]
+        if node.get(path[-1]) != items:
+            node[path[-1]] = items
+            text = yamledit.set_list(text, path, items)
+            return True
+        return False
+
+    up, rpm_version = parse_upstream(upstream.version)
+    scalar(("version",), up)
+    scalar(("release",), 1)
+    if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
+        scalar(("llama_cpp", "tag"), upstream.llama_cpp_tag)
+    if listed(("llama_cpp", "compat_patches"), upstream.compat_patches):
+        changes.append("llama.cpp compat patches: " + ", ".join(PurePosixPath(p).name
+                                                                for p in upstream.compat_patches))
+    if str(data["go"]["min_version"]) != upstream.go_version:
+        scalar(("go", "min_version"), upstream.go_version)
+        changes.append(f"BuildRequires golang >= {upstream.go_version}")
+    for backend in cfg.backends:
+        if backend.name in PRESET_VARIABLE and backend.gpu_targets:
+            targets = gpu_list(upstream, backend.name, backend.runner_dir)
+            if listed(("backends", backend.name, "gpu_targets"), targets):
+                changes.append(f"{backend.name} GPU targets from upstream {backend.runner_dir}: {';'.join(targets)}")
+    raw_map = data["cpu_variants"]["x86_64"]
+    lines, added, removed = _x86_map(raw_map, llama_variants, upstream.llama_cpp_tag)
+    new_map = {name: value for name, value, _ in lines}
+    if new_map != raw_map or list(new_map) != list(raw_map):
+        new["cpu_variants"]["x86_64"] = new_map
+        text = yamledit.set_mapping_lines(text, ("cpu_variants", "x86_64"), [line for _, _, line in lines])
+        for name in added:
+            level = new_map[name]["level"] if isinstance(new_map[name], dict) else new_map[name]
+            changes.append(f"New ggml CPU variant {name} in ollama-ggml-cpu-x86_64-{level}")
+        for name in removed:
+            changes.append(f"ggml CPU variant {name} dropped upstream")
+
+    newest = new["changelog"][0]["date"]
+    if isinstance(newest, str):
+        newest = datetime.date.fromisoformat(newest)
+    date = max(today, newest)
+    evr = f"{rpm_version}-1"
+    entry_text = [f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})"] + changes
+    new["changelog"].insert(0, {"version": evr, "date": date, "text": entry_text})
+    text = yamledit.insert_list_item(text, ("changelog",),
+                                     [f"version: {evr}", f"date: {date.isoformat()}", "text:"]
+                                     + [f"  - {yamledit.scalar(line)}" for line in entry_text])
+    try:
+        yamledit.verify(text, new)
+    except yamledit.EditError as error:
+        raise ToolError(f"{cfg.path}: cannot edit it in place ({error}); edit it by hand") from None
+    new_cfg = config_mod.parse(cfg.path, yaml.safe_load(text))
+
+    # sources.lock: drop the old tarballs' pins, pin the new ones.
+    new_lock = lock_mod.Lock(lock.path, lock.pins)
+    for _, url in cfg.source_urls:
+        new_lock.pins.pop(url.rsplit("/", 1)[-1], None)
+    for (_, url), sha in zip(new_cfg.source_urls, (ollama_pin, llama_pin)):
+        new_lock.set(url.rsplit("/", 1)[-1], url, sha)
+
+    spec_text = render.render_text(root, new_cfg)
+    message = f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})\n\n" + "".join(
+        f"- {line}\n" for line in changes or ["no packaging changes needed"])
+    return Plan(upstream=up, rpm_version=rpm_version, yaml_text=text, lock_text=new_lock.to_json(),
+                spec_text=spec_text, changes=changes, message=message)
+
+
+def check_spec(plan_, tmp):
+    spec = Path(tmp) / "ollama.spec"
+    spec.write_text(plan_.spec_text, encoding="utf-8")
+    parsed = specparse.parse(spec, target="x86_64")
+    if parsed.version != plan_.rpm_version:
+        raise ToolError(f"rendered spec says Version {parsed.version}, expected {plan_.rpm_version}")
+    try:
+        from ollama_rpm.lint import lint_paths    # lands with the lint command
+    except ImportError:
+        return
+    result = lint_paths([spec])
+    failed = result if isinstance(result, int) else getattr(result, "exit_code", getattr(result, "errors", 0))
+    if failed:
+        raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")
+
+
+def _older(new, old):
+    try:
+        import rpm
+    except ImportError:
+        return False
+    return rpm.labelCompare(("0", new, "1"), ("0", old, "1")) < 0
+
+
+# --- the transaction ---------------------------------------------------------------
+
+def _repo(root):
+    import git
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"{root}: not in a git repository; bump commits its change") from None
+
+
+def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True, remote=None,
+         timeout=60.0, today=None, log=print):
+    import git
+    root = Path(root or project.find_root())
+    config_path = root / project.CONFIG_NAME
+    lock_path = root / project.LOCK_NAME
+    spec_path = root / "ollama.spec"
+    targets = (config_path, lock_path, spec_path)
+    repo = _repo(root) if commit or push else None
+    if repo is not None:
+        dirty = repo.git.status("--porcelain", "--", *map(str, targets))
+        if dirty.strip():
+            first = dirty.splitlines()[0][3:]
+            raise UsageError(f"{first}: has uncommitted changes; commit or stash them before bump")
+
+    cfg = config_mod.load(config_path)
+    raw_text = config_path.read_text(encoding="utf-8")
+    lock = lock_mod.load(lock_path)
+    github = GitHub(timeout=timeout)
+    secrets = [github.token]
+
+    tag = None
+    if to:
+        try:
+            up, _ = parse_upstream(to)
+        except ValueError:
+            raise UsageError(f"--to {to}: expected a version like 0.33.0 or v0.33.0-rc2") from None
+        tag = f"v{up}"
+    release = github.release(repo_name, tag)
+    try:
+        new_up, _ = parse_upstream(release["tag_name"])
+    except ValueError:
+        raise UpstreamError(f"GitHub release tag {release['tag_name']!r} is not a version") from None
+    if new_up == cfg.upstream_version:
+        log(f"already at {new_up}")
+        return 0
+    if _older(parse_upstream(new_up)[1], cfg.version):
+        raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
+    log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
+
+    templates = yaml.safe_load(raw_text)["sources"]
+    fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp:
+        tmp = Path(tmp)
+        ollama_tar, ollama_sha = fetch_pinned(templates["ollama"].format(**fmt), tmp, lock, timeout, log)
+        upstream = read_ollama(ollama_tar, new_up)
+        fmt["llama_cpp_tag"] = upstream.llama_cpp_tag
+        llama_tar, llama_sha = fetch_pinned(templates["llama_cpp"].format(**fmt), tmp, lock, timeout, log)
+        variants = read_ggml_variants(llama_tar)
+        today = today or datetime.date.today()
+        new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
+        check_spec(new, tmp)
+
+    before = {path: (path.read_bytes() if path.exists() else None) for path in targets}
+    head = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
+    stage = "write"
+    try:
+        atomic.write_text(config_path, new.yaml_text)
+        atomic.write_text(lock_path, new.lock_text)
+        atomic.write_text(spec_path, new.spec_text)
+        if commit:
+            stage = "git commit"
+            repo.git.add("--", *map(str, targets))
+            repo.git.commit("-q", "-m", new.message, "--", *map(str, targets))
+            log(f"committed {repo.head.commit.hexsha[:12]}: {new.message.splitlines()[0]}")
+        else:
+            log(f"updated {', '.join(p.name for p in targets)} (not committed)")
+        if push:
+            stage = "git push"
+            _push(repo, remote, log)
+    except BaseException as error:
+        _restore(repo, head, before)
+        if isinstance(error, git.GitCommandError):
+            detail = [line.strip() for line in str(error.stderr or error).splitlines() if line.strip()]
+            error_type = NetworkError if stage == "git push" else ToolError
+            raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
+                                   secrets)) from None
+        raise
+    return 0
+
+
+def _push(repo, remote, log):
+    branch = repo.active_branch
+    tracking = branch.tracking_branch()
+    remote_name = remote or (tracking.remote_name if tracking else None) or "origin"
+    dest = tracking.remote_head if tracking and not remote else branch.name
+    if remote_name not in [r.name for r in repo.remotes]:
+        raise UsageError(f"no git remote {remote_name!r} to push to; add one or pass --remote")
+    repo.git.push(remote_name, f"HEAD:refs/heads/{dest}")
+    log(f"pushed to {remote_name} {dest}")
+
+
+def _restore(repo, head, before):
+    for path, data in before.items():
+        if data is None:
+            if path.exists():
+                path.unlink()
+        elif not path.exists() or path.read_bytes() != data:
+            atomic.write_bytes(path, data)
+    if repo is None:
+        return
+    if head and repo.head.commit.hexsha != head:
+        repo.git.reset("-q", "--soft", head)
+    tracked = [str(p) for p in before if repo.git.ls_files("--", str(p)) or before[p] is not None]
+    if tracked and head:
+        repo.git.reset("-q", head, "--", *tracked)

@@ -1,0 +1,32 @@
+"""`ollama-rpm bump`: move packaging.yaml, sources.lock and ollama.spec to a new Ollama release."""
+
+from ollama_rpm import bump
+from ollama_rpm.errors import UsageError
+
+
+def register(sub):
+    parser = sub.add_parser(
+        "bump", help="update to a new upstream Ollama release and commit it",
+        description="Ask GitHub for an Ollama release, download and pin its tarball and the llama.cpp it "
+                    "pins, read the build inputs from the real tree, update packaging.yaml, sources.lock and "
+                    "ollama.spec, and commit. Any failure leaves the repository as it was.")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--to", metavar="VERSION", help="this release (0.33.0, v0.33.0-rc2)")
+    which.add_argument("--latest", action="store_true", help="the latest stable release (the default)")
+    parser.add_argument("--push", action="store_true",
+                        help="push the commit (this is what triggers Copr's webhook)")
+    parser.add_argument("--remote", help="remote to push to (default: the branch's upstream, else origin)")
+    parser.add_argument("--no-commit", action="store_true", help="write the files, do not commit")
+    parser.add_argument("--repo", default=bump.DEFAULT_REPO, help="GitHub repository (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="network timeout per request (default: %(default)s)")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    if args.push and args.no_commit:
+        raise UsageError("--push needs a commit; drop --no-commit")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
+                     remote=args.remote, timeout=args.timeout)

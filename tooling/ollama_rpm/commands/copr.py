@@ -1,0 +1,44 @@
+"""`ollama-rpm copr submit`: upload an SRPM to a Copr project and wait for the build."""
+
+from pathlib import Path
+
+from ollama_rpm import copr_submit
+from ollama_rpm.errors import UsageError
+
+
+def register(sub):
+    parser = sub.add_parser("copr", help="publish builds on Copr")
+    actions = parser.add_subparsers(dest="copr_command", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+    submit = actions.add_parser(
+        "submit", help="upload an SRPM to a Copr project and wait for the build",
+        description="Make sure the Copr project and chroots exist (with NVIDIA's repository and --with cuda "
+                    "for CUDA builds), upload the SRPM and wait for the build. Uses the API token in "
+                    "~/.config/copr (or --config).")
+    submit.add_argument("--project", required=True, metavar="OWNER/NAME", help="Copr project (@group/name for a group)")
+    submit.add_argument("--chroot", action="append", default=[], metavar="CHROOT",
+                        help="chroot to build in, repeatable (default: "
+                             + ", ".join(copr_submit.DEFAULT_CHROOTS) + ")")
+    submit.add_argument("--with", dest="with_", action="append", default=[], metavar="BCOND",
+                        help="build with this %%bcond; `cuda` also sets up NVIDIA's repository")
+    submit.add_argument("--srpm", type=Path, help="SRPM to upload (default: build one with `ollama-rpm srpm`)")
+    submit.add_argument("--no-wait", action="store_true", help="print the build URL and return")
+    submit.add_argument("--no-create", action="store_true", help="fail if the project does not exist")
+    submit.add_argument("--config", type=Path, help="Copr API config (default: ~/.config/copr)")
+    submit.add_argument("--poll-interval", type=float, default=30.0, metavar="SECONDS",
+                        help="how often to ask Copr for the build state (default: %(default)s)")
+    submit.add_argument("--wait-timeout", type=float, default=0.0, metavar="SECONDS",
+                        help="give up waiting after this long (default: 0, wait until the build ends)")
+    submit.add_argument("--api-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="longest wait for one Copr API answer (default: %(default)s)")
+    submit.set_defaults(func=run_submit)
+
+
+def run_submit(args):
+    for name in ("poll_interval", "api_timeout"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    return copr_submit.submit(args.project, chroots=args.chroot, with_=args.with_, srpm=args.srpm,
+                              wait_for=not args.no_wait, config=args.config, create=not args.no_create,
+                              interval=args.poll_interval, timeout=args.wait_timeout,
+                              api_timeout=args.api_timeout)
