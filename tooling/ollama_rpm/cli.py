@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "audit_isa",
     "bump",
     "copr",
+    "lint",
 )
 
 

@@ -1,0 +1,48 @@
+"""`ollama-rpm lint`: rpmlint gate with the project's Fedora profile and rpmlintrc."""
+
+import sys
+from pathlib import Path
+
+from ollama_rpm import atomic, project
+from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
+from ollama_rpm.lint import default_paths, lint_paths
+from ollama_rpm.lint.report import FORMATS, to_text
+
+
+def register(sub):
+    parser = sub.add_parser(
+        "lint", help="run rpmlint (Fedora profile + ollama.rpmlintrc) on the spec, SRPM and RPMs",
+        description="Lint spec files and RPMs. Default: the project's ollama.spec and every "
+                    "*.rpm under the result dir. Exit 0 clean, 1 lint errors (or warnings "
+                    "with --strict), 2 bad input or rpmlint missing.")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".spec or .rpm files")
+    parser.add_argument("--resultdir", type=Path,
+                        help="where to look for *.rpm, recursively (default: <project>/results)")
+    parser.add_argument("--macros", type=Path, action="append", default=[], metavar="FILE",
+                        help="extra rpm macro file for parsing specs (repeatable; "
+                             "not needed on Fedora)")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE",
+                        help="write the report here (atomically) instead of stdout; "
+                             "the text summary still goes to stdout")
+    parser.add_argument("--strict", action="store_true", help="fail on warnings too")
+    parser.add_argument("--profile", type=Path, help="rpmlint TOML profile (default: lint/fedora.toml)")
+    parser.add_argument("--rpmlintrc", type=Path, help="rpmlintrc filters (default: ollama.rpmlintrc)")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    root = project.find_root()
+    paths = args.paths or default_paths(root, args.resultdir)
+    if not args.paths and not paths[0].exists():
+        raise UsageError(f"{paths[0]}: no such file; run `ollama-rpm render` first")
+    report = lint_paths(paths, root, macros=args.macros, strict=args.strict,
+                        profile=args.profile, rpmlintrc=args.rpmlintrc)
+    text = FORMATS[args.format](report)
+    if args.output:
+        atomic.write_text(args.output, text)
+        sys.stdout.write(to_text(report))
+        print(f"{args.format} report written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_FAILED if report.failed else EXIT_OK

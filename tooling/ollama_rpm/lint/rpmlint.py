@@ -1,0 +1,95 @@
+"""Run the real rpmlint on one file at a time and read its output.
+
+rpmlint 2.4 prints "N packages and M specfiles checked; E errors, W warnings,
+B badness" (2.5+ adds "F filtered"). The counts come from that line. Where it
+has no "filtered", a second run with every filter turned off (an
+`*.override.toml` config that empties Filters, rpmlint's own override
+mechanism) gives the raw total, and filtered = raw - reported.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ollama_rpm.errors import UsageError
+from ollama_rpm.lint.report import Message
+
+SUMMARY_RE = re.compile(r"(?P<packages>\d+) packages and (?P<specs>\d+) specfiles checked; "
+                        r"(?P<errors>\d+) errors, (?P<warnings>\d+) warnings"
+                        r"(?:, (?P<filtered>\d+) filtered)?")
+# rpmlint's exit codes: clean, errors, errors only from --strict, badness over threshold.
+RPMLINT_CODES = (0, 64, 65, 66)
+
+
+def executable():
+    name = os.environ.get("RPMLINT", "rpmlint")
+    found = shutil.which(name)
+    if not found:
+        raise UsageError(f"rpmlint not found ({name!r} is not on PATH): install it "
+                         "(dnf install rpmlint / apt install rpmlint) or set RPMLINT=/path/to/rpmlint")
+    return found
+
+
+class Workspace:
+    """Config dirs, an empty rpmlintrc and a HOME whose ~/.rpmmacros holds the extra macros."""
+
+    def __init__(self, tmp, profile, licenses_toml, macros=()):
+        tmp = Path(tmp)
+        self.config = tmp / "config"
+        self.config_raw = tmp / "config-raw"
+        for directory in (self.config, self.config_raw):
+            directory.mkdir()
+            shutil.copyfile(profile, directory / "10-profile.toml")
+            (directory / "20-spdx-licenses.toml").write_text(licenses_toml, encoding="utf-8")
+        (self.config_raw / "90-no-filters.override.toml").write_text("Filters = []\n", encoding="utf-8")
+        self.empty_rpmlintrc = tmp / "empty.rpmlintrc"
+        self.empty_rpmlintrc.write_text("", encoding="utf-8")
+        self.home = tmp / "home"
+        self.home.mkdir()
+        parts = []
+        user_macros = Path(os.path.expanduser("~/.rpmmacros"))
+        for path in ([user_macros] if user_macros.is_file() else []) + [Path(m) for m in macros]:
+            parts.append(f"# --- {path}\n" + Path(path).read_text(encoding="utf-8"))
+        (self.home / ".rpmmacros").write_text("\n".join(parts), encoding="utf-8")
+
+    def env(self):
+        env = dict(os.environ, HOME=str(self.home), CONFIG_DISABLE_AUTOLOADING="1",
+                   LC_ALL="C.UTF-8", LANG="C.UTF-8")
+        env.pop("PYTEST_XDIST_TESTRUNUID", None)
+        return env
+
+
+def run(exe, path, config_dir, rpmlintrc, env):
+    """(summary dict, [Message]) of one rpmlint run on one file."""
+    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), "--ignore-unused-rpmlintrc", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, errors="replace")
+    # rpmlint reports a file it cannot open on stderr, as "(none): E: fatal error ...".
+    fatal = [line for line in proc.stderr.splitlines()
+             if "fatal error" in line or line.startswith("(none): E:")]
+    summary = None
+    for line in proc.stdout.splitlines():
+        match = SUMMARY_RE.search(line)
+        if match:
+            summary = {k: int(v) for k, v in match.groupdict().items() if v is not None}
+    if proc.returncode not in RPMLINT_CODES or summary is None or fatal:
+        detail = (fatal or proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise UsageError(f"{path}: rpmlint could not check it: {detail.strip()}")
+    if summary["packages"] + summary["specs"] == 0:
+        raise UsageError(f"{path}: rpmlint checked nothing (not an RPM or spec file?)")
+    messages = [m for m in map(Message.parse, proc.stdout.splitlines()) if m]
+    return summary, messages
+
+
+def read_filters(profile, rpmlintrc):
+    """The filter regexes of the profile's Filters and the rpmlintrc's addFilter() lines."""
+    import tomllib
+    with open(profile, "rb") as handle:
+        patterns = list(tomllib.load(handle).get("Filters", []))
+    add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
+    for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
+        match = add_filter.match(line)
+        if match:
+            patterns.append(match.group(1))
+    return [re.compile(p) for p in patterns]
