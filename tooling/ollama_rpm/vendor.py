@@ -44,18 +44,19 @@ def run_go_mod_vendor(tree):
     except FileNotFoundError:
         raise ToolError("go: command not found; install Go (golang) to build the vendor tarball") from None
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("go: ")] or lines
         raise ToolError(f"`go mod vendor` failed in {tree.name} (exit {proc.returncode}): "
-                        f"{lines[-1] if lines else 'no output'}")
+                        f"{errors[-1] if errors else 'no output'}")
 
 
 def vendored_modules(tree):
     """Modules listed in vendor/modules.txt that have a directory, with their license files."""
     tree = Path(tree)
     modules_txt = tree / "vendor" / "modules.txt"
-    result = []
+    result = {}
     if not modules_txt.is_file():
-        return result
+        return []
     for line in modules_txt.read_text(encoding="utf-8").splitlines():
         if not line.startswith("# "):
             continue
@@ -65,14 +66,15 @@ def vendored_modules(tree):
         path = fields[0]
         version = fields[1] if len(fields) > 1 and fields[1] != "=>" else ""
         directory = tree / "vendor" / path
-        if not directory.is_dir():
+        # A replaced module is listed twice (`# m v => r` and `# m => r`): keep the versioned line.
+        if not directory.is_dir() or (path in result and not version):
             continue
         files = tuple(
             ((directory / name).relative_to(tree).as_posix(), fetch.sha256_file(directory / name))
             for name in sorted(os.listdir(directory))
             if _LICENSE.match(name) and (directory / name).is_file())
-        result.append(Module(path, version, files))
-    return sorted(set(result), key=lambda m: (m.path, m.version))
+        result[path] = Module(path, version, files)
+    return [result[path] for path in sorted(result)]
 
 
 def toml_text(modules, tarball_name, current):
