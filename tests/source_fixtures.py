@@ -4,6 +4,7 @@ The Ollama stand-in is a real Go module (go 1.19) with one dependency resolved b
 a `replace => ./third_party/dep` directive, so `go mod vendor` works offline.
 """
 
+import gzip
 import io
 import tarfile
 from pathlib import Path
@@ -38,7 +39,9 @@ LLAMA_FILES = {"CMakeLists.txt": "cmake_minimum_required(VERSION 3.24)\n", "LICE
 def tarball_bytes(top, files, extra=()):
     """A .tar.gz with `files` (relative path -> text) under `top/`; `extra`: raw TarInfo entries."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    # gzip header mtime 0: the same call always gives the same bytes.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
         dirs = set()
         for rel in sorted(files):
             parts = rel.split("/")[:-1]

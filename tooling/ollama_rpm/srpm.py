@@ -40,8 +40,11 @@ def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
         command += ["--load", str(path)]
     defines = {
         "_topdir": topdir, "_sourcedir": source_dir, "_specdir": Path(spec).parent,
-        "_srcrpmdir": srcrpmdir, "_builddir": Path(topdir) / "BUILD",
-        "_buildrootdir": Path(topdir) / "BUILDROOT", "_rpmdir": Path(topdir) / "RPMS",
+        "_srcrpmdir": srcrpmdir, "_rpmdir": Path(topdir) / "RPMS",
+        # rpmbuild -bs still creates these, and the header keeps the scripts that
+        # name them: relative names (rpmbuild runs in the temporary topdir) keep
+        # the temporary path out of the SRPM.
+        "_builddir": "BUILD", "_buildrootdir": "BUILDROOT",
         "use_source_date_epoch_as_buildtime": 1, "clamp_mtime_to_source_date_epoch": 1,
         "_buildhost": "reproducible",
     }
@@ -55,13 +58,14 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
 
     `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in tests.
     """
-    root = Path(root)
-    outdir = Path(outdir)
+    root = Path(root).resolve()
+    outdir = Path(outdir).resolve()
+    macros = [Path(path).resolve() for path in macros]
     for path in macros:
-        if not Path(path).is_file():
+        if not path.is_file():
             raise UsageError(f"{path}: no such macro file")
     config, text = render.load_and_render(root, config_path)
-    source_dir = Path(source_dir) if source_dir else sources.default_source_dir(root)
+    source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
     cache = fetch.Cache()
 
@@ -84,7 +88,7 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
         command = rpmbuild_command(spec, source_dir, work, srcrpmdir, macros)
         env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), LC_ALL="C")
         try:
-            proc = subprocess.run(command, env=env, capture_output=True, text=True)
+            proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
         except FileNotFoundError:
             raise ToolError("rpmbuild: command not found; install rpm-build (Fedora) or rpm (Debian)") from None
         if proc.returncode != 0:
