@@ -228,3 +228,44 @@ def test_missing_file_url_is_a_network_error(tmp_path, env):
     assert proc.returncode == EXIT_NETWORK
     assert "nope.tar.gz" in proc.stderr and "cannot read" in proc.stderr
     assert not (root / "sources.lock").exists()
+
+
+class _Terminal:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_on_a_terminal_and_quiet_in_ci(monkeypatch):
+    from ollama_rpm.fetch import Progress
+
+    monkeypatch.delenv("CI", raising=False)
+    terminal = _Terminal()
+    bar = Progress("ollama.tar.gz", stream=terminal)
+    bar.update(1 << 20, 2 << 20)
+    bar.update(2 << 20, 2 << 20)
+    bar.done()
+    assert "\rollama.tar.gz [" in terminal.text and "2.0/2.0 MiB" in terminal.text
+    assert terminal.text.endswith("\n")
+    monkeypatch.setenv("CI", "true")
+    quiet = _Terminal()
+    bar = Progress("ollama.tar.gz", stream=quiet)
+    bar.update(1, 2)
+    bar.done()
+    assert quiet.text == ""
+
+
+def test_bad_retry_setting_is_a_usage_error(project, server, env, data):
+    pin(project, server, {name: sha(body) for name, body in data.items()})
+    proc = run_cli("sources", cwd=project, env=dict(env, OLLAMA_RPM_RETRY_BASE_DELAY="soon"))
+    assert proc.returncode == EXIT_CONFIG
+    assert "OLLAMA_RPM_RETRY_BASE_DELAY=soon" in proc.stderr
+    assert server.total_hits == 0
