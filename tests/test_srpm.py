@@ -98,3 +98,14 @@ def test_missing_macro_file_is_a_usage_error(project, env, tmp_path):
                    cwd=project, env=env)
     assert proc.returncode == EXIT_CONFIG
     assert "nope.macros" in proc.stderr
+
+
+def test_stale_project_spec_is_not_overwritten(project, env, tmp_path):
+    spec = project / "ollama.spec"
+    spec.write_text("# stale\n")
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", "--source-dir", project, cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG
+    assert "ollama.spec" in proc.stderr and "render" in proc.stderr
+    assert spec.read_text() == "# stale\n"
+    assert not (project / OLLAMA_TARBALL).exists(), "refused before placing any Source"
+    assert tree_snapshot(tmp_path / "out") == []

@@ -19,16 +19,22 @@ def default_outdir(root):
     return Path(root) / "build" / "SRPMS"
 
 
+def check_spec_target(root, config, text, source_dir):
+    """Where the spec goes; UsageError if that is the project's ollama.spec with other content."""
+    spec = Path(source_dir) / f"{config.name}.spec"
+    committed = Path(root) / "ollama.spec"
+    if spec.resolve() == committed.resolve() and spec.exists() and spec.read_text(encoding="utf-8") != text:
+        raise UsageError(f"{committed}: differs from a fresh render and would be overwritten "
+                         "(--source-dir is the project); run `ollama-rpm render` or pick another --source-dir")
+    return spec
+
+
 def write_spec(root, config, text, source_dir):
     """Write the rendered spec as `<source_dir>/<name>.spec` (rpmbuild's _specdir is the source dir).
 
     Refuses to replace the project's own ollama.spec with different content.
     """
-    spec = Path(source_dir) / f"{config.name}.spec"
-    committed = Path(root) / "ollama.spec"
-    if spec.resolve() == committed.resolve() and spec.exists() and spec.read_text(encoding="utf-8") != text:
-        raise UsageError(f"{committed}: differs from a fresh render and the source dir is the project; "
-                         "run `ollama-rpm render` first or pick another --source-dir")
+    spec = check_spec_target(root, config, text, source_dir)
     if not (spec.exists() and spec.read_text(encoding="utf-8") == text):
         atomic.write_text(spec, text)
     return spec
@@ -70,6 +76,7 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
     cache = fetch.Cache()
 
     # Everything is checked before anything is built; missing project files fail first.
+    check_spec_target(root, config, text, source_dir)
     for src, _ in sources.project_files(config, root):
         if not src.is_file():
             raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
