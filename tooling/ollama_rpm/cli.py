@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "bump",
     "copr",
     "lint",
+    "sources",
+    "vendor",
+    "srpm",
 )
 
 

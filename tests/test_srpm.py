@@ -1,0 +1,111 @@
+"""`ollama-rpm srpm` / build_srpm: every Source and Patch in a byte-identical SRPM."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import STANDIN_MACROS, run_cli
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY
+from source_fixtures import (LLAMA_TARBALL, OLLAMA_TARBALL, TEST_PATCH, VENDOR_TARBALL, make_project,
+                             make_upstream, tree_snapshot)
+
+pytestmark = pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
+                                reason="needs rpmbuild and Go")
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"OLLAMA_RPM_CACHE": str(tmp_path / "cache"), "CI": "true", "GOPROXY": "off", "GOFLAGS": ""}
+
+
+@pytest.fixture
+def project(tmp_path, env):
+    ollama, llama = make_upstream(tmp_path / "mirror")
+    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
+    run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
+    return root
+
+
+def rpm_query(path, *args):
+    return subprocess.run(["rpm", "-qp", *args, str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_srpm_lists_every_source_and_patch(project, env, tmp_path):
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", cwd=project, env=env, check=True)
+    srpm = tmp_path / "out" / "ollama-0.32.15-1.src.rpm"
+    assert proc.stdout.strip() == str(srpm)
+    listed = set(rpm_query(srpm, "-l").split())
+    expected = {"ollama.spec", OLLAMA_TARBALL, LLAMA_TARBALL, VENDOR_TARBALL, "go-vendor-tools.toml",
+                "ollama.service", "ollama.user.service", "ollama.conf", "ollama.sysconfig",
+                "README.Fedora", TEST_PATCH}
+    assert listed == expected
+    # The spec inside is the rendered one; the project's own ollama.spec is untouched.
+    assert (project / "build" / "SOURCES" / "ollama.spec").is_file()
+    assert tree_snapshot(tmp_path / "out") == ["ollama-0.32.15-1.src.rpm"]
+    assert rpm_query(srpm, "--qf", "%{BUILDHOST}").strip() == "reproducible"
+
+
+def test_two_runs_are_byte_identical(project, env, tmp_path):
+    run_cli("srpm", "--outdir", tmp_path / "a", cwd=project, env=env, check=True)
+    # Second run from scratch: fresh source dir (cache only) and a rebuilt vendor tarball.
+    shutil.rmtree(project / "build")
+    run_cli("srpm", "--outdir", tmp_path / "b", cwd=project, env=env, check=True)
+    a = (tmp_path / "a" / "ollama-0.32.15-1.src.rpm").read_bytes()
+    b = (tmp_path / "b" / "ollama-0.32.15-1.src.rpm").read_bytes()
+    assert a == b
+
+
+def test_build_srpm_api_with_standin_macros(project, env, tmp_path, monkeypatch):
+    from ollama_rpm.srpm import build_srpm
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    lines = []
+    srpm = build_srpm(project, tmp_path / "out", source_dir=tmp_path / "src", macros=[STANDIN_MACROS],
+                      report=lines.append)
+    assert srpm == tmp_path / "out" / "ollama-0.32.15-1.fc43.src.rpm"
+    assert rpm_query(srpm, "--qf", "%{BUILDTIME}").strip() == "1700000000"
+    assert (tmp_path / "src" / VENDOR_TARBALL).is_file()
+    assert any(VENDOR_TARBALL in line for line in lines)
+
+
+def test_missing_pin_fails_before_building(tmp_path, env):
+    ollama, llama = make_upstream(tmp_path / "mirror")
+    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", cwd=root, env=env)
+    assert proc.returncode == EXIT_CONFIG
+    assert "--update-lock" in proc.stderr.strip().splitlines()[-1]
+    assert tree_snapshot(tmp_path / "out") == []
+
+
+def test_tampered_source_is_refused_and_no_srpm_is_written(project, env, tmp_path):
+    run_cli("srpm", "--outdir", tmp_path / "out", cwd=project, env=env, check=True)
+    (tmp_path / "out" / "ollama-0.32.15-1.src.rpm").unlink()
+    vendor = project / "build" / "SOURCES" / VENDOR_TARBALL
+    run_cli("vendor", "--update-lock", cwd=project, env=env, check=True)
+    vendor.unlink()
+    vendor.write_bytes(b"tampered")
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", cwd=project, env=env)
+    assert proc.returncode == EXIT_INTEGRITY
+    assert "sha256 mismatch" in proc.stderr and VENDOR_TARBALL in proc.stderr
+    assert tree_snapshot(tmp_path / "out") == []
+
+
+def test_missing_macro_file_is_a_usage_error(project, env, tmp_path):
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", "--macros", tmp_path / "nope.macros",
+                   cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG
+    assert "nope.macros" in proc.stderr
+
+
+def test_stale_project_spec_is_not_overwritten(project, env, tmp_path):
+    spec = project / "ollama.spec"
+    spec.write_text("# stale\n")
+    proc = run_cli("srpm", "--outdir", tmp_path / "out", "--source-dir", project, cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG
+    assert "ollama.spec" in proc.stderr and "render" in proc.stderr
+    assert spec.read_text() == "# stale\n"
+    assert not (project / OLLAMA_TARBALL).exists(), "refused before placing any Source"
+    assert tree_snapshot(tmp_path / "out") == []

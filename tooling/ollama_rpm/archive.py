@@ -1,0 +1,128 @@
+"""Archive safety: extract an untrusted tarball without letting it write outside its tree.
+
+`safe_extract` refuses absolute paths, `..` components, links whose target leaves
+the tree, device files and FIFOs. It extracts into a temporary directory beside
+`dest` and renames it into place only when every entry went in, so a refusal (or
+any other failure) leaves nothing behind.
+"""
+
+import copy
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path
+
+from ollama_rpm.errors import IntegrityError, UsageError
+
+
+def _lexical_problem(member):
+    """Why `member` may not be extracted, judged from its own header; None if it may."""
+    name = member.name
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return "'..' component in the path"
+    if not parts:
+        return "empty path"
+    if member.ischr() or member.isblk():
+        return "device file"
+    if member.isfifo():
+        return "FIFO"
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        return f"unsupported entry type {member.type!r}"
+    if member.issym():
+        target = member.linkname
+        if target.startswith("/"):
+            return f"symlink to absolute path {target}"
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(parts)), target))
+        if resolved == ".." or resolved.startswith("../"):
+            return f"symlink to {target}, outside the archive"
+    if member.islnk():
+        target = member.linkname
+        target_parts = [p for p in target.split("/") if p not in ("", ".")]
+        if target.startswith("/") or ".." in target_parts or not target_parts:
+            return f"hard link to {target}, outside the archive"
+    return None
+
+
+def _inside(root, path):
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root + os.sep)
+
+
+def _refuse(tarball, member_name, why):
+    raise IntegrityError(f"{tarball}: unsafe archive entry {member_name!r}: {why}; nothing extracted")
+
+
+def safe_extract(tarball, dest):
+    """Extract `tarball` (any compression tarfile reads) to the new directory `dest`.
+
+    Returns `dest`. Raises IntegrityError for an unsafe or unreadable archive and
+    UsageError if `dest` already exists and is not an empty directory.
+    """
+    tarball, dest = Path(tarball), Path(dest)
+    if not tarball.is_file():
+        raise UsageError(f"{tarball}: no such archive")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"{dest}: already exists; refusing to extract {tarball.name} over it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        _extract_all(tarball, os.path.realpath(tmp))
+        if dest.exists():
+            dest.rmdir()
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def _extract_all(tarball, root):
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            members = tar.getmembers()
+            # Judge every header before writing a single byte.
+            for member in members:
+                why = _lexical_problem(member)
+                if why:
+                    _refuse(tarball, member.name, why)
+            for member in members:
+                _extract_one(tar, tarball, member, root)
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise IntegrityError(f"{tarball}: not a readable tar archive: {error}") from None
+    except OSError as error:
+        raise IntegrityError(f"{tarball}: cannot extract: {error.strerror or error}") from None
+    # A symlink made early may point through one made later: check the final tree.
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and not _inside(root, path):
+                rel = os.path.relpath(path, root)
+                _refuse(tarball, rel, f"symlink to {os.readlink(path)} resolves outside the archive")
+
+
+def _extract_one(tar, tarball, member, root):
+    name = "/".join(p for p in member.name.split("/") if p not in ("", "."))
+    target = os.path.join(root, name)
+    # Every directory on the way must resolve inside the tree (links made by earlier entries).
+    if not _inside(root, os.path.dirname(target)):
+        _refuse(tarball, member.name, "its directory resolves outside the archive through a symlink")
+    if os.path.islink(target):
+        _refuse(tarball, member.name, "overwrites a symlink made by an earlier entry")
+    if member.islnk():
+        source = os.path.join(root, *[p for p in member.linkname.split("/") if p not in ("", ".")])
+        if not _inside(root, source):
+            _refuse(tarball, member.name, f"hard link to {member.linkname} resolves outside the archive")
+    safe = copy.copy(member)
+    safe.name = name
+    safe.mode = member.mode & 0o777 if not member.isdir() else (member.mode & 0o777) | 0o700
+    safe.uid, safe.gid = os.getuid(), os.getgid()
+    safe.uname = safe.gname = ""
+    tar.extract(safe, root, set_attrs=not member.issym(), numeric_owner=True)
+    if member.issym() and not _inside(root, target):
+        _refuse(tarball, member.name, f"symlink to {member.linkname} resolves outside the archive")

@@ -1,0 +1,31 @@
+"""`ollama-rpm srpm`: a reproducible source RPM."""
+
+import sys
+from pathlib import Path
+
+from ollama_rpm import project, srpm
+from ollama_rpm.errors import EXIT_OK
+
+
+def register(sub):
+    parser = sub.add_parser("srpm", help="render the spec, verify the Sources and build the SRPM")
+    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
+    parser.add_argument("--outdir", type=Path, help="where the SRPM goes (default: build/SRPMS in the project)")
+    parser.add_argument("--source-dir", type=Path,
+                        help="where the Sources and the spec go (default: build/SOURCES in the project)")
+    parser.add_argument("--macros", type=Path, action="append", default=[], metavar="FILE",
+                        help="extra rpm macro file (rpmbuild --load); repeatable")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    root = project.find_root()
+    outdir = args.outdir or srpm.default_outdir(root)
+    path = srpm.build_srpm(root, outdir, config_path=args.config, source_dir=args.source_dir,
+                           macros=args.macros, report=_status)
+    print(path)
+    return EXIT_OK
+
+
+def _status(line):
+    print(line, file=sys.stderr)

@@ -1,0 +1,262 @@
+"""Downloads into a content-addressed cache: streamed, retried, verified.
+
+The cache holds `<root>/sha256/<hex>` files, each written under a temporary name
+and renamed only once its content hashed to `<hex>` (and, when a pin is known,
+matched it). A file under a final name is therefore always complete and verified.
+
+Environment:
+  OLLAMA_RPM_CACHE              cache root (default $XDG_CACHE_HOME/ollama-rpm, ~/.cache/ollama-rpm)
+  OLLAMA_RPM_RETRIES            retries after the first attempt (default 4)
+  OLLAMA_RPM_RETRY_BASE_DELAY   seconds before the first retry, doubled each time (default 1)
+  OLLAMA_RPM_CONNECT_TIMEOUT    seconds (default 15)
+  OLLAMA_RPM_READ_TIMEOUT       seconds without a byte before giving up (default 60)
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from ollama_rpm.errors import IntegrityError, NetworkError, UsageError
+
+CHUNK = 1 << 16
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def _env_number(name, default, kind=float):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"{name}={raw}: expected a non-negative number")
+    return value
+
+
+def cache_root():
+    env = os.environ.get("OLLAMA_RPM_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "ollama-rpm"
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Cache:
+    """Content-addressed store: sha256 hex -> file."""
+
+    def __init__(self, root=None):
+        self.root = Path(root) if root else cache_root()
+        self.dir = self.root / "sha256"
+
+    def path(self, sha256):
+        return self.dir / sha256
+
+    def lookup(self, sha256):
+        """The cached file with this hash, re-verified; None if absent (a corrupt one is dropped)."""
+        path = self.path(sha256)
+        if not path.is_file():
+            return None
+        if sha256_file(path) != sha256:
+            path.unlink()
+            return None
+        return path
+
+    @contextlib.contextmanager
+    def writer(self, label):
+        """Yield an open binary file; `commit(expected)` on it files it under its hash.
+
+        Whatever happens, no temporary file is left behind.
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{label}.", suffix=".part", dir=self.dir)
+        handle = _HashingFile(os.fdopen(fd, "wb"), Path(tmp), self)
+        try:
+            yield handle
+        finally:
+            handle.close()
+            if handle.tmp.exists():
+                handle.tmp.unlink()
+
+    def add(self, source_path):
+        """Copy a local file into the cache; returns (path, sha256)."""
+        with self.writer(Path(source_path).name) as out, open(source_path, "rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
+            return out.commit(None), out.sha256
+
+
+class _HashingFile:
+    def __init__(self, handle, tmp, cache):
+        self.handle, self.tmp, self.cache = handle, tmp, cache
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.sha256 = None
+
+    def write(self, data):
+        self.handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def reset(self):
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def close(self):
+        if not self.handle.closed:
+            self.handle.close()
+
+    def commit(self, expected, what=""):
+        """Rename into the cache under the content's hash; IntegrityError if it is not `expected`."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.close()
+        self.sha256 = self.digest.hexdigest()
+        if expected and self.sha256 != expected:
+            raise IntegrityError(f"{what or self.tmp.name}: sha256 mismatch: expected {expected} "
+                                 f"(sources.lock), got {self.sha256}")
+        os.chmod(self.tmp, 0o644)
+        final = self.cache.path(self.sha256)
+        os.replace(self.tmp, final)
+        return final
+
+
+class Progress:
+    """A one-line progress display on a terminal; silent in CI or when stderr is not a TTY."""
+
+    def __init__(self, label, stream=None):
+        self.stream = stream or sys.stderr
+        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        self.enabled = not ci and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.label = label
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, done, total):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1 and (not total or done < total):
+            return
+        self.last = now
+        mib = done / (1 << 20)
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            text = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {mib:.1f}/{total / (1 << 20):.1f} MiB"
+        else:
+            text = f"{self.label} {mib:.1f} MiB"
+        self.stream.write("\r" + text + "\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self):
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _Retry(Exception):
+    """A failure worth another attempt (5xx, reset, timeout, truncated body)."""
+
+
+def download(url, cache, name, expected=None):
+    """Fetch `url` into `cache`; returns (cache path, sha256).
+
+    `expected` (sha256 hex) is checked before the file gets a final name.
+    NetworkError for HTTP errors and exhausted retries, IntegrityError for a mismatch.
+    """
+    what = f"{name} ({url})"
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme == "file":
+        return _copy_local(url, cache, name, expected, what)
+    if scheme not in ("http", "https"):
+        raise UsageError(f"{what}: unsupported URL scheme {scheme!r}; expected https://, http:// or file://")
+    import requests   # imported here: commands that never download do not pay for it
+
+    retries = int(_env_number("OLLAMA_RPM_RETRIES", 4, int))
+    base_delay = _env_number("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0)
+    timeout = (_env_number("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_number("OLLAMA_RPM_READ_TIMEOUT", 60.0))
+    with requests.Session() as session, cache.writer(name) as out:
+        last = None
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(base_delay * 2 ** (attempt - 1))
+                out.reset()
+            try:
+                _attempt(session, url, out, timeout, name)
+                break
+            except _Retry as error:
+                last = error
+        else:
+            raise NetworkError(f"{what}: {last} (gave up after {retries + 1} attempts)")
+        return out.commit(expected, what), out.sha256
+
+
+def _attempt(session, url, out, timeout, name):
+    import requests
+    import urllib3
+
+    try:
+        response = session.get(url, stream=True, timeout=timeout, allow_redirects=True,
+                               headers={"Accept-Encoding": "identity"})
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise _Retry(f"connection failed: {_short(error)}") from None
+    except requests.RequestException as error:
+        raise NetworkError(f"{name} ({url}): request failed: {_short(error)}") from None
+    with response:
+        status = response.status_code
+        if status in RETRY_STATUS:
+            raise _Retry(f"HTTP {status} {response.reason}")
+        if status >= 400:
+            raise NetworkError(f"{name} ({url}): HTTP {status} {response.reason}")
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        progress = Progress(name)
+        try:
+            for block in response.raw.stream(CHUNK, decode_content=False):
+                out.write(block)
+                progress.update(out.size, total)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
+            raise _Retry(f"connection broken after {out.size} bytes: {_short(error)}") from None
+        finally:
+            progress.done()
+        if total is not None and out.size != total:
+            raise _Retry(f"truncated body: got {out.size} of {total} bytes")
+
+
+def _short(error):
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__
+
+
+def _copy_local(url, cache, name, expected, what):
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise UsageError(f"{what}: file:// URLs must name a local path (file:///path)")
+    path = urllib.request.url2pathname(parts.path)
+    try:
+        with cache.writer(name) as out, open(path, "rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
+            return out.commit(expected, what), out.sha256
+    except OSError as error:
+        raise NetworkError(f"{what}: cannot read: {error.strerror or error}") from None

@@ -1,0 +1,112 @@
+"""`srpm`: a reproducible source RPM from the rendered spec and verified sources.
+
+Two runs on the same inputs give byte-identical SRPMs: SOURCE_DATE_EPOCH (from
+the environment, else the newest changelog date) is the build time and the mtime
+of every file in the payload, and the build host is "reproducible".
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ollama_rpm import atomic, fetch, render, reproducible, sources, vendor
+from ollama_rpm.errors import ConfigError, ToolError, UsageError
+
+
+def default_outdir(root):
+    return Path(root) / "build" / "SRPMS"
+
+
+def check_spec_target(root, config, text, source_dir):
+    """Where the spec goes; UsageError if that is the project's ollama.spec with other content."""
+    spec = Path(source_dir) / f"{config.name}.spec"
+    committed = Path(root) / "ollama.spec"
+    if spec.resolve() == committed.resolve() and spec.exists() and spec.read_text(encoding="utf-8") != text:
+        raise UsageError(f"{committed}: differs from a fresh render and would be overwritten "
+                         "(--source-dir is the project); run `ollama-rpm render` or pick another --source-dir")
+    return spec
+
+
+def write_spec(root, config, text, source_dir):
+    """Write the rendered spec as `<source_dir>/<name>.spec` (rpmbuild's _specdir is the source dir).
+
+    Refuses to replace the project's own ollama.spec with different content.
+    """
+    spec = check_spec_target(root, config, text, source_dir)
+    if not (spec.exists() and spec.read_text(encoding="utf-8") == text):
+        atomic.write_text(spec, text)
+    return spec
+
+
+def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
+    command = ["rpmbuild", "-bs"]
+    for path in macros:
+        command += ["--load", str(path)]
+    defines = {
+        "_topdir": topdir, "_sourcedir": source_dir, "_specdir": Path(spec).parent,
+        "_srcrpmdir": srcrpmdir, "_rpmdir": Path(topdir) / "RPMS",
+        # rpmbuild -bs still creates these, and the header keeps the scripts that
+        # name them: relative names (rpmbuild runs in the temporary topdir) keep
+        # the temporary path out of the SRPM.
+        "_builddir": "BUILD", "_buildrootdir": "BUILDROOT",
+        "use_source_date_epoch_as_buildtime": 1, "clamp_mtime_to_source_date_epoch": 1,
+        "_buildhost": "reproducible",
+    }
+    for name, value in defines.items():
+        command += ["--define", f"{name} {value}"]
+    return command + [str(spec)]
+
+
+def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print):
+    """Render, fetch/verify sources, vendor if needed, `rpmbuild -bs`; returns the SRPM path.
+
+    `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in tests.
+    """
+    root = Path(root).resolve()
+    outdir = Path(outdir).resolve()
+    macros = [Path(path).resolve() for path in macros]
+    for path in macros:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such macro file")
+    config, text = render.load_and_render(root, config_path)
+    source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
+    epoch = reproducible.source_date_epoch(config)
+    cache = fetch.Cache()
+
+    # Everything is checked before anything is built; missing project files fail first.
+    check_spec_target(root, config, text, source_dir)
+    for src, _ in sources.project_files(config, root):
+        if not src.is_file():
+            raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
+    inputs = list(sources.fetch_url_sources(config, source_dir, cache=cache, report=report).values())
+    inputs.append(vendor.ensure_vendor(root, config, source_dir, cache=cache, report=report))
+    inputs += sources.copy_project_files(config, root, source_dir, report=report)
+    spec = write_spec(root, config, text, source_dir)
+    # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
+    for path in [spec, *inputs]:
+        os.utime(path, (epoch, epoch))
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".srpm-", dir=outdir))
+    try:
+        srcrpmdir = work / "SRPMS"
+        command = rpmbuild_command(spec, source_dir, work, srcrpmdir, macros)
+        env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), LC_ALL="C")
+        try:
+            proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise ToolError("rpmbuild: command not found; install rpm-build (Fedora) or rpm (Debian)") from None
+        if proc.returncode != 0:
+            lines = [line for line in proc.stderr.splitlines() if line.strip()]
+            raise ToolError(f"rpmbuild -bs {spec.name} failed (exit {proc.returncode}): "
+                            f"{lines[-1] if lines else 'no output'}")
+        built = sorted(srcrpmdir.glob("*.src.rpm"))
+        if len(built) != 1:
+            raise ToolError(f"rpmbuild -bs {spec.name}: expected one .src.rpm, found {len(built)}")
+        final = outdir / built[0].name
+        os.replace(built[0], final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
