@@ -14,6 +14,7 @@ from ollama_rpm.errors import EXIT_CONFIG, OllamaRpmError
 # One line per subcommand module (ollama_rpm.commands.<name>).
 COMMAND_MODULES = (
     "render",
+    "build",
 )
 
 
