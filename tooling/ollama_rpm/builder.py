@@ -157,7 +157,7 @@ def _mock_failure(chroot, code, outdir, tracker, display):
     if phase:
         summary += f" in {phase}"
     if excerpt:
-        summary += f": {excerpt.line}"
+        summary += f": {excerpt.message}"
     display.finish(False, summary)
     return BuildResult(chroot.name, False, code, [], summary, log, excerpt, phase)
 
@@ -242,7 +242,7 @@ def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, 
     if phase == "build dependencies":
         summary += " (install them, or pass --nodeps where they are not rpm packages)"
     if excerpt:
-        summary += f": {excerpt.line}"
+        summary += f": {excerpt.message}"
     if own_topdir:
         summary += f" (build tree kept in {topdir})"
     display.finish(False, summary)
@@ -252,7 +252,6 @@ def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, 
 # --- report ----------------------------------------------------------------------
 def report_failure(result, stream=None):
     stream = stream or sys.stdout
-    print(f"{result.target}: {result.summary}", file=stream)
     if result.log:
         print(f"{result.target}: read {_display_path(result.log)}", file=stream)
     if result.excerpt:

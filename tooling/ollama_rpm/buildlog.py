@@ -50,6 +50,7 @@ RPM_PHASES = ("%prep", "%generate_buildrequires", "%conf", "%build", "%install",
 _EXECUTING = re.compile(r"Executing\((%\w+)\)")
 _BAD_EXIT = re.compile(r"Bad exit status from \S+ \((%\w+)\)")
 _PERCENT = re.compile(r"^\[\s*(\d{1,3})%\]")
+_NINJA = re.compile(r"^\[(\d+)/(\d+)\] ")
 _CMAKE_CONFIGURE = re.compile(r"^\+ \S*cmake\b.*?\s-B\s*\"?([^\s\"]+)\"?")
 _CMAKE_BUILD = re.compile(r"^\+ \S*cmake\b.*?\s--build\s+\"?([^\s\"]+)\"?")
 _CMAKE_INSTALL = re.compile(r"^\+ \S*cmake\b.*?\s--install\b")
@@ -178,8 +179,13 @@ class Tracker:
                 self._start("go", PHASE_LABELS["go"])
                 return
             match = _PERCENT.match(line)
-            if match and self.current and self.current.key.startswith("cmake:"):
-                percent = min(int(match.group(1)), 100)
+            ninja = None if match else _NINJA.match(line)
+            if (match or ninja) and self.current and self.current.key.startswith("cmake:"):
+                if match:
+                    percent = min(int(match.group(1)), 100)
+                else:
+                    done, total = int(ninja.group(1)), int(ninja.group(2))
+                    percent = min(100, done * 100 // total) if total else 0
                 if percent != self.current.percent:
                     self.current.percent = percent
                     self._changed()
@@ -217,9 +223,8 @@ def failing_phase(lines):
 PRIMARY_ERRORS = (
     ("missing build dependency", re.compile(
         r"No matching package to install|No match for argument|Failed build dependencies|"
-        r"nothing provides |Unable to find a match|conflicting requests|"
-        r"Problem( \d+)?: |Failed to resolve the transaction")),
-    ("nvcc", re.compile(r"\bnvcc (fatal|error)\b|\.cu\(\d+\): (catastrophic )?error|"
+        r"nothing provides |Unable to find a match")),
+    ("nvcc", re.compile(r"\bnvcc (fatal|error)\b|^[^\s+]\S*\(\d+\): (catastrophic )?error|"
                         r"#error -- unsupported (GNU|clang) version")),
     ("compiler", re.compile(r"^[^\s+][^:]*:\d+(:\d+)?: (fatal )?error: |^(cc1|cc1plus|gcc|g\+\+|clang\S*): (fatal )?error: ")),
     ("CMake", re.compile(r"^CMake Error\b")),
@@ -231,7 +236,7 @@ PRIMARY_ERRORS = (
                              r"^error: File not found")),
     ("dnf", re.compile(r"^Error: |\bError downloading packages|Curl error|Cannot download|"
                        r"Failed to download metadata|Status code: 404 for")),
-    ("mock", re.compile(r"^ERROR: (?!Command failed)|Build root is locked|Could not find included config|"
+    ("mock", re.compile(r"^ERROR: (?!Command failed|Exception\()|Build root is locked|Could not find included config|"
                         r"Error: Could not find |error: .*\.src\.rpm: not an rpm package|"
                         r"error reading header from package")),
 )
@@ -256,6 +261,7 @@ class ErrorExcerpt:
     kind: str           # which pattern matched ("compiler", "CMake", ...)
     line: str           # the error line itself
     context: list       # [(line_no, text)] around it
+    message: str = ""   # one line for summaries: the error line, completed when it ends in ":"
 
     def render(self):
         width = len(str(self.context[-1][0])) if self.context else 1
@@ -292,7 +298,13 @@ def first_error(lines, log="build.log", before=3, after=4):
     index, kind = found
     start, end = max(0, index - before), min(len(lines), index + after + 1)
     context = [(number + 1, lines[number]) for number in range(start, end)]
-    return ErrorExcerpt(log, index + 1, kind, lines[index].strip(), context)
+    message = lines[index].strip()
+    if message.endswith(":") and kind in ("CMake", "Go", "nvcc", "compiler"):
+        # `CMake Error at X (message):` says where; the next line says what.
+        following = next((line.strip() for line in lines[index + 1:index + 3] if line.strip()), "")
+        if following:
+            message = f"{message} {following}"
+    return ErrorExcerpt(log, index + 1, kind, lines[index].strip(), context, message)
 
 
 def tail(lines, count=10):
