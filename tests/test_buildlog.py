@@ -192,3 +192,21 @@ def test_live_display_only_on_a_terminal(monkeypatch):
     assert progress.want_live(io.StringIO()) is False
     monkeypatch.setenv("CI", "true")
     assert progress.want_live(Tty()) is False
+
+
+def test_rich_display_escapes_log_text():
+    """Log text like `[/usr/bin]` must not be read as rich markup (skipped without python3-rich)."""
+    import io
+    rich = pytest.importorskip("rich")
+    from ollama_rpm import progress
+    from rich import console, live, markup, spinner, table
+    out = io.StringIO()
+    display = progress.RichDisplay((console, live, table, spinner, markup), out)
+    tracker = buildlog.Tracker(on_change=display.update)
+    display.start("fedora-43-x86_64", "mock -r x.cfg")
+    tracker.feed("Executing(%build): x")
+    display.finish(False, "make[2]: *** [foo.o] Error 1 [/usr/bin/ld]")
+    text = out.getvalue()
+    assert "FAILED: make[2]: *** [foo.o] Error 1 [/usr/bin/ld]" in text
+    assert "%build" in text
+    assert rich is not None

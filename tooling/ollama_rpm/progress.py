@@ -59,7 +59,8 @@ class RichDisplay:
     """A live list of steps with a spinner on the running one and CMake percentages."""
 
     def __init__(self, rich_modules, stream=None):
-        self.console_mod, self.live_mod, self.table_mod, self.spinner_mod = rich_modules
+        self.console_mod, self.live_mod, self.table_mod, self.spinner_mod, markup = rich_modules
+        self.escape = markup.escape   # log text may hold [brackets] that rich reads as markup
         self.console = self.console_mod.Console(file=stream or sys.stdout)
         self.live = None
         self.target = None
@@ -70,17 +71,18 @@ class RichDisplay:
         table.add_column(width=2)
         table.add_column()
         table.add_column(justify="right")
-        table.add_row("", f"[bold]{self.target}[/bold]", "")
+        table.add_row("", f"[bold]{self.escape(self.target)}[/bold]", "")
         steps = self.tracker.steps if self.tracker else []
         for step in steps:
             mark = "[green]✓[/green]" if step.done else self.spinner_mod.Spinner("dots")
             percent = f"{step.percent:3d}%" if step.percent is not None else ""
-            table.add_row(mark, step.label, percent)
+            table.add_row(mark, self.escape(step.label), percent)
         return table
 
     def start(self, target, detail=""):
         self.target, self.tracker = target, None
-        self.console.print(f"[bold]{target}[/bold]: building{': ' + detail if detail else ''}")
+        self.console.print(f"[bold]{self.escape(target)}[/bold]: building{': ' + self.escape(detail) if detail else ''}",
+                           highlight=False)
         self.live = self.live_mod.Live(self._render(), console=self.console, refresh_per_second=4,
                                        transient=True)
         self.live.start()
@@ -95,9 +97,9 @@ class RichDisplay:
             self.live.stop()
             self.live = None
         for step in (self.tracker.steps if self.tracker else []):
-            self.console.print(f"  {'✓' if step.done or ok else '✗'} {step.label}")
+            self.console.print(f"  {'✓' if step.done or ok else '✗'} {self.escape(step.label)}", highlight=False)
         colour = "green" if ok else "red"
-        self.console.print(f"[{colour}]{'done' if ok else 'FAILED'}[/{colour}]: {summary}", highlight=False)
+        self.console.print(f"[{colour}]{'done' if ok else 'FAILED'}[/{colour}]: {self.escape(summary)}", highlight=False)
 
     def close(self):
         if self.live:
@@ -109,8 +111,8 @@ def make_display(stream=None):
     stream = stream or sys.stdout
     if want_live(stream):
         try:
-            from rich import console, live, spinner, table
+            from rich import console, live, markup, spinner, table
         except ImportError:
             return PlainDisplay(stream)
-        return RichDisplay((console, live, table, spinner), stream)
+        return RichDisplay((console, live, table, spinner, markup), stream)
     return PlainDisplay(stream)
