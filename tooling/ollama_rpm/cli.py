@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "sources",
     "vendor",
     "srpm",
+    "build",
 )
 
 

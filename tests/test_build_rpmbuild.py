@@ -1,0 +1,160 @@
+"""`ollama-rpm build --engine rpmbuild`: a real rpmbuild of tiny SRPMs made here."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import STANDIN_MACROS, run_cli
+
+pytestmark = pytest.mark.skipif(shutil.which("rpmbuild") is None, reason="rpmbuild is not installed")
+
+TINY_SPEC = """\
+%bcond vulkan 1
+Name:           {name}
+Version:        1.0
+Release:        1
+Summary:        A tiny package for build tests
+License:        MIT
+BuildArch:      noarch
+BuildRequires:  {buildrequires}
+
+%description
+A tiny package for build tests.
+
+%package vulkan
+Summary: The Vulkan part
+%description vulkan
+The Vulkan part.
+
+%prep
+echo preparing
+
+%build
+mkdir -p build-cpu
+echo '[ 50%] Building C object foo.o'
+echo '[100%] Linking C shared library libfoo.so'
+{build_fail}
+echo built > build-cpu/out.txt
+
+%install
+install -Dpm 0644 build-cpu/out.txt %{{buildroot}}%{{_datadir}}/{name}/out.txt
+%if %{{with vulkan}}
+install -Dpm 0644 build-cpu/out.txt %{{buildroot}}%{{_datadir}}/{name}/vulkan.txt
+%endif
+
+%files
+%{{_datadir}}/{name}/out.txt
+
+%if %{{with vulkan}}
+%files vulkan
+%{{_datadir}}/{name}/vulkan.txt
+%endif
+"""
+
+BUILD_FAIL = """\
+echo 'compiling foo.c'
+echo 'foo.c:3:5: error: expected declaration specifiers before '"'"'oops'"'"'' >&2
+echo 'make[2]: *** [foo.o] Error 1' >&2
+exit 1"""
+
+
+def make_srpm(tmp_path, name, fail=False, buildrequires="rpm"):
+    """An SRPM built here with `rpmbuild -bs` from a spec written by the test."""
+    work = tmp_path / f"srpm-{name}"
+    work.mkdir()
+    spec = work / f"{name}.spec"
+    spec.write_text(TINY_SPEC.format(name=name, buildrequires=buildrequires,
+                                     build_fail=BUILD_FAIL if fail else ""))
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
+                    "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
+    (srpm,) = work.glob("*.src.rpm")
+    return srpm
+
+
+def build(project, tmp_path, srpm, *args):
+    out = tmp_path / "out"
+    proc = run_cli("build", "--engine", "rpmbuild", "--nodeps", "--macros", STANDIN_MACROS,
+                   "--resultdir", out, "--srpm", srpm, *args, cwd=project, env={"CI": "true"})
+    return proc, out
+
+
+def host_arch():
+    return subprocess.run(["rpm", "--eval", "%{_arch}"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_rpmbuild_builds_and_reports_rpms(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc, out = build(project, tmp_path, srpm)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    arch = host_arch()
+    rpms = sorted(p.name for p in (out / arch).glob("*.rpm"))
+    assert rpms == ["tiny-1.0-1.noarch.rpm", "tiny-vulkan-1.0-1.noarch.rpm"]
+    table = proc.stdout[proc.stdout.index("\narch") + 1:].splitlines()
+    assert table[2] == f"{arch:<6}  ok      {out}/{arch}/tiny-1.0-1.noarch.rpm"
+    assert table[3].strip() == f"{out}/{arch}/tiny-vulkan-1.0-1.noarch.rpm"
+    # The log is kept, and the progress lines follow the phases.
+    log = (out / arch / "build.log").read_text()
+    assert "Executing(%build)" in log and "Wrote: " in log
+    steps = [line.split("] ", 1)[1] for line in proc.stdout.splitlines() if line.startswith(f"[{arch}] ")]
+    assert steps.index("%prep (unpack, patch)") < steps.index("%build") < steps.index("%install") \
+        < steps.index("package files")
+    assert steps[-1] == f"done: 2 RPMs in {out}/{arch}"
+    # The command line: --load for the macro stand-ins, _rpmdir per arch, --nodeps.
+    command = next(line for line in proc.stdout.splitlines() if "building: rpmbuild" in line)
+    assert f"--load {STANDIN_MACROS}" in command
+    assert f"--define '_rpmdir {out}/{arch}'" in command
+    assert "--nodeps" in command and f"--rebuild {srpm}" in command
+
+
+def test_rpmbuild_passes_without(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc, out = build(project, tmp_path, srpm, "--without", "vulkan")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in (out / host_arch()).glob("*.rpm")) == ["tiny-1.0-1.noarch.rpm"]
+
+
+def test_rpmbuild_failure_reports_phase_and_error(project, tmp_path):
+    srpm = make_srpm(tmp_path, "broken", fail=True)
+    proc, out = build(project, tmp_path, srpm)
+    assert proc.returncode == 1
+    arch = host_arch()
+    assert "rpmbuild exit 1: %build failed: foo.c:3:5: error: expected declaration specifiers" in proc.stdout
+    assert f"read {out}/{arch}/build.log" in proc.stdout
+    excerpt = [line for line in proc.stdout.splitlines() if line.startswith("  > ")]
+    assert len(excerpt) == 1 and "foo.c:3:5: error:" in excerpt[0]
+    assert f"{arch:<6}  FAILED  rpmbuild exit 1: %build failed" in proc.stdout
+    assert not list((out / arch).glob("*.rpm"))
+    # The build tree is kept for a look, and named.
+    kept = proc.stdout.split("(build tree kept in ")[1].split(")")[0]
+    shutil.rmtree(kept)
+
+
+def test_rpmbuild_missing_build_dependencies(project, tmp_path):
+    srpm = make_srpm(tmp_path, "needy", buildrequires="ollama-rpm-test-no-such-package >= 99")
+    out = tmp_path / "out"
+    proc = run_cli("build", "--engine", "rpmbuild", "--resultdir", out, "--srpm", srpm, cwd=project,
+                   env={"CI": "true"})
+    assert proc.returncode == 1
+    assert "build dependencies failed" in proc.stdout and "--nodeps" in proc.stdout
+    assert "ollama-rpm-test-no-such-package >= 99 is needed by" in proc.stdout
+
+
+def test_rpmbuild_dry_run(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc = run_cli("build", "--engine", "rpmbuild", "--dry-run", "--nodeps", "--macros", STANDIN_MACROS,
+                   "--with", "cuda", "--resultdir", tmp_path / "out", "--srpm", srpm, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    arch = host_arch()
+    assert proc.stdout.strip() == (
+        f"rpmbuild --load {STANDIN_MACROS} --define '_topdir <temporary topdir>' "
+        f"--define '_rpmdir {tmp_path}/out/{arch}' --define '_srcrpmdir <temporary topdir>/SRPMS' "
+        "--define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' --nodeps --with cuda "
+        f"--rebuild {srpm}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rpmbuild_rejects_mock_options(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc = run_cli("build", "--engine", "rpmbuild", "--chroot", "fedora-43-x86_64", "--srpm", srpm, cwd=project)
+    assert proc.returncode == 2 and "--chroot: applies to --engine mock only" in proc.stderr

@@ -1,0 +1,292 @@
+"""Build binary RPMs from an SRPM with mock (one chroot after another) or rpmbuild.
+
+Each build streams its logs through buildlog.Tracker for the progress display,
+and a failure is reported as: what failed (mock's exit code decoded, or the
+rpmbuild phase), the log to read, and the lines around the first real error.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ollama_rpm import atomic, buildlog, mockcfg
+from ollama_rpm.errors import ToolError
+
+MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class BuildResult:
+    target: str                 # chroot name (mock) or arch (rpmbuild)
+    ok: bool
+    exit_code: int
+    rpms: list = field(default_factory=list)     # Paths of binary RPMs
+    summary: str = ""                            # one line: what happened
+    log: Path = None                             # the log that explains a failure
+    excerpt: object = None                       # buildlog.ErrorExcerpt
+    phase: str = None                            # failing rpmbuild phase, when known
+
+
+class LogFollower:
+    """Hands over the complete lines appended to a file since the last call."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.offset = 0
+        self.partial = ""
+
+    def read(self, final=False):
+        try:
+            with open(self.path, "r", encoding="utf-8", errors="replace") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+                self.offset = handle.tell()
+        except FileNotFoundError:
+            return []
+        data = self.partial + data
+        lines = data.split("\n")
+        self.partial = "" if final else lines.pop()
+        if final and lines and lines[-1] == "":
+            lines.pop()
+        return lines
+
+
+def _read_lines(path):
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def _display_path(path):
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _binary_rpms(paths):
+    return sorted({Path(p) for p in paths if str(p).endswith(".rpm") and not str(p).endswith(".src.rpm")})
+
+
+# --- mock ------------------------------------------------------------------------
+def mock_config_path(resultdir, chroot):
+    return Path(resultdir) / f"ollama-{chroot.name}.cfg"
+
+
+def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="mock"):
+    cmd = [mock, "-r", str(cfg_path), "--rebuild", str(srpm), "--resultdir", str(chroot_resultdir)]
+    for name in with_:
+        cmd += ["--with", name]
+    for name in without:
+        cmd += ["--without", name]
+    return cmd
+
+
+def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display):
+    """Run one mock build; its logs are followed while it runs."""
+    mock = shutil.which("mock")
+    if not mock:
+        raise ToolError("mock: not found on PATH; install it (dnf install mock) or use --engine rpmbuild")
+    outdir = Path(resultdir) / chroot.name
+    outdir.mkdir(parents=True, exist_ok=True)
+    # This directory belongs to this chroot's build: old logs and RPMs would be
+    # mistaken for this run's.
+    for old in list(outdir.glob("*.rpm")) + [outdir / name for name in MOCK_LOGS]:
+        if old.is_file():
+            old.unlink()
+    cmd = mock_command(cfg_path, srpm, outdir, with_, without, mock="mock")
+    tracker = buildlog.Tracker(on_change=display.update)
+    followers = {name: LogFollower(outdir / name) for name in ("state.log", "root.log", "build.log")}
+    feeders = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}
+    display.start(chroot.name, shlex.join(cmd))
+
+    def pump(final=False):
+        for name, follower in followers.items():
+            for line in follower.read(final):
+                feeders[name](line)
+
+    console_log = outdir / "mock-output.log"
+    with open(console_log, "wb") as console:
+        try:
+            proc = subprocess.Popen([mock] + cmd[1:], stdout=console, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        except OSError as error:
+            raise ToolError(f"mock: cannot run {mock}: {error.strerror}") from None
+        try:
+            while proc.poll() is None:
+                pump()
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            display.close()
+            raise
+    pump(final=True)
+    code = proc.returncode
+    if code == 0:
+        tracker.finish()
+        rpms = _binary_rpms(outdir.glob("*.rpm"))
+        summary = f"{len(rpms)} RPMs in {_display_path(outdir)}"
+        display.finish(True, summary)
+        return BuildResult(chroot.name, True, 0, rpms, summary)
+    return _mock_failure(chroot, code, outdir, tracker, display)
+
+
+def _mock_failure(chroot, code, outdir, tracker, display):
+    description, log_name = buildlog.decode_mock_exit(code)
+    log = outdir / log_name if log_name else outdir / "mock-output.log"
+    lines = _read_lines(log)
+    excerpt = buildlog.first_error(lines, _display_path(log)) if lines else None
+    if excerpt is None and log.name != "mock-output.log":
+        # The named log may be missing (mock stopped before writing it): mock's
+        # own console output says why.
+        console = outdir / "mock-output.log"
+        excerpt = buildlog.first_error(_read_lines(console), _display_path(console))
+        if excerpt is not None or not lines:
+            log = console
+    phase = buildlog.failing_phase(_read_lines(outdir / "build.log")) if code in (10, 11) else None
+    summary = f"mock exit {code}: {description}"
+    if phase:
+        summary += f" in {phase}"
+    if excerpt:
+        summary += f": {excerpt.message}"
+    display.finish(False, summary)
+    return BuildResult(chroot.name, False, code, [], summary, log, excerpt, phase)
+
+
+# --- rpmbuild --------------------------------------------------------------------
+def host_arch():
+    try:
+        out = subprocess.run(["rpm", "--eval", "%{_arch}"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return os.uname().machine
+    return out.stdout.strip() or os.uname().machine
+
+
+def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, macro_files=()):
+    cmd = ["rpmbuild"]
+    for path in macro_files:
+        cmd += ["--load", str(path)]
+    cmd += [
+        "--define", f"_topdir {topdir}",
+        "--define", f"_rpmdir {rpmdir}",
+        "--define", f"_srcrpmdir {topdir}/SRPMS",
+        # Flat result dir, like mock's: <resultdir>/<arch>/NAME-V-R.ARCH.rpm
+        "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+    ]
+    if nodeps:
+        cmd.append("--nodeps")
+    for name in with_:
+        cmd += ["--with", name]
+    for name in without:
+        cmd += ["--without", name]
+    cmd += ["--rebuild", str(srpm)]
+    return cmd
+
+
+def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None):
+    if not shutil.which("rpmbuild"):
+        raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
+    arch = arch or host_arch()
+    outdir = Path(resultdir) / arch
+    outdir.mkdir(parents=True, exist_ok=True)
+    own_topdir = topdir is None
+    topdir = Path(topdir or tempfile.mkdtemp(prefix="ollama-rpm-build-"))
+    cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files)
+    log_path = outdir / "build.log"
+    tracker = buildlog.Tracker(on_change=display.update)
+    display.start(arch, shlex.join(cmd))
+    lines = []
+    env = dict(os.environ, LC_ALL="C")
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    errors="replace", env=env, stdin=subprocess.DEVNULL)
+        except OSError as error:
+            raise ToolError(f"rpmbuild: cannot run: {error.strerror}") from None
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                line = line.rstrip("\n")
+                lines.append(line)
+                tracker.feed(line)
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            display.close()
+            raise
+    code = proc.returncode
+    if code == 0:
+        tracker.finish()
+        rpms = _binary_rpms(Path(p) for p in tracker.rpms if Path(p).parent == outdir)
+        if own_topdir:
+            shutil.rmtree(topdir, ignore_errors=True)
+        summary = f"{len(rpms)} RPMs in {_display_path(outdir)}"
+        display.finish(True, summary)
+        return BuildResult(arch, True, 0, rpms, summary)
+    phase = buildlog.failing_phase(lines)
+    excerpt = buildlog.first_error(lines, _display_path(log_path))
+    summary = f"rpmbuild exit {code}"
+    if phase:
+        summary += f": {phase} failed"
+    if phase == "build dependencies":
+        summary += " (install them, or pass --nodeps where they are not rpm packages)"
+    if excerpt:
+        summary += f": {excerpt.message}"
+    if own_topdir:
+        summary += f" (build tree kept in {topdir})"
+    display.finish(False, summary)
+    return BuildResult(arch, False, code, [], summary, log_path, excerpt, phase)
+
+
+# --- report ----------------------------------------------------------------------
+def report_failure(result, stream=None):
+    stream = stream or sys.stdout
+    if result.log:
+        print(f"{result.target}: read {_display_path(result.log)}", file=stream)
+    if result.excerpt:
+        print(result.excerpt.render(), file=stream)
+    elif result.log:
+        tail = buildlog.tail(_read_lines(result.log))
+        if tail:
+            print(f"last lines of {_display_path(result.log)}:", file=stream)
+            for line in tail:
+                print(f"    {line}", file=stream)
+
+
+def table(results, heading="chroot"):
+    """The matrix summary: target -> result -> RPMs (one per line) or the error."""
+    rows = []
+    for result in results:
+        if result.ok:
+            details = [_display_path(rpm) for rpm in result.rpms] or ["(no binary RPMs)"]
+        else:
+            details = [result.summary]
+            if result.excerpt:
+                details.append(f"see {result.excerpt.log}:{result.excerpt.line_no}")
+            elif result.log:
+                details.append(f"see {_display_path(result.log)}")
+        rows.append((result.target, "ok" if result.ok else "FAILED", details))
+    width = max([len(heading)] + [len(row[0]) for row in rows])
+    out = [f"{heading:<{width}}  result  RPMs or error", f"{'-' * width}  ------  {'-' * 13}"]
+    for target, state, details in rows:
+        out.append(f"{target:<{width}}  {state:<6}  {details[0]}")
+        for more in details[1:]:
+            out.append(f"{'':<{width}}  {'':<6}  {more}")
+    return "\n".join(out)
+
+
+def write_mock_configs(configs):
+    """configs: [(path, text)]; each written atomically."""
+    for path, text in configs:
+        atomic.write_text(path, text)

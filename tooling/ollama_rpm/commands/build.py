@@ -1,0 +1,152 @@
+"""`ollama-rpm build`: binary RPMs from the SRPM, with mock or plain rpmbuild."""
+
+import importlib
+import importlib.util
+import shlex
+import sys
+from pathlib import Path
+
+from ollama_rpm import builder, config as config_mod, mockcfg, progress, project
+from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+DEFAULT_CHROOT = "fedora-43-x86_64"
+
+
+def register(sub):
+    parser = sub.add_parser(
+        "build", help="build binary RPMs with mock (per chroot) or rpmbuild",
+        description="Build the SRPM into binary RPMs. With --engine mock every --chroot gets its own "
+                    "mock config (stock chroot + the repositories and compilers the backends need) "
+                    "and result directory; a failing chroot does not stop the others.")
+    parser.add_argument("--engine", choices=("mock", "rpmbuild"), default="mock",
+                        help="mock (clean chroot, the default) or rpmbuild on this machine")
+    parser.add_argument("--chroot", action="append", metavar="NAME",
+                        help=f"mock chroot, repeatable (default {DEFAULT_CHROOT}); mock engine only")
+    parser.add_argument("--with", dest="with_", action="append", default=[], metavar="BACKEND",
+                        help="turn a backend's %%bcond on (cuda, rocm, vulkan); repeatable")
+    parser.add_argument("--without", action="append", default=[], metavar="BACKEND",
+                        help="turn a backend's %%bcond off; repeatable")
+    parser.add_argument("--resultdir", type=Path,
+                        help="where RPMs and logs go, one subdirectory per chroot/arch (default: results/ in the project)")
+    parser.add_argument("--srpm", type=Path, help="SRPM to build (default: build one with the srpm step)")
+    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the mock configs and the exact commands; run and write nothing")
+    parser.add_argument("--cuda-repo-release", type=int, metavar="NN",
+                        help="use NVIDIA's fedoraNN CUDA repository whatever the chroot's release (mock engine)")
+    parser.add_argument("--nodeps", action="store_true",
+                        help="rpmbuild engine: do not check BuildRequires against the rpm database")
+    parser.add_argument("--macros", action="append", default=[], type=Path, metavar="FILE",
+                        help="rpmbuild engine: load this macro file (rpmbuild --load); repeatable")
+    parser.set_defaults(func=run)
+
+
+def _validate(args, cfg):
+    known = [backend.name for backend in cfg.backends]
+    for option, names in (("--with", args.with_), ("--without", args.without)):
+        for name in names:
+            if name not in known:
+                raise UsageError(f"{option} {name}: not a backend of {cfg.path}; expected one of: {', '.join(known)}")
+    both = sorted(set(args.with_) & set(args.without))
+    if both:
+        raise UsageError(f"--with {both[0]} and --without {both[0]} contradict each other")
+    if args.engine == "rpmbuild":
+        for option, value in (("--chroot", args.chroot), ("--cuda-repo-release", args.cuda_repo_release)):
+            if value:
+                raise UsageError(f"{option}: applies to --engine mock only")
+    else:
+        for option, value in (("--nodeps", args.nodeps), ("--macros", args.macros)):
+            if value:
+                raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
+    if args.cuda_repo_release is not None and not 20 <= args.cuda_repo_release <= 99:
+        raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a Fedora release number like 42")
+    for path in args.macros:
+        if not path.is_file():
+            raise UsageError(f"--macros {path}: no such file")
+    if args.srpm is not None and not args.srpm.is_file():
+        raise UsageError(f"--srpm {args.srpm}: no such file")
+    if args.srpm is not None and not args.srpm.name.endswith(".src.rpm"):
+        raise UsageError(f"--srpm {args.srpm}: expected a source RPM (*.src.rpm)")
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _srpm(args, root, resultdir):
+    if args.srpm is not None:
+        return args.srpm.resolve()
+    # The SRPM step is its own module; import it only when it is needed.
+    if importlib.util.find_spec("ollama_rpm.srpm") is None:
+        raise UsageError("no --srpm given and this checkout has no SRPM step (ollama_rpm.srpm); "
+                         "pass --srpm PATH to an ollama SRPM")
+    build_srpm = importlib.import_module("ollama_rpm.srpm").build_srpm
+    return Path(build_srpm(root, Path(resultdir) / "srpm", config_path=args.config)).resolve()
+
+
+def run(args):
+    root = project.find_root()
+    cfg = config_mod.load(args.config or root / project.CONFIG_NAME)
+    _validate(args, cfg)
+    with_, without = _unique(args.with_), _unique(args.without)
+    resultdir = (args.resultdir or root / "results").resolve()
+    if args.engine == "mock":
+        return _run_mock(args, cfg, root, resultdir, with_, without)
+    return _run_rpmbuild(args, root, resultdir, with_, without)
+
+
+def _run_mock(args, cfg, root, resultdir, with_, without):
+    chroots = [mockcfg.parse_chroot(name) for name in _unique(args.chroot or [DEFAULT_CHROOT])]
+    configs, warnings = [], []
+    for chroot in chroots:
+        text, chroot_warnings = mockcfg.render(chroot, cfg, with_, args.cuda_repo_release, cfg.packager)
+        configs.append((chroot, builder.mock_config_path(resultdir, chroot), text))
+        warnings += chroot_warnings
+    for warning in warnings:
+        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
+
+    if args.dry_run:
+        srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
+        for chroot, path, text in configs:
+            print(f"# ==> {path} <==")
+            print(text, end="")
+            print(f"# command for {chroot.name}:")
+            print(shlex.join(builder.mock_command(path, srpm, resultdir / chroot.name, with_, without)))
+            print()
+        return EXIT_OK
+
+    srpm = _srpm(args, root, resultdir)
+    builder.write_mock_configs((path, text) for _, path, text in configs)
+    display = progress.make_display()
+    results = []
+    for chroot, path, _ in configs:
+        result = builder.run_mock(chroot, path, srpm, resultdir, with_, without, display)
+        if not result.ok:
+            builder.report_failure(result)
+        results.append(result)
+    print()
+    print(builder.table(results, "chroot"))
+    return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
+
+
+def _run_rpmbuild(args, root, resultdir, with_, without):
+    macros = [path.resolve() for path in args.macros]
+    arch = builder.host_arch()
+    if args.dry_run:
+        srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
+        cmd = builder.rpmbuild_command(srpm, "<temporary topdir>", resultdir / arch, with_, without,
+                                       args.nodeps, macros)
+        print(shlex.join(cmd))
+        return EXIT_OK
+    srpm = _srpm(args, root, resultdir)
+    display = progress.make_display()
+    result = builder.run_rpmbuild(srpm, resultdir, with_, without, args.nodeps, macros, display, arch=arch)
+    if not result.ok:
+        builder.report_failure(result)
+    print()
+    print(builder.table([result], "arch"))
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,118 @@
+"""Show a build's progress: a live panel on a terminal, plain lines elsewhere.
+
+The live panel uses python3-rich when it is installed; without it, or when
+stdout is not a terminal, or in CI (CI=true), each step prints one line and
+CMake progress prints at every 10%, so logs stay short and deterministic.
+"""
+
+import os
+import sys
+
+
+def want_live(stream=None):
+    stream = stream or sys.stdout
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class PlainDisplay:
+    """One line per step; CMake progress at each 10% step."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.target = None
+        self._printed = {}      # step index -> last printed decile
+
+    def start(self, target, detail=""):
+        self.target = target
+        self._printed = {}
+        self._print(f"building{': ' + detail if detail else ''}")
+
+    def update(self, tracker):
+        for index, step in enumerate(tracker.steps):
+            if index not in self._printed:
+                self._printed[index] = None
+                self._print(step.label)
+            if step.percent is not None:
+                decile = step.percent // 10 * 10
+                if decile != self._printed[index] and decile > 0:
+                    self._printed[index] = decile
+                    self._print(f"{step.label} {decile}%")
+
+    def finish(self, ok, summary):
+        self._print(f"{'done' if ok else 'FAILED'}: {summary}")
+
+    def close(self):
+        pass
+
+    def _print(self, text):
+        print(f"[{self.target}] {text}", file=self.stream, flush=True)
+
+
+class RichDisplay:
+    """A live list of steps with a spinner on the running one and CMake percentages."""
+
+    def __init__(self, rich_modules, stream=None):
+        self.console_mod, self.live_mod, self.table_mod, self.spinner_mod, markup = rich_modules
+        self.escape = markup.escape   # log text may hold [brackets] that rich reads as markup
+        self.console = self.console_mod.Console(file=stream or sys.stdout)
+        self.live = None
+        self.target = None
+        self.tracker = None
+
+    def _render(self):
+        table = self.table_mod.Table.grid(padding=(0, 1))
+        table.add_column(width=2)
+        table.add_column()
+        table.add_column(justify="right")
+        table.add_row("", f"[bold]{self.escape(self.target)}[/bold]", "")
+        steps = self.tracker.steps if self.tracker else []
+        for step in steps:
+            mark = "[green]✓[/green]" if step.done else self.spinner_mod.Spinner("dots")
+            percent = f"{step.percent:3d}%" if step.percent is not None else ""
+            table.add_row(mark, self.escape(step.label), percent)
+        return table
+
+    def start(self, target, detail=""):
+        self.target, self.tracker = target, None
+        self.console.print(f"[bold]{self.escape(target)}[/bold]: building{': ' + self.escape(detail) if detail else ''}",
+                           highlight=False)
+        self.live = self.live_mod.Live(self._render(), console=self.console, refresh_per_second=4,
+                                       transient=True)
+        self.live.start()
+
+    def update(self, tracker):
+        self.tracker = tracker
+        if self.live:
+            self.live.update(self._render())
+
+    def finish(self, ok, summary):
+        if self.live:
+            self.live.stop()
+            self.live = None
+        for step in (self.tracker.steps if self.tracker else []):
+            self.console.print(f"  {'✓' if step.done or ok else '✗'} {self.escape(step.label)}", highlight=False)
+        colour = "green" if ok else "red"
+        self.console.print(f"[{colour}]{'done' if ok else 'FAILED'}[/{colour}]: {self.escape(summary)}", highlight=False)
+
+    def close(self):
+        if self.live:
+            self.live.stop()
+            self.live = None
+
+
+def make_display(stream=None):
+    stream = stream or sys.stdout
+    if want_live(stream):
+        try:
+            from rich import console, live, markup, spinner, table
+        except ImportError:
+            return PlainDisplay(stream)
+        return RichDisplay((console, live, table, spinner, markup), stream)
+    return PlainDisplay(stream)
