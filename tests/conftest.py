@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 STANDIN_MACROS = REPO / "tests" / "support" / "fedora-macros.standin"
 # Files a project needs to render and build (the same template as the real package).
 PROJECT_FILES = ("ollama.spec.j2", "packaging.yaml", "go-vendor-tools.toml", "ollama.rpmlintrc")
-PROJECT_DIRS = ("patches", "units", "sysusers", "doc")
+PROJECT_DIRS = ("patches", "units", "sysusers", "doc", "lint")
 
 
 def copy_project(dest):

@@ -317,7 +317,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
                 spec_text=spec_text, changes=changes, message=message)
 
 
-def check_spec(plan_, tmp):
+def check_spec(plan_, tmp, root):
     spec = Path(tmp) / "ollama.spec"
     spec.write_text(plan_.spec_text, encoding="utf-8")
     parsed = specparse.parse(spec, target="x86_64")
@@ -327,9 +327,8 @@ def check_spec(plan_, tmp):
         from ollama_rpm.lint import lint_paths    # lands with the lint command
     except ImportError:
         return
-    result = lint_paths([spec])
-    failed = result if isinstance(result, int) else getattr(result, "exit_code", getattr(result, "errors", 0))
-    if failed:
+    report = lint_paths([spec], root, macros=project.extra_macro_files())
+    if report.failed:
         raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")
 
 
@@ -402,7 +401,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         variants = read_ggml_variants(llama_tar)
         today = today or datetime.date.today()
         new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
-        check_spec(new, tmp)
+        check_spec(new, tmp, root)
 
     before = {path: (path.read_bytes() if path.exists() else None) for path in targets}
     head = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None

@@ -30,3 +30,9 @@ def find_root(start=None):
     if _looks_like_project(checkout):
         return checkout
     raise UsageError(f"{here}: not inside an ollama-rpm project (no {TEMPLATE_NAME} with {CONFIG_NAME})")
+
+
+def extra_macro_files():
+    """Macro files named in $OLLAMA_RPM_MACROS (colon-separated), for hosts whose
+    rpm lacks Fedora's macros; commands that take --macros add these too."""
+    return tuple(p for p in os.environ.get("OLLAMA_RPM_MACROS", "").split(":") if p)
