@@ -1,0 +1,245 @@
+"""End to end: the real template builds an Ollama-shaped fixture into RPMs.
+
+render -> sources (real HTTP on 127.0.0.1) -> vendor (go mod vendor) -> srpm ->
+build --engine rpmbuild -> binary RPMs, which are inspected, audited for their
+ISA, linted with the Fedora profile and installed into a scratch root. The
+build's distribution flags carry -march=x86-64-v3, as an EL-style build would,
+to prove the CPU variants do not inherit it.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
+from fault_server import FaultServer
+from fixture import upstream
+from ollama_rpm import isa_audit
+from ollama_rpm.lint import lint_paths
+
+VERSION = "0.32.15"
+TAG = "b10488"
+LIBDIR = "/usr/lib64/ollama"
+PRIVATE_LIB = re.compile(r"lib(ggml|llama|mtmd)")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "rpm2cpio")),
+                       reason="needs rpmbuild, go, cmake and rpm2cpio"),
+]
+
+
+def _fixture_config(project, server):
+    cfg = load_yaml(project / "packaging.yaml")
+    cfg["sources"]["ollama"] = server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz")
+    cfg["sources"]["llama_cpp"] = server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz")
+    cfg["go"]["min_version"] = "1.19"
+    cfg["go"]["libdir_variables"] = ["github.com/ollama/ollama/ml.PackageLibDir"]
+    cfg["llama_cpp"]["compat_patches"] = [upstream.COMPAT_PATCH]
+    # The fixture builds a subset of ggml's variants; keep the real level map for them.
+    cfg["cpu_variants"]["x86_64"] = {v: cfg["cpu_variants"]["x86_64"][v] for v in upstream.CPU_VARIANTS}
+    cfg["backends"]["vulkan"]["bundled_runtimes"] = ["libfixture-runtime.so*"]
+    write_yaml(project / "packaging.yaml", cfg)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    served = tmp / "served"
+    served.mkdir()
+    ollama_tgz = upstream.make_ollama_tarball(served, version=VERSION, llama_tag=TAG)
+    llama_tgz = upstream.make_llama_cpp_tarball(served, tag=TAG)
+    server = FaultServer()
+    server.start()
+    server.add(f"/ollama/v{VERSION}/{ollama_tgz.name}", ollama_tgz.read_bytes(), faults=["500", "ok"])
+    server.add(f"/llama.cpp/{TAG}/{llama_tgz.name}", llama_tgz.read_bytes())
+
+    project = copy_project(tmp / "project")
+    for patch in (project / "patches").glob("*.patch"):
+        patch.unlink()
+    upstream.write_fixture_patches(project / "patches")
+    cfg = _fixture_config(project, server)
+
+    # An EL-style global -march: the CPU variants must not inherit it.
+    march = tmp / "march.macros"
+    march.write_text("%__cflags_arch_x86_64 -march=x86-64-v3 -mtune=generic\n")
+    env = dict(upstream.go_offline_env(), OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true",
+               OLLAMA_RPM_RETRY_BASE_DELAY="0.01")
+    steps = {}
+
+    def step(name, *args):
+        proc = run_cli(*args, cwd=project, env=env)
+        steps[name] = proc
+        assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    step("render", "render")
+    step("sources", "sources", "--update-lock")
+    step("vendor", "vendor", "--update-lock")
+    srpm = Path(step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS)
+                .stdout.strip().splitlines()[-1])
+    results = tmp / "results"
+    # The fixture has no HIP backend: ROCm (on by default on x86_64) is switched off.
+    step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", results, "--nodeps",
+         "--without", "rocm",
+         "--macros", STANDIN_MACROS, "--macros", march)
+    rpms = sorted(results.rglob("*.rpm"))
+    yield {"project": project, "cfg": cfg, "srpm": srpm, "rpms": rpms, "server": server,
+           "steps": steps, "tmp": tmp, "env": env}
+    server.stop()
+
+
+def _by_name(rpms):
+    names = {}
+    for rpm in rpms:
+        name = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", rpm], capture_output=True, text=True,
+                              check=True).stdout
+        names[name] = rpm
+    return names
+
+
+def _files(rpm):
+    """path -> (perms, user, group, flags) of one binary RPM."""
+    out = subprocess.run(
+        ["rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEUSERNAME}\t%{FILEGROUPNAME}\t"
+                               "%{FILEFLAGS:fflags}\n]", rpm],
+        capture_output=True, text=True, check=True).stdout
+    return {cols[0]: tuple(cols[1:]) for cols in (line.split("\t") for line in out.splitlines())}
+
+
+def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):
+    server, project = built["server"], built["project"]
+    assert server.hits[f"/ollama/v{VERSION}/ollama-{VERSION}.tar.gz"] == 2      # a 500, then the file
+    lock = (project / "sources.lock").read_text()
+    for name in (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz", f"ollama-{VERSION}-vendor.tar.gz"):
+        assert name in lock
+
+
+def test_the_expected_set_of_rpms(built):
+    names = set(_by_name(built["rpms"]))
+    levels = sorted({level for level in built["cfg"]["cpu_variants"]["x86_64"].values()})
+    main = {"ollama", "ollama-ggml-vulkan", *(f"ollama-ggml-cpu-x86_64-{lvl}" for lvl in levels)}
+    assert {n for n in names if not n.endswith(("-debuginfo", "-debugsource"))} == main
+    assert "ollama-debuginfo" in names and "ollama-debugsource" in names
+    assert built["srpm"].name == f"ollama-{VERSION}-1.fc43.src.rpm"
+
+
+def test_every_file_in_the_right_subpackage_with_mode_and_owner(built):
+    names = _by_name(built["rpms"])
+    main = _files(names["ollama"])
+    assert main["/usr/bin/ollama"][:3] == ("-rwxr-xr-x", "root", "root")
+    assert main["/var/lib/ollama"][:3] == ("drwxr-x---", "ollama", "ollama")
+    assert main["/etc/sysconfig/ollama"][:3] == ("-rw-r--r--", "root", "root")
+    assert set(main["/etc/sysconfig/ollama"][3]) >= {"c", "n"}               # %config(noreplace)
+    for path in ("/usr/lib/systemd/system/ollama.service", "/usr/lib/systemd/user/ollama.service",
+                 "/usr/lib/sysusers.d/ollama.conf", "/usr/share/doc/ollama/README.Fedora"):
+        assert main[path][:3] == ("-rw-r--r--", "root", "root"), path
+    for path in (f"{LIBDIR}/llama-server", f"{LIBDIR}/llama-quantize", f"{LIBDIR}/libggml-base.so.0.9.4"):
+        assert main[path][0] == "-rwxr-xr-x", path
+    assert f"{LIBDIR}/libggml-base.so" not in main                         # no link-time symlinks
+    assert any(p.startswith("/usr/share/licenses/ollama/vendor/") for p in main)
+
+    for variant, level in built["cfg"]["cpu_variants"]["x86_64"].items():
+        owners = [n for n, rpm in names.items() if not n.endswith("debuginfo")
+                  and f"{LIBDIR}/libggml-cpu-{variant}.so" in _files(rpm)]
+        assert owners == [f"ollama-ggml-cpu-x86_64-{level}"], variant
+    vulkan = _files(names["ollama-ggml-vulkan"])
+    assert f"{LIBDIR}/vulkan/libggml-vulkan.so" in vulkan
+    assert not [p for p in vulkan if "fixture-runtime" in p], "bundled runtime must be deleted"
+
+    for name, rpm in names.items():
+        if name.endswith(("-debuginfo", "-debugsource")):
+            continue
+        for path in _files(rpm):
+            if os.path.basename(path).startswith(("libggml", "libllama", "libmtmd", "llama-")):
+                assert path.startswith(LIBDIR + "/"), path
+
+
+def test_no_private_library_in_provides_or_requires(built):
+    # (debuginfo packages provide "<lib>-<evr>.debug()" names: not loadable libraries)
+    for rpm in built["rpms"]:
+        if "-debuginfo-" in rpm.name:
+            continue
+        for query in ("--provides", "--requires"):
+            deps = subprocess.run(["rpm", "-qp", query, rpm], capture_output=True, text=True,
+                                  check=True).stdout
+            leaked = [d for d in deps.splitlines() if PRIVATE_LIB.match(d)]
+            assert not leaked, (rpm.name, query, leaked)
+
+
+def test_backends_pin_the_main_package_and_main_pins_v1(built):
+    names = _by_name(built["rpms"])
+    evr = f"{VERSION}-1.fc43"
+    requires = subprocess.run(["rpm", "-qp", "--requires", names["ollama"]], capture_output=True,
+                              text=True, check=True).stdout
+    assert f"ollama-ggml-cpu-x86_64-v1(x86-64) = {evr}" in requires
+    for name in names:
+        if name.startswith("ollama-ggml-") and not name.endswith("debuginfo"):
+            requires = subprocess.run(["rpm", "-qp", "--requires", names[name]], capture_output=True,
+                                      text=True, check=True).stdout
+            assert f"ollama(x86-64) = {evr}" in requires, name
+
+
+def test_cpu_variants_stay_within_their_isa_despite_a_global_march(built):
+    level_rpms = [rpm for name, rpm in _by_name(built["rpms"]).items()
+                  if name.startswith("ollama-ggml-cpu-x86_64-") and not name.endswith("debuginfo")]
+    reports = isa_audit.audit_paths(level_rpms)
+    assert {r.variant for r in reports} == set(upstream.CPU_VARIANTS)
+    assert all(r.ok for r in reports), isa_audit.format_table(reports)
+    x64 = next(r for r in reports if r.variant == "x64")
+    assert set(x64.features) <= {"UNDECODED"}, x64.features
+    skylakex = next(r for r in reports if r.variant == "skylakex")
+    assert "AVX512" in skylakex.features          # the variants did get their own flags
+
+
+def test_cli_audit_isa_on_the_built_rpms(built):
+    proc = run_cli("audit-isa", *[r for r in built["rpms"] if "ggml-cpu" in r.name and "debug" not in r.name])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "libggml-cpu-x64.so" in proc.stdout and "FAIL" not in proc.stdout
+
+
+def test_spec_srpm_and_rpms_lint_clean_under_the_fedora_profile(built):
+    spec = built["project"] / "ollama.spec"
+    report = lint_paths([spec, built["srpm"], *built["rpms"]], built["project"], macros=[STANDIN_MACROS])
+    detail = "\n".join(f"{f.path}: {m}" for f in report.files for m in getattr(f, "messages", []))
+    assert report.errors == 0 and report.warnings == 0, detail
+    assert len(report.files) == len(built["rpms"]) + 2
+
+
+def test_rpms_install_into_a_scratch_root_and_run(built, tmp_path):
+    root = tmp_path / "root"
+    subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
+    rpms = [str(r) for r in built["rpms"] if not r.name.startswith(("ollama-debug",))
+            and "-debuginfo-" not in r.name]
+    # No glibc in the scratch root, and scriptlets would run systemctl: install the payload only.
+    proc = subprocess.run(["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts", *rpms],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    installed = subprocess.run(["rpm", "--root", str(root), "-qa", "--qf", "%{NAME}\n"],
+                               capture_output=True, text=True, check=True).stdout.split()
+    assert "ollama" in installed and "ollama-ggml-cpu-x86_64-v1" in installed
+
+    ollama = root / "usr/bin/ollama"
+    version = subprocess.run([str(ollama), "--version"], capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"], "OLLAMA_HOST": "127.0.0.1:9"})
+    assert f"client version is {VERSION}" in version.stdout + version.stderr
+    # The package's -X stamps are in the binary: version, release mode, library dir.
+    buildinfo = subprocess.run(["go", "version", "-m", str(ollama)], capture_output=True, text=True,
+                               check=True).stdout
+    assert f"ml.PackageLibDir={LIBDIR}" in buildinfo and "server.mode=release" in buildinfo
+
+    # llama-server finds its private libraries through $ORIGIN and loads the best
+    # CPU variant this machine can run from the installed level packages.
+    server = root / LIBDIR.lstrip("/") / "llama-server"
+    devices = subprocess.run([str(server), "--list-devices"], capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert devices.returncode == 0, devices.stderr
+    assert upstream.COMPAT_MARKER in devices.stdout + devices.stderr
+    assert re.search(r"libggml-cpu-\w+\.so", devices.stdout + devices.stderr)
+    runpath = subprocess.run(["readelf", "-d", str(server)], capture_output=True, text=True).stdout
+    assert "[$ORIGIN]" in runpath and "BUILD" not in runpath
