@@ -8,13 +8,27 @@ import subprocess
 import git
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_yaml, run_cli, write_yaml
+from source_fixtures import make_upstream
 
 
 def _clone(tmp_path):
-    """A clean clone of this checkout's committed tree plus the working-tree toolkit files."""
+    """A clean clone of this checkout, its Sources pointed at local tarballs and pinned.
+
+    Copr's SRPM step has network; here the upstream tarballs are file:// URLs,
+    pinned in a committed sources.lock exactly as a real repo pins GitHub's.
+    """
     source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "results"))
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "results", "build", "sources.lock"))
+    ollama, llama = make_upstream(tmp_path / "upstream")
+    cfg = load_yaml(source / "packaging.yaml")
+    cfg["sources"]["ollama"] = ollama.as_uri()
+    cfg["sources"]["llama_cpp"] = llama.as_uri()
+    write_yaml(source / "packaging.yaml", cfg)
+    run_cli("render", cwd=source, check=True)
+    run_cli("sources", "--update-lock", "--source-dir", tmp_path / "pin", cwd=source, check=True,
+            env={"OLLAMA_RPM_CACHE": str(tmp_path / "cache")})
     repo = git.Repo.init(source)
     repo.git.add("-A")
     repo.git.execute(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "x"])

@@ -38,7 +38,8 @@ def test_srpm_lists_every_source_and_patch(project, env, tmp_path):
     listed = set(rpm_query(srpm, "-l").split())
     expected = {"ollama.spec", OLLAMA_TARBALL, LLAMA_TARBALL, VENDOR_TARBALL, "go-vendor-tools.toml",
                 "ollama.service", "ollama.user.service", "ollama.conf", "ollama.sysconfig",
-                "README.Fedora", TEST_PATCH}
+                "README.Fedora", *(p.name for p in (project / "patches").glob("*.patch"))}
+    assert TEST_PATCH in expected
     assert listed == expected
     # The spec inside is the rendered one; the project's own ollama.spec is untouched.
     assert (project / "build" / "SOURCES" / "ollama.spec").is_file()
