@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
+from conftest import STANDIN_MACROS, run_cli
 from fault_server import FaultServer
 from fixture import upstream
+from fixture.project import make_fixture_project, march_macros
 from ollama_rpm import isa_audit
 from ollama_rpm.lint import lint_paths
 
@@ -33,20 +34,6 @@ pytestmark = [
 ]
 
 
-def _fixture_config(project, server):
-    cfg = load_yaml(project / "packaging.yaml")
-    cfg["sources"]["ollama"] = server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz")
-    cfg["sources"]["llama_cpp"] = server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz")
-    cfg["go"]["min_version"] = "1.19"
-    cfg["go"]["libdir_variables"] = ["github.com/ollama/ollama/ml.PackageLibDir"]
-    cfg["llama_cpp"]["compat_patches"] = [upstream.COMPAT_PATCH]
-    # The fixture builds a subset of ggml's variants; keep the real level map for them.
-    cfg["cpu_variants"]["x86_64"] = {v: cfg["cpu_variants"]["x86_64"][v] for v in upstream.CPU_VARIANTS}
-    cfg["backends"]["vulkan"]["bundled_runtimes"] = ["libfixture-runtime.so*"]
-    write_yaml(project / "packaging.yaml", cfg)
-    return cfg
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
@@ -59,15 +46,11 @@ def built(tmp_path_factory):
     server.add(f"/ollama/v{VERSION}/{ollama_tgz.name}", ollama_tgz.read_bytes(), faults=["500", "ok"])
     server.add(f"/llama.cpp/{TAG}/{llama_tgz.name}", llama_tgz.read_bytes())
 
-    project = copy_project(tmp / "project")
-    for patch in (project / "patches").glob("*.patch"):
-        patch.unlink()
-    upstream.write_fixture_patches(project / "patches")
-    cfg = _fixture_config(project, server)
-
+    project, cfg = make_fixture_project(
+        tmp / "project", server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz"),
+        server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz"))
     # An EL-style global -march: the CPU variants must not inherit it.
-    march = tmp / "march.macros"
-    march.write_text("%__cflags_arch_x86_64 -march=x86-64-v3 -mtune=generic\n")
+    march = march_macros(tmp / "march.macros")
     env = dict(upstream.go_offline_env(), OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true",
                OLLAMA_RPM_RETRY_BASE_DELAY="0.01")
     steps = {}

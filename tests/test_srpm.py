@@ -110,3 +110,12 @@ def test_stale_project_spec_is_not_overwritten(project, env, tmp_path):
     assert spec.read_text() == "# stale\n"
     assert not (project / OLLAMA_TARBALL).exists(), "refused before placing any Source"
     assert tree_snapshot(tmp_path / "out") == []
+
+
+def test_macro_files_from_the_environment_are_loaded(project, env, tmp_path):
+    # Fedora's %dist comes from the stand-ins only when OLLAMA_RPM_MACROS names them.
+    run_cli("srpm", "--outdir", tmp_path / "plain", cwd=project, env=env, check=True)
+    assert [p.name for p in (tmp_path / "plain").iterdir()] == ["ollama-0.32.15-1.src.rpm"]
+    env = dict(env, OLLAMA_RPM_MACROS=str(STANDIN_MACROS))
+    run_cli("srpm", "--outdir", tmp_path / "fedora", cwd=project, env=env, check=True)
+    assert [p.name for p in (tmp_path / "fedora").iterdir()] == ["ollama-0.32.15-1.fc43.src.rpm"]

@@ -134,7 +134,7 @@ def _run_mock(args, cfg, root, resultdir, with_, without):
 
 
 def _run_rpmbuild(args, root, resultdir, with_, without):
-    macros = [path.resolve() for path in args.macros]
+    macros = [Path(p).resolve() for p in (*project.extra_macro_files(), *args.macros)]
     arch = builder.host_arch()
     if args.dry_run:
         srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")

@@ -36,7 +36,7 @@ def run(args):
     paths = args.paths or default_paths(root, args.resultdir)
     if not args.paths and not paths[0].exists():
         raise UsageError(f"{paths[0]}: no such file; run `ollama-rpm render` first")
-    report = lint_paths(paths, root, macros=args.macros, strict=args.strict,
+    report = lint_paths(paths, root, macros=[*project.extra_macro_files(), *args.macros], strict=args.strict,
                         profile=args.profile, rpmlintrc=args.rpmlintrc)
     text = FORMATS[args.format](report)
     if args.output:

@@ -22,7 +22,7 @@ def run(args):
     root = project.find_root()
     outdir = args.outdir or srpm.default_outdir(root)
     path = srpm.build_srpm(root, outdir, config_path=args.config, source_dir=args.source_dir,
-                           macros=args.macros, report=_status)
+                           macros=[*project.extra_macro_files(), *args.macros], report=_status)
     print(path)
     return EXIT_OK
 
