@@ -40,7 +40,7 @@ _MNEMONIC_FEATURE = {
     "vcvtne2ps2bf16": "AVX512_BF16", "vcvtneps2bf16": "AVX512_BF16", "vdpbf16ps": "AVX512_BF16",
 }
 # Features the audit knows but no ggml variant may use (AMD-only legacy).
-_NEVER_ALLOWED_LEVEL = "never"
+_NEVER_ALLOWED_LEVEL = "never"  # also the level of UNDECODED bytes
 
 
 @dataclass
@@ -107,21 +107,89 @@ def audit_library(path, variant, package_level=""):
     report = LibraryReport(str(path), variant, package_level)
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     md.detail = True
-    md.skipdata = True
+    fallback = _ObjdumpFallback(path)
     with open(path, "rb") as handle:
         elf = ELFFile(handle)
         for section in _executable_sections(elf):
-            for insn in md.disasm(section.data(), section["sh_addr"]):
-                if insn.id == 0:                  # bytes capstone cannot decode
-                    report.features["UNDECODED"] = report.features.get("UNDECODED", 0) + 1
-                    continue
-                report.instructions += 1
-                token = _feature_of(md, insn)
-                if token:
-                    report.features[token] = report.features.get(token, 0) + 1
-                    report.examples.setdefault(token, f"{insn.address:#x}: {insn.mnemonic} {insn.op_str}")
+            _decode_section(md, section.data(), section["sh_addr"], report, fallback)
     _judge(report)
     return report
+
+
+def _count(report, token, where):
+    report.features[token] = report.features.get(token, 0) + 1
+    report.examples.setdefault(token, where)
+
+
+def _decode_section(md, data, base, report, fallback):
+    """Decode with capstone; where it stops, resynchronise on objdump's decoding."""
+    offset = 0
+    while offset < len(data):
+        for insn in md.disasm(data[offset:], base + offset):
+            report.instructions += 1
+            token = _feature_of(md, insn)
+            if token:
+                _count(report, token, f"{insn.address:#x}: {insn.mnemonic} {insn.op_str}")
+            offset += insn.size
+        if offset >= len(data):
+            break
+        address = base + offset
+        size, token = fallback.lookup(address)
+        report.instructions += 1
+        if token:
+            _count(report, token, f"{address:#x}: (objdump)")
+        offset += size
+
+
+class _ObjdumpFallback:
+    """binutils' objdump for what capstone cannot decode (newer VEX/EVEX extensions).
+
+    Bytes neither decoder knows count as UNDECODED, which fails the audit.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.table = None
+
+    def lookup(self, address):
+        if self.table is None:
+            self.table = self._load()
+        return self.table.get(address, (1, "UNDECODED"))
+
+    def _load(self):
+        try:
+            out = subprocess.run(["objdump", "-d", "-w", str(self.path)], capture_output=True,
+                                 text=True).stdout
+        except FileNotFoundError:
+            return {}
+        table = {}
+        for line in out.splitlines():
+            match = _OBJDUMP_LINE.match(line)
+            if match and match.group(3) != "(bad)":
+                code = bytes.fromhex(match.group(2).replace(" ", ""))
+                table[int(match.group(1), 16)] = (len(code), _feature_from_text(code, match.group(3),
+                                                                                match.group(4)))
+        return table
+
+
+_OBJDUMP_LINE = re.compile(r"^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t(?:\{\w+\} )?(\S+)\s*(.*)$")
+
+
+def _feature_from_text(code, mnemonic, operands):
+    """Feature token of one objdump-decoded instruction ("" for baseline)."""
+    if mnemonic in _MNEMONIC_FEATURE:
+        token = _MNEMONIC_FEATURE[mnemonic]
+        if token == "VNNI":
+            return "AVX512_VNNI" if _encoding_is_evex(code) else "AVX_VNNI"
+        return token
+    if _encoding_is_evex(code) or "%zmm" in operands:
+        return "AVX512"
+    if "%tmm" in operands:
+        return "AMX_TILE"
+    first = next((b for b in code if b not in _LEGACY_PREFIXES), None)
+    if first in (0xC4, 0xC5) or "%ymm" in operands:
+        return "AVX"
+    return ""
 
 
 def _judge(report):
@@ -129,8 +197,6 @@ def _judge(report):
     if "AVX512" in allowed:
         allowed |= {"AVX2", "FMA", "F16C", "AVX", "BMI2", "SSE42"}
     for token in sorted(report.features):
-        if token == "UNDECODED":
-            continue
         where = report.examples[token]
         if token not in allowed:
             report.violations.append(f"uses {token} ({report.features[token]}x, e.g. {where}), "
