@@ -72,7 +72,8 @@ def tarball(top, files):
     return gzip.compress(buffer.getvalue(), mtime=0)     # byte-identical for the same content
 
 
-def ollama_tarball(version, llama_tag, go="1.26.0", patches=("001-llama-cpp-hooks.patch",),
+def ollama_tarball(version, llama_tag, go="1.26.0",
+                   patches=("001-llama-cpp-hooks.patch", "models/003-llama-cpp-laguna-metal.patch"),
                    cuda12="50-virtual;52-virtual;60;61;70;75;80;86;89;90;90a;100;120",
                    rocm72="gfx908:xnack-;gfx90a:xnack+;gfx90a:xnack-;gfx942;gfx950;gfx1030;gfx1100;gfx1101;"
                           "gfx1102;gfx1150;gfx1151;gfx1200;gfx1201"):
@@ -176,7 +177,8 @@ def assert_no_token(proc, repo):
 
 
 def test_bump_to_new_release_commits_everything(repo, upstream):
-    upstream.release("0.33.0", "b10600", go="1.27.0", patches=("001-llama-cpp-hooks.patch", "002-vision.patch"),
+    upstream.release("0.33.0", "b10600", go="1.27.0", patches=("001-llama-cpp-hooks.patch", "002-vision.patch",
+                                                                 "models/003-llama-cpp-laguna-metal.patch"),
                      cuda12="75-virtual;80;86;89;90;100;120")
     before = repo.head.commit
     config_before = (repo.working_tree_dir + "/packaging.yaml")
@@ -192,8 +194,10 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     root = repo.working_tree_dir
     cfg = load_yaml(f"{root}/packaging.yaml")
     assert cfg["version"] == "0.33.0" and cfg["release"] == 1
+    # Recursive and ordered by file name, as upstream's apply-patch.cmake applies them.
     assert cfg["llama_cpp"] == {"tag": "b10600", "compat_patches": [
-        "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch"]}
+        "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch",
+        "llama/compat/models/003-llama-cpp-laguna-metal.patch"]}
     assert cfg["go"]["min_version"] == "1.27"
     assert cfg["backends"]["cuda"]["gpu_targets"] == ["75-virtual", "80", "86", "89", "90", "100", "120"]
     assert cfg["changelog"][0]["version"] == "0.33.0-1"

@@ -11,7 +11,6 @@ working tree, the index and HEAD.
 
 import copy
 import datetime
-import fnmatch
 import hashlib
 import json
 import re
@@ -91,8 +90,11 @@ def read_ollama(tar_path, version):
             presets = json.loads(_read(tar, files, "llama/server/CMakePresets.json", name))
         except ValueError as error:
             raise UpstreamError(f"{name}: llama/server/CMakePresets.json is not JSON: {error}") from None
-        patches = sorted(path for path in files
-                         if fnmatch.fnmatch(path, "llama/compat/*.patch") and path.count("/") == 2)
+        # As llama/compat/apply-patch.cmake: every *.patch below llama/compat,
+        # recursively, ordered by "<file name>|<path>".
+        patches = sorted((path for path in files
+                          if path.startswith("llama/compat/") and path.endswith(".patch")),
+                         key=lambda path: f"{PurePosixPath(path).name}|{path}")
     return Upstream(version=version, llama_cpp_tag=tag, go_version=go_version,
                     compat_patches=patches, presets=_resolve_presets(presets, name))
 

@@ -1,7 +1,8 @@
 """Audit the instructions of ggml CPU variant libraries against their ISA budget.
 
-Every instruction of every executable section is decoded (capstone) and mapped
-to the ggml feature token that enables it (SSE42, AVX, AVX2, AVX512, ...). A
+Every instruction of every executable section is decoded (capstone; binutils'
+objdump where capstone does not know an extension) and mapped to the ggml
+feature token that enables it (SSE42, AVX, AVX2, AVX512, ...). A
 library fails when it uses a feature outside its variant's own flags, or one
 whose x86-64 level is above the level subpackage that ships it. This catches a
 distribution -march leaking into the variants: an x64 variant full of AVX2
