@@ -72,18 +72,23 @@ def tarball(top, files):
     return gzip.compress(buffer.getvalue(), mtime=0)     # byte-identical for the same content
 
 
+PACKAGE_PATCH = "0001-fixture.patch"
+
+
 def ollama_tarball(version, llama_tag, go="1.26.0",
                    patches=("001-llama-cpp-hooks.patch", "models/003-llama-cpp-laguna-metal.patch"),
                    cuda12="50-virtual;52-virtual;60;61;70;75;80;86;89;90;90a;100;120",
                    rocm72="gfx908:xnack-;gfx90a:xnack+;gfx90a:xnack-;gfx942;gfx950;gfx1030;gfx1100;gfx1101;"
-                          "gfx1102;gfx1150;gfx1151;gfx1200;gfx1201"):
+                          "gfx1102;gfx1150;gfx1151;gfx1200;gfx1201", main_go="package main\n"):
     files = {"LLAMA_CPP_VERSION": f"{llama_tag}\n",
              "go.mod": f"module github.com/ollama/ollama\n\ngo {go}\n\nrequire (\n)\n",
              "llama/server/CMakePresets.json": presets(cuda12, rocm72),
              "llama/compat/README.md": "compat\n", "llama/compat/compat.cmake": "",
-             "main.go": "package main\n"}
+             "main.go": main_go}
     for patch in patches:
-        files[f"llama/compat/{patch}"] = f"--- a/{patch}\n"
+        # Each compat patch adds one file to the llama.cpp tree (what %prep applies).
+        name = patch.rsplit("/", 1)[-1]
+        files[f"llama/compat/{patch}"] = f"--- /dev/null\n+++ b/compat/{name}.txt\n@@ -0,0 +1 @@\n+{name}\n"
     return tarball(f"ollama-{version}", files)
 
 
@@ -130,6 +135,11 @@ def sha(data):
 def repo(tmp_path, upstream):
     """A git repo holding the project at 0.32.15, sources pointing at the fake file server, committed."""
     root = copy_project(tmp_path / "project")
+    # Our patches target the real tree; the fake releases get one that fits them.
+    for patch in (root / "patches").glob("*.patch"):
+        patch.unlink()
+    (root / "patches" / PACKAGE_PATCH).write_text(
+        "Fixture patch.\n\n--- a/main.go\n+++ b/main.go\n@@ -1 +1,2 @@\n package main\n+// patched\n")
     config = root / "packaging.yaml"
     base = upstream.server.url + "/files"
     text = config.read_text()
@@ -423,3 +433,14 @@ def test_config_long_form_for_new_variants(tmp_path, entry, error):
     else:
         with pytest.raises(ConfigError, match=error.replace("[", r"\[").replace("]", r"\]")):
             config.load(root / "packaging.yaml")
+
+
+def test_a_release_our_patch_no_longer_fits_is_refused_and_nothing_changes(repo, upstream):
+    upstream.release("0.33.0", main_go="package main\n\nfunc main() {}\n")
+    before = repo.head.commit
+    config_before = open(repo.working_tree_dir + "/packaging.yaml").read()
+    proc = bump(repo, upstream=upstream)
+    assert proc.returncode == 1
+    assert f"{PACKAGE_PATCH} does not apply to ollama-0.33.0" in proc.stderr
+    assert repo.head.commit == before and repo.git.status("--porcelain") == ""
+    assert open(repo.working_tree_dir + "/packaging.yaml").read() == config_before

@@ -63,6 +63,7 @@ def built(tmp_path_factory):
 
     step("render", "render")
     step("sources", "sources", "--update-lock")
+    step("check-patches", "check-patches")
     step("vendor", "vendor", "--update-lock")
     srpm = Path(step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS)
                 .stdout.strip().splitlines()[-1])
@@ -101,6 +102,11 @@ def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):
     lock = (project / "sources.lock").read_text()
     for name in (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz", f"ollama-{VERSION}-vendor.tar.gz"):
         assert name in lock
+
+
+def test_patches_were_checked_as_prep_applies_them(built):
+    out = built["steps"]["check-patches"].stdout
+    assert f"ok  {upstream.GO_PATCH_NAME}" in out and f"ok  {upstream.COMPAT_PATCH}" in out
 
 
 def test_the_expected_set_of_rpms(built):

@@ -22,7 +22,8 @@ from pathlib import Path, PurePosixPath
 import requests
 import yaml
 
-from ollama_rpm import atomic, config as config_mod, cpu_levels, lock as lock_mod, project, render, \
+from ollama_rpm import atomic, config as config_mod, cpu_levels, lock as lock_mod, patchcheck, project, \
+    render, \
     specparse, yamledit
 from ollama_rpm.errors import (ConfigError, IntegrityError, NetworkError, OllamaRpmError, ToolError,
                                UsageError)
@@ -401,6 +402,9 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         fmt["llama_cpp_tag"] = upstream.llama_cpp_tag
         llama_tar, llama_sha = fetch_pinned(templates["llama_cpp"].format(**fmt), tmp, lock, timeout, log)
         variants = read_ggml_variants(llama_tar)
+        applied = patchcheck.check(ollama_tar, patchcheck.project_patches(cfg, root),
+                                   llama_tar, upstream.compat_patches)
+        log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
         today = today or datetime.date.today()
         new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
         check_spec(new, tmp, root)

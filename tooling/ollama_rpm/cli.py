@@ -15,6 +15,7 @@ from ollama_rpm.errors import EXIT_CONFIG, OllamaRpmError
 COMMAND_MODULES = (
     "render",
     "audit_isa",
+    "check_patches",
     "bump",
     "copr",
     "lint",

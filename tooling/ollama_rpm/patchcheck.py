@@ -1,0 +1,60 @@
+"""Check that the patches apply, the way the spec's %prep applies them.
+
+Our patches (patches_dir) go onto the Ollama tree with -p1 and no fuzz, then
+Ollama's llama.cpp compat patches onto the llama.cpp tree, on scratch copies
+of the two tarballs. `bump` runs this before it changes anything, so a release
+that breaks a patch never reaches Copr.
+"""
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ollama_rpm import archive
+from ollama_rpm.errors import OllamaRpmError
+
+
+class PatchError(OllamaRpmError):
+    """A patch does not apply to the tree it is meant for (exit 1)."""
+
+
+def _top(directory):
+    entries = [p for p in Path(directory).iterdir()]
+    if len(entries) != 1 or not entries[0].is_dir():
+        raise PatchError(f"{directory}: expected one top directory in the tarball")
+    return entries[0]
+
+
+def _apply(patch, tree, what):
+    proc = subprocess.run(["patch", "-p1", "--fuzz=0", "--batch", "--forward", "--no-backup-if-mismatch",
+                           "-d", str(tree), "-i", str(patch)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = next((line for line in proc.stdout.splitlines()
+                       if "FAILED" in line or "can't find file" in line or "No file to patch" in line),
+                      (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[-1])
+        raise PatchError(f"{Path(patch).name} does not apply to {what}: {detail.strip()}")
+
+
+def check(ollama_tarball, patches, llama_tarball=None, compat_patches=()):
+    """Apply `patches` to the Ollama tarball's tree, then `compat_patches` (paths inside
+    that tree) to the llama.cpp tarball's tree. Returns the names applied."""
+    applied = []
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-patchcheck-") as tmp:
+        ollama = _top(archive.safe_extract(ollama_tarball, Path(tmp) / "ollama"))
+        for patch in patches:
+            _apply(patch, ollama, ollama.name)
+            applied.append(Path(patch).name)
+        if llama_tarball is not None:
+            llama = _top(archive.safe_extract(llama_tarball, Path(tmp) / "llama"))
+            for rel in compat_patches:
+                patch = ollama / rel
+                if not patch.is_file():
+                    raise PatchError(f"{rel}: listed in llama_cpp.compat_patches but not in {ollama.name}")
+                _apply(patch, llama, llama.name)
+                applied.append(rel)
+    return applied
+
+
+def project_patches(config, root):
+    directory = Path(root) / config.patches_dir
+    return sorted(directory.glob("*.patch")) if directory.is_dir() else []
