@@ -132,6 +132,7 @@ def test_every_file_in_the_right_subpackage_with_mode_and_owner(built):
         assert main[path][0] == "-rwxr-xr-x", path
     assert f"{LIBDIR}/libggml-base.so" not in main                         # no link-time symlinks
     assert any(p.startswith("/usr/share/licenses/ollama/vendor/") for p in main)
+    assert {"/usr/share/licenses/ollama/LICENSE", "/usr/share/licenses/ollama/LICENSE.llama-cpp"} <= set(main)
 
     for variant, level in built["cfg"]["cpu_variants"]["x86_64"].items():
         owners = [n for n, rpm in names.items() if not n.endswith("debuginfo")
@@ -159,6 +160,12 @@ def test_no_private_library_in_provides_or_requires(built):
                                   check=True).stdout
             leaked = [d for d in deps.splitlines() if PRIVATE_LIB.match(d)]
             assert not leaked, (rpm.name, query, leaked)
+
+
+def test_bundled_llama_cpp_is_declared(built):
+    provides = subprocess.run(["rpm", "-qp", "--provides", _by_name(built["rpms"])["ollama"]],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+    assert f"bundled(llama-cpp) = {TAG}" in provides
 
 
 def test_backends_pin_the_main_package_and_main_pins_v1(built):
