@@ -11,18 +11,18 @@ import sys
 from ollama_rpm import __version__
 from ollama_rpm.errors import EXIT_CONFIG, OllamaRpmError
 
-# One line per subcommand module (ollama_rpm.commands.<name>).
+# One line per subcommand module (ollama_rpm.commands.<name>), in workflow order.
 COMMAND_MODULES = (
     "render",
-    "audit_isa",
-    "check_patches",
-    "bump",
-    "copr",
-    "lint",
     "sources",
     "vendor",
+    "check_patches",
     "srpm",
     "build",
+    "lint",
+    "audit_isa",
+    "copr",
+    "bump",
 )
 
 
