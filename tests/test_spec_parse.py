@@ -111,7 +111,10 @@ def test_cpu_build_strips_march_and_gpu_lists_are_explicit(rendered):
     assert "-march=x86-64-v3" in cpu_part     # the distro flags, before stripping
     assert "sed -E 's/(^| )-m(arch|tune)=[^ ]+//g'" in cpu_part
     assert '-DCMAKE_CUDA_ARCHITECTURES="50-virtual;' in build
-    assert '-DAMDGPU_TARGETS="gfx908:xnack-;' in build
+    # ROCm follows Fedora's stack (rocm-rpm-macros, not available on Debian: unexpanded here).
+    assert '-DAMDGPU_TARGETS="%{rocm_gpu_list_default}"' in build
+    assert "-DCMAKE_HIP_COMPILER=%{rocmllvm_bindir}/clang++" in build
+    assert "-DCMAKE_CUDA_COMPILER=/usr/local/cuda-12.9/bin/nvcc" in build
     assert "-DFETCHCONTENT_SOURCE_DIR_LLAMA_CPP=" in build and "FULLY_DISCONNECTED=ON" in build
     assert "-X=github.com/ollama/ollama/version.Version=0.32.15" in build
 

@@ -274,7 +274,10 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
         scalar(("go", "min_version"), upstream.go_version)
         changes.append(f"BuildRequires golang >= {upstream.go_version}")
     for backend in cfg.backends:
-        if backend.name in PRESET_VARIABLE and backend.gpu_targets:
+        # A list given as an rpm macro (Fedora's %{rocm_gpu_list_default}) is the
+        # distribution's choice, not upstream's: leave it alone.
+        if backend.name in PRESET_VARIABLE and backend.gpu_targets \
+                and not any(t.startswith("%") for t in backend.gpu_targets):
             targets = gpu_list(upstream, backend.name, backend.runner_dir)
             if listed(("backends", backend.name, "gpu_targets"), targets):
                 changes.append(f"{backend.name} GPU targets from upstream {backend.runner_dir}: {';'.join(targets)}")

@@ -243,8 +243,11 @@ def _backends(section):
         host_compiler = b.text("host_compiler", "a compiler command", required=False, default="")
         options = b.get("cmake_options", dict, "a mapping of CMake cache variables", default={}, required=False)
         for key, value in options.items():
-            if not isinstance(value, str) or not re.match(r"^[A-Z][A-Z0-9_]*$", str(key)):
-                b.fail(f"cmake_options.{key}", f"expected NAME: \"string value\", got {_describe(value)}")
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
+                b.fail(f"cmake_options.{key}", "expected a CMake variable name (letters, digits, _)")
+            if not isinstance(value, str) or not re.match(r"^[^\s\"'`$;|&<>\\]+( [^\s\"'`$;|&<>\\]+)*$", value):
+                b.fail(f"cmake_options.{key}", f"expected a quoted string without shell metacharacters, "
+                       f"got {_describe(value)}")
         result.append(Backend(
             name=name, enabled=enabled, arches=arches, runner_dir=runner_dir,
             gpu_targets=targets, host_compiler=host_compiler,

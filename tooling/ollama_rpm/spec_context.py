@@ -4,6 +4,7 @@ All decisions (numbering, grouping, text) are made here so the template stays
 declarative, and so the same data drives `srpm` (which local files to copy).
 """
 
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ class SpecSource:
     number: int
     value: str            # what the Source tag says: a URL or a file name
     project_path: str     # file in this project to copy into SOURCES, or ""
+    comment: str = ""     # a line above the tag in the spec
 
     @property
     def file_name(self):
@@ -63,7 +65,8 @@ class SpecSource:
 def sources(config):
     result = [SpecSource(number, value, "") for number, (_, value)
               in enumerate(config.source_urls)]
-    result.append(SpecSource(len(result), config.vendor_tarball, ""))
+    result.append(SpecSource(len(result), config.vendor_tarball, "",
+                             "Go modules of Source0: `ollama-rpm vendor` (go mod vendor, reproducible tar)"))
     result += [SpecSource(number, name, path) for number, name, path in PROJECT_SOURCES]
     return result
 
@@ -71,8 +74,19 @@ def sources(config):
 def patches(config, root):
     directory = Path(root) / config.patches_dir
     names = sorted(p.name for p in directory.glob("*.patch")) if directory.is_dir() else []
-    return [{"number": index, "file": name, "path": f"{config.patches_dir}/{name}"}
+    return [{"number": index, "file": name, "path": f"{config.patches_dir}/{name}",
+             "status": _upstream_status(directory / name)}
             for index, name in enumerate(names, start=1)]
+
+
+def _upstream_status(patch):
+    """The patch header's "Upstream status:" sentence, for the comment above its tag."""
+    header = patch.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
+    match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.M | re.S | re.I)
+    if not match:
+        return ["(no upstream status in the patch header)"]
+    text = "Upstream status: " + " ".join(match.group(1).split()).rstrip(".") + "."
+    return textwrap.wrap(text, width=77)
 
 
 def cpu_level_packages(config):
