@@ -95,6 +95,10 @@ BAD_INPUTS = [
     ("changelog.0.date", "23/11/2026", ["changelog[0].date", "YYYY-MM-DD"]),
     ("sources.ollama", "https://x/{nope}.tar.gz", ["sources.ollama", "placeholder"]),
     ("go.libdir_variables.0", "PackageLibDir", ["go.libdir_variables[0]", "importpath.Name"]),
+    ("patches_dir", "nope", ["patches_dir", "existing directory"]),
+    ("summary", "Runs %{lua: os.exit()}", ["summary", "without %"]),
+    ("backends.cuda.host_compiler", "g++-14; rm -rf /", ["backends.cuda.host_compiler", "absolute path"]),
+    ("backends.rocm.cmake_options.GGML_HIP", "ON; rm -rf /", ["cmake_options.GGML_HIP", "shell"]),
 ]
 
 
@@ -151,3 +155,12 @@ def test_patches_are_listed_from_the_directory_in_order(project):
     assert "Patch1:         0001-first.patch\n" in spec
     assert "Patch2:         0002-second.patch\n" in spec
     assert "notes.txt" not in spec
+
+
+def test_impossible_date_is_a_one_line_error(project):
+    text = (project / "packaging.yaml").read_text().replace("date: 2026-11-23", "date: 2026-13-45")
+    (project / "packaging.yaml").write_text(text)
+    proc = run_cli("render", cwd=project)
+    assert proc.returncode == EXIT_CONFIG
+    assert len(proc.stderr.strip().splitlines()) == 1 and "packaging.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -143,6 +143,8 @@ def load(path):
         raise ConfigError(path, None, f"cannot read: {error.strerror}") from None
     try:
         data = yaml.safe_load(text)
+    except ValueError as error:          # e.g. an impossible date such as 2026-13-45
+        raise ConfigError(path, None, f"not valid YAML: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
@@ -163,7 +165,8 @@ def parse(path, data):
     release = top.get("release", int, "a positive integer")
     if release < 1:
         top.fail("release", f"expected a positive integer, got {release}")
-    summary = top.text("summary")
+    summary = top.text("summary", "one line of text without % or a trailing period",
+                       pattern=re.compile(r"^[^%\n]*[^%\n.]$"))
     url = top.text("url", "an https:// URL", pattern=re.compile(r"^https://\S+$"))
     license_ = top.text("license", "an SPDX license expression")
 
@@ -196,6 +199,9 @@ def parse(path, data):
     go.reject_unknown()
 
     patches_dir = top.text("patches_dir", "a directory next to the config", default="patches", required=False)
+    if not (Path(path).parent / patches_dir).is_dir():
+        # Without the patches Ollama cannot find its libraries in %{_libdir}/ollama.
+        top.fail("patches_dir", f"expected an existing directory, {Path(path).parent / patches_dir} is not one")
     backends = _backends(top.sub("backends"))
     cpu = top.sub("cpu_variants")
     cpu_x86 = _x86_variants(cpu.sub("x86_64"))
@@ -240,7 +246,8 @@ def _backends(section):
                 b.fail(f"arches[{index}]", f"expected one of {', '.join(ARCHES)}, got {arch!r}")
         runner_dir = b.text("runner_dir", "a directory name like cuda_v12", pattern=_SIMPLE)
         targets = b.strings("gpu_targets", "a list of GPU architectures", required=False)
-        host_compiler = b.text("host_compiler", "a compiler command", required=False, default="")
+        host_compiler = b.text("host_compiler", "an absolute path to a compiler", required=False, default="",
+                               pattern=re.compile(r"^/[\w./+-]+$"))
         options = b.get("cmake_options", dict, "a mapping of CMake cache variables", default={}, required=False)
         for key, value in options.items():
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):

@@ -17,7 +17,8 @@ from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, 
                                UsageError)
 
 DEFAULT_CONFIG = Path("~/.config/copr")
-DEFAULT_CHROOTS = ("fedora-42-x86_64", "fedora-43-x86_64")
+# Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
+DEFAULT_CHROOTS = ("fedora-44-x86_64", "fedora-rawhide-x86_64")
 NVIDIA_REPO = "https://developer.download.nvidia.com/compute/cuda/repos/fedora{release}/x86_64/"
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
 _CHROOT = re.compile(r"^(?P<os>[a-z0-9]+)-(?P<release>\d+|rawhide)-(?P<arch>[a-z0-9_]+)$")

@@ -9,7 +9,7 @@ from pathlib import Path
 from ollama_rpm import builder, config as config_mod, mockcfg, progress, project
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 
-DEFAULT_CHROOT = "fedora-43-x86_64"
+DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
 
 
 def register(sub):
