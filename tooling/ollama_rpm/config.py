@@ -60,6 +60,7 @@ class Config:
     vendor_tarball: str
     go_min_version: str
     go_libdir_variables: tuple
+    go_license: str               # what go-vendor-tools verifies against the vendored files
     patches_dir: str
     backends: tuple               # Backend, in BACKENDS order
     cpu_x86_64: tuple             # ((variant, level), ...)
@@ -196,6 +197,8 @@ def parse(path, data):
     for index, var in enumerate(go_vars):
         if not re.match(r"^[\w./-]+\.[A-Za-z_]\w*$", var):
             go.fail(f"libdir_variables[{index}]", f"expected importpath.Name, got {var!r}")
+    go_license = go.text("license", "an SPDX expression (the Go code's share of `license`)",
+                         required=False, default=license_)
     go.reject_unknown()
 
     patches_dir = top.text("patches_dir", "a directory next to the config", default="patches", required=False)
@@ -229,7 +232,7 @@ def parse(path, data):
         path=path, name=name, upstream_version=upstream_version, version=version, release=release,
         summary=summary, url=url, license=license_, llama_cpp_tag=llama_tag,
         llama_cpp_compat_patches=compat_patches, source_urls=tuple(source_urls),
-        vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars,
+        vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
         packager=packager, changelog=changelog,
     )

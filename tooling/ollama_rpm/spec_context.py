@@ -163,6 +163,7 @@ def build(config, root):
         "patches": patches(config, root),
         "go_min_version": config.go_min_version,
         "go_libdir_variables": config.go_libdir_variables,
+        "go_license": config.go_license,
         "cpu_levels": cpu_level_packages(config),
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
