@@ -11,20 +11,18 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from conftest import STANDIN_MACROS, run_cli
-from fault_server import FaultServer
+from e2e_support import LIBDIR, TAG, VERSION, build_fixture_rpms
+from e2e_support import rpm_files as _files
+from e2e_support import rpm_names as _by_name
 from fixture import upstream
-from fixture.project import make_fixture_project, march_macros
+from fixture.project import march_macros
 from ollama_rpm import isa_audit
 from ollama_rpm.lint import lint_paths
 
-VERSION = "0.32.15"
-TAG = "b10488"
-LIBDIR = "/usr/lib64/ollama"
 PRIVATE_LIB = re.compile(r"lib(ggml|llama|mtmd)")
 
 pytestmark = [
@@ -37,63 +35,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    served = tmp / "served"
-    served.mkdir()
-    ollama_tgz = upstream.make_ollama_tarball(served, version=VERSION, llama_tag=TAG)
-    llama_tgz = upstream.make_llama_cpp_tarball(served, tag=TAG)
-    server = FaultServer()
-    server.start()
-    server.add(f"/ollama/v{VERSION}/{ollama_tgz.name}", ollama_tgz.read_bytes(), faults=["500", "ok"])
-    server.add(f"/llama.cpp/{TAG}/{llama_tgz.name}", llama_tgz.read_bytes())
-
-    project, cfg = make_fixture_project(
-        tmp / "project", server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz"),
-        server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz"))
     # An EL-style global -march: the CPU variants must not inherit it.
     march = march_macros(tmp / "march.macros")
-    env = dict(upstream.go_offline_env(), OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true",
-               OLLAMA_RPM_RETRY_BASE_DELAY="0.01")
-    steps = {}
-
-    def step(name, *args):
-        proc = run_cli(*args, cwd=project, env=env)
-        steps[name] = proc
-        assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        return proc
-
-    step("render", "render")
-    step("sources", "sources", "--update-lock")
-    step("check-patches", "check-patches")
-    step("vendor", "vendor", "--update-lock")
-    srpm = Path(step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS)
-                .stdout.strip().splitlines()[-1])
-    results = tmp / "results"
     # The fixture has no HIP backend: ROCm (on by default on x86_64) is switched off.
-    step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", results, "--nodeps",
-         "--without", "rocm",
-         "--macros", STANDIN_MACROS, "--macros", march)
-    rpms = sorted(results.rglob("*.rpm"))
-    yield {"project": project, "cfg": cfg, "srpm": srpm, "rpms": rpms, "server": server,
-           "steps": steps, "tmp": tmp, "env": env}
-    server.stop()
-
-
-def _by_name(rpms):
-    names = {}
-    for rpm in rpms:
-        name = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", rpm], capture_output=True, text=True,
-                              check=True).stdout
-        names[name] = rpm
-    return names
-
-
-def _files(rpm):
-    """path -> (perms, user, group, flags) of one binary RPM."""
-    out = subprocess.run(
-        ["rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEUSERNAME}\t%{FILEGROUPNAME}\t"
-                               "%{FILEFLAGS:fflags}\n]", rpm],
-        capture_output=True, text=True, check=True).stdout
-    return {cols[0]: tuple(cols[1:]) for cols in (line.split("\t") for line in out.splitlines())}
+    result = build_fixture_rpms(tmp, build_args=("--without", "rocm"), macros=(march,))
+    yield result
+    result["server"].stop()
 
 
 def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):

@@ -1,0 +1,90 @@
+"""The end-to-end pipeline shared by the e2e tests: fixture sources served over
+HTTP, a scratch project rendering the REAL template, then render -> sources ->
+check-patches -> vendor -> srpm -> build --engine rpmbuild, each as a real
+`ollama-rpm` process; plus small queries on the resulting RPMs."""
+
+import subprocess
+from pathlib import Path
+
+from conftest import STANDIN_MACROS, run_cli
+from fault_server import FaultServer
+from fixture import upstream
+from fixture.project import make_fixture_project
+
+VERSION = "0.32.15"
+TAG = "b10488"
+LIBDIR = "/usr/lib64/ollama"
+
+
+def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=None):
+    """Build the fixture into RPMs under `tmp`; returns the dict the e2e tests use.
+
+    `configure(project, cfg)` may edit the scratch project (and its packaging.yaml)
+    before the first step; `build_args` go to `ollama-rpm build` (e.g. --with cuda),
+    `macros` are extra macro files for it, `env` extra environment for every step.
+    The caller stops `result["server"]`.
+    """
+    tmp = Path(tmp)
+    served = tmp / "served"
+    served.mkdir()
+    ollama_tgz = upstream.make_ollama_tarball(served, version=VERSION, llama_tag=TAG)
+    llama_tgz = upstream.make_llama_cpp_tarball(served, tag=TAG)
+    server = FaultServer()
+    server.start()
+    server.add(f"/ollama/v{VERSION}/{ollama_tgz.name}", ollama_tgz.read_bytes(), faults=["500", "ok"])
+    server.add(f"/llama.cpp/{TAG}/{llama_tgz.name}", llama_tgz.read_bytes())
+    try:
+        project, cfg = make_fixture_project(
+            tmp / "project", server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz"),
+            server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz"))
+        if configure is not None:
+            cfg = configure(project, cfg) or cfg
+        step_env = dict(upstream.go_offline_env(), OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true",
+                        OLLAMA_RPM_RETRY_BASE_DELAY="0.01")
+        step_env.update(env or {})
+        steps = {}
+
+        def step(name, *args):
+            proc = run_cli(*args, cwd=project, env=step_env)
+            steps[name] = proc
+            assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            return proc
+
+        step("render", "render")
+        step("sources", "sources", "--update-lock")
+        step("check-patches", "check-patches")
+        step("vendor", "vendor", "--update-lock")
+        srpm = Path(step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS)
+                    .stdout.strip().splitlines()[-1])
+        results = tmp / "results"
+        extra_macros = [arg for m in macros for arg in ("--macros", m)]
+        step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", results, "--nodeps",
+             *build_args, "--macros", STANDIN_MACROS, *extra_macros)
+    except BaseException:
+        server.stop()
+        raise
+    rpms = sorted(results.rglob("*.rpm"))
+    return {"project": project, "cfg": cfg, "srpm": srpm, "rpms": rpms, "server": server,
+            "steps": steps, "tmp": tmp, "env": step_env, "results": results}
+
+
+def rpm_query(rpm, *args):
+    return subprocess.run(["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def rpm_names(rpms):
+    """NAME -> path of each RPM."""
+    return {rpm_query(rpm, "--qf", "%{NAME}"): rpm for rpm in rpms}
+
+
+def rpm_files(rpm):
+    """path -> (perms, user, group, flags) of one binary RPM."""
+    out = rpm_query(rpm, "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEUSERNAME}\t%{FILEGROUPNAME}\t"
+                                 "%{FILEFLAGS:fflags}\n]")
+    return {cols[0]: tuple(cols[1:]) for cols in (line.split("\t") for line in out.splitlines())}
+
+
+def rpm_deps(rpm, query):
+    """The --provides / --requires lines of one RPM."""
+    return rpm_query(rpm, query).splitlines()

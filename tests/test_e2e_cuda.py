@@ -1,0 +1,181 @@
+"""End to end with CUDA: the real template builds the fixture's real (tiny) CUDA
+backend with NVIDIA's nvcc, no GPU needed.
+
+The scratch project is configured for the installed toolkit's major version
+(runner dir cuda_v<major>, a short architecture list mixing PTX-only targets and
+one SASS+PTX target, an explicit host compiler), then goes through the same
+render -> sources -> vendor -> srpm -> `build --engine rpmbuild --with cuda`
+pipeline as test_e2e.py. The fixture's llama/server bundles the toolkit's
+libcudart next to the backend, as upstream does, so the spec's deletion of the
+bundled runtimes runs for real. Checked: the subpackage and its file, that the
+system libcudart is required instead of a bundled copy, private libraries kept
+out of Provides/Requires, exactly the configured architectures in the fat
+binary ("no kernel image for this GPU" caught at build time), the module
+loading with score 0 without a device, and rpmlint under the Fedora profile.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import STANDIN_MACROS
+from cuda_fatbin import cmake_arch_expectation, cuobjdump_archs, fatbin_archs, find_cuobjdump
+from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names
+from fixture.project import configure_cuda
+from ollama_rpm.lint import lint_paths
+
+PRIVATE_LIB = re.compile(r"lib(ggml|llama|mtmd)")
+#: a short subset of upstream's CUDA 13 list (all also valid for CUDA 12), plus
+#: "86": SASS for sm_86 and PTX for compute_86
+GPU_TARGETS = ["75-virtual", "80-virtual", "90-virtual", "86"]
+BUNDLED = ("libcudart", "libcublas")
+
+
+def _nvcc():
+    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+NVCC = _nvcc()
+# nvcc 13 accepts GCC up to 15, CUDA 12.x not Fedora 42+'s GCC 15: name one it knows.
+HOST_CXX = shutil.which("g++-12") or shutil.which("g++")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(NVCC is None, reason="needs NVIDIA's nvcc (CUDA toolkit): set CUDACXX, put it on "
+                                            "PATH or install it under /usr/local/cuda"),
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "rpm2cpio", "cpio")),
+                       reason="needs rpmbuild, go, cmake, rpm2cpio and cpio"),
+    pytest.mark.skipif(HOST_CXX is None, reason="needs a C++ compiler for nvcc's host side"),
+]
+
+
+def _cuda_major():
+    out = subprocess.run([NVCC, "--version"], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"release (\d+)\.(\d+)", out).group(1))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e-cuda")
+    major = _cuda_major()
+
+    def configure(project, cfg):
+        return configure_cuda(project, cfg, major=major, gpu_targets=GPU_TARGETS, host_compiler=HOST_CXX)
+
+    # As the mock config does for NVIDIA's toolkit under /usr/local: nvcc on PATH and in CUDACXX.
+    env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}
+    result = build_fixture_rpms(tmp, configure=configure, env=env,
+                                build_args=("--with", "cuda", "--without", "rocm"))
+    result["major"] = major
+    result["runner"] = f"{LIBDIR}/cuda_v{major}"
+    result["build_log"] = next(result["results"].rglob("build.log")).read_text(errors="replace")
+    yield result
+    result["server"].stop()
+
+
+def _cuda_rpm(built):
+    names = rpm_names(built["rpms"])
+    assert "ollama-ggml-cuda" in names, sorted(names)
+    return names["ollama-ggml-cuda"]
+
+
+def _extract(rpm, dest):
+    dest.mkdir(parents=True, exist_ok=True)
+    cpio = subprocess.run(["rpm2cpio", str(rpm)], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=dest, check=True)
+    return dest
+
+
+def test_the_cuda_subpackage_owns_the_backend(built):
+    files = rpm_files(_cuda_rpm(built))
+    backend = f"{built['runner']}/libggml-cuda.so"
+    assert files[backend][:3] == ("-rwxr-xr-x", "root", "root"), files
+    assert built["runner"] in files                                   # owns its runner dir
+    assert all(p.startswith((built["runner"], "/usr/lib/.build-id")) for p in files), files
+
+
+def test_bundled_toolkit_runtime_was_installed_then_deleted(built):
+    log = built["build_log"]
+    # upstream's install step really copied the toolkit's libcudart next to the backend...
+    assert re.search(rf"Installing: \S+{re.escape(built['runner'])}/libcudart\.so\.{built['major']}\b", log), \
+        "the fixture did not bundle libcudart: the deletion step was not exercised"
+    # ...and %install deleted it again: no RPM ships a toolkit runtime
+    for rpm in built["rpms"]:
+        shipped = [p for p in rpm_files(rpm) if os.path.basename(p).startswith(BUNDLED)]
+        assert not shipped, (rpm.name, shipped)
+
+
+def test_nvcc_got_the_host_compiler_flags_and_architectures(built):
+    nvcc_lines = [line for line in built["build_log"].splitlines()
+                  if "ggml-cuda.cu" in line and re.search(r"\bnvcc\b", line) and " -c " in line]
+    assert nvcc_lines, "no nvcc compile line in build.log"
+    line = nvcc_lines[0]
+    assert f"-ccbin={HOST_CXX}" in line, line
+    assert built["cfg"]["backends"]["cuda"]["cmake_options"]["CMAKE_CUDA_FLAGS"] in line, line
+    assert "--generate-code=arch=compute_86,code=[compute_86,sm_86]" in line, line
+
+
+def test_requires_the_system_cuda_runtime_and_no_private_library(built):
+    rpm = _cuda_rpm(built)
+    evr = f"{VERSION}-1.fc43"
+    requires = rpm_deps(rpm, "--requires")
+    assert f"libcudart.so.{built['major']}()(64bit)" in requires, requires
+    assert f"ollama(x86-64) = {evr}" in requires, requires
+    for req in built["cfg"]["backends"]["cuda"]["requires"]:
+        assert req in requires, requires
+    for query in ("--provides", "--requires"):
+        leaked = [d for d in rpm_deps(rpm, query) if PRIVATE_LIB.match(d)]
+        assert not leaked, (query, leaked)
+    assert not [d for d in rpm_deps(rpm, "--provides") if d.startswith(BUNDLED)]
+
+
+def test_fat_binary_holds_exactly_the_configured_architectures(built, tmp_path):
+    root = _extract(_cuda_rpm(built), tmp_path / "root")
+    lib = root / built["runner"].lstrip("/") / "libggml-cuda.so"
+    needed = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert "[libggml-base.so.0]" in needed and f"[libcudart.so.{built['major']}]" in needed, needed
+    assert "Library runpath: [$ORIGIN]" in needed, needed
+
+    expected = cmake_arch_expectation(built["cfg"]["backends"]["cuda"]["gpu_targets"])
+    assert expected == ({"86"}, {"75", "80", "86", "90"})
+    found = fatbin_archs(lib)
+    cuobjdump = find_cuobjdump()
+    if cuobjdump:
+        assert cuobjdump_archs(lib, cuobjdump) == found       # the header reader agrees with NVIDIA's tool
+    assert found == expected, f"SASS/PTX in the fat binary {found} != configured gpu_targets {expected}"
+
+
+def test_backend_loads_against_the_system_runtime_and_scores_without_a_device(built, tmp_path):
+    root = tmp_path / "root"
+    names = rpm_names(built["rpms"])
+    for name in ("ollama", "ollama-ggml-cuda"):
+        _extract(names[name], root)
+    toolkit = os.path.dirname(os.path.dirname(os.path.realpath(NVCC)))      # the system libcudart
+    cudart_dirs = [os.path.join(toolkit, d) for d in ("lib64", "lib", "targets/x86_64-linux/lib")]
+    libdir = root / LIBDIR.lstrip("/")
+    probe = ("import ctypes, sys\n"
+             "lib = ctypes.CDLL(sys.argv[1])\n"
+             "lib.ggml_backend_name.restype = ctypes.c_char_p\n"
+             "print(lib.ggml_backend_name().decode(), lib.ggml_backend_score())\n")
+    env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join([str(libdir), *cudart_dirs]))
+    proc = subprocess.run([sys.executable, "-c", probe, str(libdir / f"cuda_v{built['major']}/libggml-cuda.so")],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    name, score = proc.stdout.split()
+    assert name == "ggml-cuda"
+    if not os.path.exists("/dev/nvidiactl"):
+        assert score == "0"                # no GPU: the loader must not pick it
+
+
+def test_cuda_rpm_lints_clean_under_the_fedora_profile(built):
+    rpms = [rpm for name, rpm in rpm_names(built["rpms"]).items() if name.startswith("ollama-ggml-cuda")]
+    report = lint_paths(rpms, built["project"], macros=[STANDIN_MACROS])
+    detail = "\n".join(f"{f.path}: {m}" for f in report.files for m in getattr(f, "messages", []))
+    assert report.errors == 0 and report.warnings == 0, detail
