@@ -67,7 +67,8 @@ def built(tmp_path_factory):
     major = _cuda_major()
 
     def configure(project, cfg):
-        return configure_cuda(project, cfg, major=major, gpu_targets=GPU_TARGETS, host_compiler=HOST_CXX)
+        return configure_cuda(project, cfg, major=major, gpu_targets=GPU_TARGETS, host_compiler=HOST_CXX,
+                              nvcc=NVCC)
 
     # As the mock config does for NVIDIA's toolkit under /usr/local: nvcc on PATH and in CUDACXX.
     env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}

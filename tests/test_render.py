@@ -96,6 +96,8 @@ BAD_INPUTS = [
     ("sources.ollama", "https://x/{nope}.tar.gz", ["sources.ollama", "placeholder"]),
     ("go.libdir_variables.0", "PackageLibDir", ["go.libdir_variables[0]", "importpath.Name"]),
     ("patches_dir", "nope", ["patches_dir", "existing directory"]),
+    ("backends.cuda.runner_dir", "cuda_v13", ["backends.cuda.runner_dir", "CUDA 13", "cuda-nvcc-12-9"]),
+    ("backends.cuda.runner_dir", "cuda12", ["backends.cuda.runner_dir", "cuda_v<major>"]),
     ("summary", "Runs %{lua: os.exit()}", ["summary", "without %"]),
     ("backends.cuda.host_compiler", "g++-14; rm -rf /", ["backends.cuda.host_compiler", "absolute path"]),
     ("backends.rocm.cmake_options.GGML_HIP", "ON; rm -rf /", ["cmake_options.GGML_HIP", "shell"]),
@@ -164,3 +166,18 @@ def test_impossible_date_is_a_one_line_error(project):
     assert proc.returncode == EXIT_CONFIG
     assert len(proc.stderr.strip().splitlines()) == 1 and "packaging.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cuda_13_refuses_architectures_it_dropped(project):
+    cfg = load_yaml(project / "packaging.yaml")
+    cuda = cfg["backends"]["cuda"]
+    cuda["runner_dir"] = "cuda_v13"
+    cuda["build_requires"] = [br.replace("12-9", "13-0") for br in cuda["build_requires"]]
+    cuda["cmake_options"] = {k: v.replace("cuda-12.9", "cuda-13.0") for k, v in cuda["cmake_options"].items()}
+    write_yaml(project / "packaging.yaml", cfg)
+    proc = run_cli("render", cwd=project)
+    assert proc.returncode == EXIT_CONFIG
+    assert "backends.cuda.gpu_targets[0]" in proc.stderr and "oldest architecture is 75" in proc.stderr
+    cuda["gpu_targets"] = ["75-virtual", "80", "90"]
+    write_yaml(project / "packaging.yaml", cfg)
+    assert run_cli("render", cwd=project).returncode == 0

@@ -268,8 +268,35 @@ def _backends(section):
             bundled_runtimes=b.strings("bundled_runtimes", "a list of file globs", required=False),
         ))
         b.reject_unknown()
+        if name == "cuda":
+            _check_cuda(b, result[-1])
     section.reject_unknown()
     return tuple(result)
+
+
+# CUDA 13 dropped Maxwell, Pascal and Volta: sm_75 is its oldest architecture.
+_CUDA_MIN_ARCH = {13: 75}
+
+
+def _check_cuda(section, backend):
+    """The runner dir, the nvcc package, the compiler path and the architectures
+    must all name one CUDA major, or nvcc fails deep inside %build."""
+    runner = re.match(r"^cuda_v(\d+)$", backend.runner_dir)
+    if not runner:
+        section.fail("runner_dir", f"expected cuda_v<major> like cuda_v12, got {backend.runner_dir!r}")
+    major = int(runner.group(1))
+    named = [(f"build_requires {br}", int(m.group(1))) for br in backend.build_requires
+             for m in [re.match(r"^cuda-nvcc-(\d+)-\d+$", br)] if m]
+    named += [(f"cmake_options.{key} {value}", int(m.group(1))) for key, value in backend.cmake_options
+              for m in [re.search(r"/cuda-(\d+)\.\d+(/|$)", value)] if m]
+    for what, other in named:
+        if other != major:
+            section.fail("runner_dir", f"{backend.runner_dir} is CUDA {major} but {what} is CUDA {other}")
+    floor = _CUDA_MIN_ARCH.get(major, 0)
+    for index, target in enumerate(backend.gpu_targets):
+        number = re.match(r"^(\d+)", target)
+        if number and int(number.group(1)) < floor:
+            section.fail(f"gpu_targets[{index}]", f"CUDA {major} has no {target}: its oldest architecture is {floor}")
 
 
 def _x86_variants(section):
