@@ -181,3 +181,14 @@ def test_cuda_13_refuses_architectures_it_dropped(project):
     cuda["gpu_targets"] = ["75-virtual", "80", "90"]
     write_yaml(project / "packaging.yaml", cfg)
     assert run_cli("render", cwd=project).returncode == 0
+
+
+def test_a_variant_missing_from_the_level_map_is_warned_about(project):
+    proc = run_cli("render", cwd=project, check=True)
+    assert "warning" not in proc.stderr
+    cfg = load_yaml(project / "packaging.yaml")
+    del cfg["cpu_variants"]["x86_64"]["haswell"]
+    write_yaml(project / "packaging.yaml", cfg)
+    proc = run_cli("render", cwd=project, check=True)
+    assert "warning" in proc.stderr and "no level for haswell" in proc.stderr
+    assert "libggml-cpu-haswell.so" not in (project / "ollama.spec").read_text()

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ollama_rpm import project, render
+from ollama_rpm import cpu_levels, project, render
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -19,7 +19,13 @@ def register(sub):
 def run(args):
     root = project.find_root()
     output = args.output or root / "ollama.spec"
-    _, text = render.load_and_render(root, args.config)
+    config, text = render.load_and_render(root, args.config)
+    unmapped = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - {v for v, _ in config.cpu_x86_64})
+    if unmapped:
+        # ggml builds every variant it knows; one without a level is an unpackaged file.
+        print(f"ollama-rpm: warning: {config.path}: cpu_variants.x86_64 has no level for "
+              f"{', '.join(unmapped)}; if llama.cpp {config.llama_cpp_tag} builds them, rpmbuild "
+              "stops on unpackaged files", file=sys.stderr)
     if args.check:
         diff = render.drift(output, text)
         if diff:
