@@ -121,6 +121,13 @@ def test_nvcc_got_the_host_compiler_flags_and_architectures(built):
     assert f"-ccbin={HOST_CXX}" in line, line
     assert built["cfg"]["backends"]["cuda"]["cmake_options"]["CMAKE_CUDA_FLAGS"] in line, line
     assert "--generate-code=arch=compute_86,code=[compute_86,sm_86]" in line, line
+    # Fedora's flags reach the host compiler through one -Xcompiler list, "-Wp,"
+    # unwrapped (the stand-ins carry Fedora's -Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3).
+    xcompiler = re.search(r"-Xcompiler=(\S+)", line)
+    assert xcompiler, line
+    host_flags = xcompiler.group(1).split(",")
+    assert {"-fstack-protector-strong", "-D_FORTIFY_SOURCE=3", "-fcf-protection", "-g"} <= set(host_flags), host_flags
+    assert not [f for f in host_flags if f.startswith(("-Wp", "-flto"))], host_flags
 
 
 def test_requires_the_system_cuda_runtime_and_no_private_library(built):

@@ -104,9 +104,17 @@ def _variants_description(cpus, variants):
     return textwrap.fill(text, width=79)
 
 
+# nvcc compiles host code with the host compiler it is given flags for with
+# -Xcompiler; the spec builds that list from Fedora's flags in this variable.
+CUDA_HOST_FLAGS = "-Xcompiler=${ollama_cuda_host_flags}"
+
+
 def backend_data(backend):
+    options = dict(backend.cmake_options)
+    if backend.name == "cuda":
+        options["CMAKE_CUDA_FLAGS"] = " ".join(filter(None, [options.get("CMAKE_CUDA_FLAGS"), CUDA_HOST_FLAGS]))
     args = [f"-DOLLAMA_RUNNER_DIR={backend.runner_dir}"]
-    args += [f"-D{name}={_cmake_value(value)}" for name, value in backend.cmake_options]
+    args += [f"-D{name}={_cmake_value(value)}" for name, value in options.items()]
     if backend.gpu_targets:
         targets = ";".join(backend.gpu_targets)
         args.append(f'-D{GPU_TARGETS_VARIABLE[backend.name]}="{targets}"')
