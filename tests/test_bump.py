@@ -166,7 +166,7 @@ def repo(tmp_path, upstream):
 def bump(repo, *args, token=TOKEN, upstream=None):
     home = repo.working_tree_dir + "/../home"
     env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CACHE_HOME": home + "/cache",
-           "GITHUB_TOKEN": token}
+           "GITHUB_TOKEN": token, "OLLAMA_RPM_RETRIES": "1", "OLLAMA_RPM_RETRY_BASE_DELAY": "0.01"}
     return run_cli("bump", "--timeout", "2", *args, cwd=repo.working_tree_dir, env=env)
 
 
@@ -322,12 +322,20 @@ def test_rate_limit_explains_the_reset(repo, upstream):
 @pytest.mark.parametrize("fault,code", [((500, b"oops"), EXIT_NETWORK), ("hang", EXIT_NETWORK)])
 def test_download_faults_leave_the_repo_unchanged(repo, upstream, prefix, fault, code):
     upstream.release("0.33.0")
-    upstream.server.fault(prefix, fault)
+    upstream.server.fault(prefix, fault, fault)       # every attempt fails (the test allows one retry)
     state = snapshot(repo)
     proc = bump(repo, upstream=upstream)
     assert proc.returncode == code, proc.stderr
-    assert "download" in proc.stderr
+    assert "download" in proc.stderr and "gave up after 2 attempts" in proc.stderr
     assert snapshot(repo) == state
+
+
+def test_a_transient_download_fault_is_retried(repo, upstream):
+    upstream.release("0.33.0")
+    upstream.server.fault("/files/ollama/", (500, b"oops"))
+    proc = bump(repo, upstream=upstream)
+    assert proc.returncode == 0, proc.stderr
+    assert repo.head.commit.message.startswith("Update to 0.33.0")
 
 
 def test_tarball_that_changes_between_downloads_is_an_integrity_error(repo, upstream):

@@ -11,7 +11,6 @@ working tree, the index and HEAD.
 
 import copy
 import datetime
-import hashlib
 import json
 import re
 import tarfile
@@ -19,10 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import requests
 import yaml
 
-from ollama_rpm import atomic, config as config_mod, cpu_levels, lock as lock_mod, patchcheck, project, \
+from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
     render, \
     specparse, yamledit
 from ollama_rpm.errors import (ConfigError, IntegrityError, NetworkError, OllamaRpmError, ToolError,
@@ -161,29 +159,20 @@ def read_ggml_variants(tar_path):
 
 # --- downloads -------------------------------------------------------------------
 
-def download(url, dest, timeout):
-    digest = hashlib.sha256()
+def download(url, cache_dir, timeout):
+    """One real download (retries, truncation checks) into a throwaway cache."""
+    file_name = url.rsplit("/", 1)[-1]
     try:
-        with requests.get(url, stream=True, timeout=timeout) as response:
-            if response.status_code != 200:
-                raise NetworkError(f"download {url}: HTTP {response.status_code}")
-            with open(dest, "wb") as out:
-                for chunk in response.iter_content(1 << 16):
-                    digest.update(chunk)
-                    out.write(chunk)
-    except requests.Timeout:
-        raise NetworkError(f"download {url}: no answer within {timeout:g} s") from None
-    except requests.RequestException as error:
-        raise NetworkError(f"download {url}: {type(error).__name__}") from None
-    return digest.hexdigest()
+        return fetch.download(url, fetch.Cache(cache_dir), file_name, timeout=timeout)
+    except NetworkError as error:
+        raise NetworkError(f"download {error}") from None
 
 
 def fetch_pinned(url, tmp, lock, timeout, log):
     """Download `url` twice; the two must hash the same (and match an existing pin)."""
     file_name = url.rsplit("/", 1)[-1]
-    first = download(url, tmp / file_name, timeout)
-    second = download(url, tmp / (file_name + ".again"), timeout)
-    (tmp / (file_name + ".again")).unlink()
+    path, first = download(url, tmp / "first", timeout)
+    _, second = download(url, tmp / "second", timeout)
     if first != second:
         raise IntegrityError(f"{file_name}: two downloads of {url} differ (sha256 {first[:16]}... then "
                              f"{second[:16]}...); the archive is not stable, nothing pinned")
@@ -191,7 +180,7 @@ def fetch_pinned(url, tmp, lock, timeout, log):
     if pin and pin.sha256 != first:
         raise IntegrityError(f"{file_name}: sha256 {first} differs from the pin {pin.sha256} in {lock.path.name}")
     log(f"{file_name}  sha256 {first}")
-    return tmp / file_name, first
+    return path, first
 
 
 # --- the plan --------------------------------------------------------------------

@@ -179,10 +179,11 @@ class _Retry(Exception):
     """A failure worth another attempt (5xx, reset, timeout, truncated body)."""
 
 
-def download(url, cache, name, expected=None):
+def download(url, cache, name, expected=None, timeout=None):
     """Fetch `url` into `cache`; returns (cache path, sha256).
 
     `expected` (sha256 hex) is checked before the file gets a final name.
+    `timeout` (seconds) overrides the connect/read timeouts from the environment.
     NetworkError for HTTP errors and exhausted retries, IntegrityError for a mismatch.
     """
     what = f"{name} ({url})"
@@ -195,7 +196,8 @@ def download(url, cache, name, expected=None):
 
     retries = int(_env_number("OLLAMA_RPM_RETRIES", 4, int))
     base_delay = _env_number("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0)
-    timeout = (_env_number("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_number("OLLAMA_RPM_READ_TIMEOUT", 60.0))
+    if timeout is None:
+        timeout = (_env_number("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_number("OLLAMA_RPM_READ_TIMEOUT", 60.0))
     with requests.Session() as session, cache.writer(name) as out:
         last = None
         for attempt in range(retries + 1):
