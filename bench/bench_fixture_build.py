@@ -9,7 +9,6 @@ with file:// Sources. Prints seconds per step and the size of every RPM.
 Touches nothing outside a temporary directory (and Go's build cache).
 """
 
-import os
 import subprocess
 import sys
 import tempfile

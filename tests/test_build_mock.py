@@ -156,21 +156,6 @@ def test_bad_backend_error_names_known_ones(project, tmp_path, srpm):
     assert "expected one of: cuda, rocm, vulkan" in proc.stderr
 
 
-def test_without_srpm_and_without_srpm_step(project, tmp_path):
-    """The SRPM step (ollama_rpm.srpm) is another module; without it the error asks for --srpm."""
-    try:
-        import ollama_rpm.srpm  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("this checkout has the SRPM step: build_srpm is used instead")
-    env, state = install_fake_mock(tmp_path, {"*": {}})
-    proc = run_cli("build", "--chroot", "fedora-43-x86_64", "--resultdir", tmp_path / "out", cwd=project, env=env)
-    assert proc.returncode == 2
-    assert "pass --srpm PATH" in proc.stderr
-    assert recorded_argv(state) == []
-
-
 # --- running the fake mock ----------------------------------------------------------
 def success_step(rpms=("ollama-0.32.15-1.fc43.x86_64.rpm", "ollama-cuda-0.32.15-1.fc43.x86_64.rpm")):
     return {"exit": 0, "slow": True, "rpms": ["ollama-0.32.15-1.fc43.src.rpm", *rpms],
@@ -253,8 +238,8 @@ def test_mock_failure_is_decoded(project, tmp_path, srpm, code, logs, console, l
     assert f"mock exit {code}: {description}" in proc.stdout
     log = out / "fedora-43-x86_64" / log_name
     assert f"read {log}" in proc.stdout
-    assert f"first error" in proc.stdout and f"at {log}:" in proc.stdout
-    assert f"> " in proc.stdout and error_line in proc.stdout
+    assert "first error" in proc.stdout and f"at {log}:" in proc.stdout
+    assert "> " in proc.stdout and error_line in proc.stdout
     if phase:
         assert f"in {phase}: " in proc.stdout
     # Only the lines around the first error, not a wall of log.

@@ -10,7 +10,6 @@ import time
 
 import git
 import pytest
-import yaml
 
 from conftest import copy_project, load_yaml, run_cli
 from fakes import FakeGitHub, rate_limited

@@ -1,12 +1,10 @@
 """.copr/Makefile: Copr's make_srpm contract, run on a clean clone (tools present, so no dnf)."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
 
 import git
-import pytest
 
 from conftest import REPO, load_yaml, run_cli, write_yaml
 from source_fixtures import make_upstream
@@ -55,8 +53,6 @@ def test_deps_target_needs_no_dnf_when_tools_are_present(tmp_path):
     assert "installing" not in proc.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ollama_rpm.srpm") is None,
-                    reason="needs the `srpm` command (ollama_rpm.srpm), which lands at merge")
 def test_make_srpm_on_a_clean_clone_leaves_one_srpm(tmp_path):
     clone = _clone(tmp_path)
     outdir = tmp_path / "out"

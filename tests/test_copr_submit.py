@@ -1,6 +1,5 @@
 """`ollama-rpm copr submit` against a local fake Copr, through the real copr.v3 client."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -195,13 +194,3 @@ def test_cuda_on_rawhide_is_refused_before_any_request(copr, home, srpm):
 def test_bad_project_name(home, srpm):
     proc = submit(home, "--project", "just-a-name", "--srpm", srpm)
     assert proc.returncode == EXIT_CONFIG and "OWNER/NAME" in proc.stderr
-
-
-@pytest.mark.skipif(importlib.util.find_spec("ollama_rpm.srpm") is not None,
-                    reason="ollama_rpm.srpm exists: submit builds the SRPM itself")
-def test_without_srpm_and_without_the_srpm_command_asks_for_srpm(copr, home):
-    copr.add_project("alice", "ollama", ["fedora-43-x86_64"])
-    write_config(home, copr.url)
-    proc = submit(home, "--project", "alice/ollama", "--chroot", "fedora-43-x86_64")
-    assert proc.returncode == EXIT_CONFIG
-    assert "--srpm" in proc.stderr

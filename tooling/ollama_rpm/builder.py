@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ollama_rpm import atomic, buildlog, mockcfg
+from ollama_rpm import atomic, buildlog
 from ollama_rpm.errors import ToolError
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")

@@ -11,11 +11,8 @@ working tree, the index and HEAD.
 
 import copy
 import datetime
-import json
-import re
-import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -23,139 +20,13 @@ import yaml
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
     render, \
     specparse, yamledit
-from ollama_rpm.errors import (ConfigError, IntegrityError, NetworkError, OllamaRpmError, ToolError,
-                               UsageError)
+from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
+from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_ggml_variants,
+                                         read_ollama)
 from ollama_rpm.version import parse_upstream
 
 DEFAULT_REPO = "ollama/ollama"
-# backend -> the CMake cache variable holding its GPU list in CMakePresets.json
-PRESET_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "rocm": "AMDGPU_TARGETS"}
-_VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
-_X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
-_BRANCH_END = re.compile(r"^\s*(elseif|else|endif)\s*\(")
-
-
-class UpstreamError(OllamaRpmError):
-    """The new release is not what the toolkit can package as is (exit 1)."""
-
-
-@dataclass
-class Upstream:
-    version: str
-    llama_cpp_tag: str
-    go_version: str
-    compat_patches: list
-    presets: dict                                   # preset name -> resolved cacheVariables
-    cpu_variants: list = field(default_factory=list)  # [(name, (features...))]
-
-
-# --- reading the tarballs ------------------------------------------------------
-
-def _members(tar_path):
-    """{path without the top directory: TarInfo} of the regular files in a tarball."""
-    try:
-        tar = tarfile.open(tar_path, "r:*")
-    except (tarfile.TarError, OSError) as error:
-        raise IntegrityError(f"{Path(tar_path).name}: not a readable tarball ({error})") from None
-    files = {}
-    for member in tar.getmembers():
-        parts = PurePosixPath(member.name).parts
-        if member.isfile() and len(parts) > 1:
-            files["/".join(parts[1:])] = member
-    return tar, files
-
-
-def _read(tar, files, name, tarball):
-    member = files.get(name)
-    if member is None:
-        raise UpstreamError(f"{tarball}: has no {name}; the upstream layout changed")
-    return tar.extractfile(member).read().decode("utf-8", errors="replace")
-
-
-def read_ollama(tar_path, version):
-    name = Path(tar_path).name
-    tar, files = _members(tar_path)
-    with tar:
-        tag = _read(tar, files, "LLAMA_CPP_VERSION", name).strip()
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", tag):
-            raise UpstreamError(f"{name}: LLAMA_CPP_VERSION holds {tag[:40]!r}, not a llama.cpp tag")
-        go_mod = _read(tar, files, "go.mod", name)
-        match = re.search(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", go_mod, re.M)
-        if not match:
-            raise UpstreamError(f"{name}: go.mod has no `go 1.N` line")
-        go_version = re.sub(r"^(\d+\.\d+)\.0$", r"\1", match.group(1))
-        try:
-            presets = json.loads(_read(tar, files, "llama/server/CMakePresets.json", name))
-        except ValueError as error:
-            raise UpstreamError(f"{name}: llama/server/CMakePresets.json is not JSON: {error}") from None
-        # As llama/compat/apply-patch.cmake: every *.patch below llama/compat,
-        # recursively, ordered by "<file name>|<path>".
-        patches = sorted((path for path in files
-                          if path.startswith("llama/compat/") and path.endswith(".patch")),
-                         key=lambda path: f"{PurePosixPath(path).name}|{path}")
-    return Upstream(version=version, llama_cpp_tag=tag, go_version=go_version,
-                    compat_patches=patches, presets=_resolve_presets(presets, name))
-
-
-def _resolve_presets(data, tarball):
-    presets = {p.get("name"): p for p in data.get("configurePresets", []) if isinstance(p, dict)}
-    resolved = {}
-
-    def resolve(name, seen=()):
-        if name in resolved:
-            return resolved[name]
-        preset = presets.get(name)
-        if preset is None or name in seen:
-            raise UpstreamError(f"{tarball}: CMakePresets.json preset {name!r} is missing or inherits itself")
-        inherits = preset.get("inherits", [])
-        variables = {}
-        for parent in [inherits] if isinstance(inherits, str) else inherits:
-            variables.update(resolve(parent, seen + (name,)))
-        variables.update(preset.get("cacheVariables", {}))
-        resolved[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in variables.items()}
-        return resolved[name]
-
-    for name, preset in presets.items():
-        if not preset.get("hidden"):
-            resolve(name)
-    return {name: resolved[name] for name, preset in presets.items() if not preset.get("hidden")}
-
-
-def gpu_list(upstream, backend, runner_dir):
-    """The Linux preset's GPU list for `runner_dir` (e.g. llama_cuda_v12_linux)."""
-    variable = PRESET_VARIABLE[backend]
-    matches = [(name, v[variable]) for name, v in upstream.presets.items()
-               if v.get("OLLAMA_RUNNER_DIR") == runner_dir and name.endswith("_linux") and variable in v]
-    if len(matches) != 1:
-        found = "no" if not matches else "several"
-        raise UpstreamError(f"ollama {upstream.version}: llama/server/CMakePresets.json has {found} Linux preset "
-                            f"for {runner_dir} with {variable}; check backends.{backend}.runner_dir")
-    return [item for item in str(matches[0][1]).split(";") if item]
-
-
-def read_ggml_variants(tar_path):
-    """[(variant, (features...))] of ggml's x86 branch of GGML_CPU_ALL_VARIANTS."""
-    name = Path(tar_path).name
-    tar, files = _members(tar_path)
-    with tar:
-        text = _read(tar, files, "ggml/src/CMakeLists.txt", name)
-    variants, inside, indent = [], False, 0
-    for line in text.splitlines():
-        code = line.split("#", 1)[0]
-        if not inside:
-            if _X86_BRANCH.match(code):
-                inside, indent = True, len(code) - len(code.lstrip())
-            continue
-        if _BRANCH_END.match(code) and len(code) - len(code.lstrip()) <= indent:
-            break
-        match = _VARIANT_CALL.match(code)
-        if match:
-            variants.append((match.group(1), tuple(match.group(2).split())))
-    if not variants:
-        raise UpstreamError(f"{name}: no x86 ggml_add_cpu_backend_variant() calls in ggml/src/CMakeLists.txt")
-    return variants
-
 
 # --- downloads -------------------------------------------------------------------
 
@@ -318,10 +189,7 @@ def check_spec(plan_, tmp, root):
     parsed = specparse.parse(spec, target="x86_64")
     if parsed.version != plan_.rpm_version:
         raise ToolError(f"rendered spec says Version {parsed.version}, expected {plan_.rpm_version}")
-    try:
-        from ollama_rpm.lint import lint_paths    # lands with the lint command
-    except ImportError:
-        return
+    from ollama_rpm.lint import lint_paths
     report = lint_paths([spec], root, macros=project.extra_macro_files())
     if report.failed:
         raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")

@@ -279,11 +279,7 @@ def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None,
 
 
 def _build_srpm(root, session):
-    try:
-        from ollama_rpm.srpm import build_srpm
-    except ImportError:
-        raise UsageError("this checkout cannot build an SRPM itself (no `srpm` command); "
-                         "pass --srpm PATH") from None
+    from ollama_rpm.srpm import build_srpm
     import tempfile
     from ollama_rpm import project as project_mod
     root = Path(root or project_mod.find_root())

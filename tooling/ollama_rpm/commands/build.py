@@ -1,7 +1,5 @@
 """`ollama-rpm build`: binary RPMs from the SRPM, with mock or plain rpmbuild."""
 
-import importlib
-import importlib.util
 import shlex
 import sys
 from pathlib import Path
@@ -80,11 +78,7 @@ def _unique(items):
 def _srpm(args, root, resultdir):
     if args.srpm is not None:
         return args.srpm.resolve()
-    # The SRPM step is its own module; import it only when it is needed.
-    if importlib.util.find_spec("ollama_rpm.srpm") is None:
-        raise UsageError("no --srpm given and this checkout has no SRPM step (ollama_rpm.srpm); "
-                         "pass --srpm PATH to an ollama SRPM")
-    build_srpm = importlib.import_module("ollama_rpm.srpm").build_srpm
+    from ollama_rpm.srpm import build_srpm
     return Path(build_srpm(root, Path(resultdir) / "srpm", config_path=args.config)).resolve()
 
 
