@@ -52,3 +52,11 @@ def run_cli(*args, cwd=None, env=None, check=False):
 @pytest.fixture
 def project(tmp_path):
     return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """The repository's default config rendered once into a scratch spec."""
+    out = tmp_path_factory.mktemp("spec") / "ollama.spec"
+    run_cli("render", "-o", out, cwd=REPO, check=True)
+    return out

@@ -131,13 +131,6 @@ def assert_clean(report):
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spec") / "ollama.spec"
-    run_cli("render", "-o", out, cwd=REPO, check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     return build_tiny(tmp_path_factory.mktemp("tiny"))
 

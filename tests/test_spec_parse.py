@@ -11,13 +11,6 @@ BACKENDS = ("cuda", "rocm", "vulkan")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spec") / "ollama.spec"
-    run_cli("render", "-o", out, cwd=REPO, check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
 def cfg():
     return config_mod.load(REPO / "packaging.yaml")
 
