@@ -9,7 +9,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from conftest import copy_project, load_yaml, write_yaml
+from conftest import copy_project, load_yaml, run_cli, write_yaml
 
 VERSION = "0.32.15"
 LLAMA_TAG = "b10488"
@@ -96,6 +96,14 @@ def make_project(dest, ollama_url, llama_url):
     cfg["sources"]["ollama"] = ollama_url
     cfg["sources"]["llama_cpp"] = llama_url
     write_yaml(root / "packaging.yaml", cfg)
+    return root
+
+
+def pinned_project(tmp_path, env):
+    """make_project() on local tarballs, with their sha256 already pinned in sources.lock."""
+    ollama, llama = make_upstream(tmp_path / "mirror")
+    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
+    run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
     return root
 
 

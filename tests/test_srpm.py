@@ -8,7 +8,7 @@ import pytest
 from conftest import STANDIN_MACROS, run_cli
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY
 from source_fixtures import (LLAMA_TARBALL, OLLAMA_TARBALL, TEST_PATCH, VENDOR_TARBALL, make_project,
-                             make_upstream, tree_snapshot)
+                             make_upstream, tree_snapshot, pinned_project)
 
 pytestmark = pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
                                 reason="needs rpmbuild and Go")
@@ -21,10 +21,7 @@ def env(tmp_path):
 
 @pytest.fixture
 def project(tmp_path, env):
-    ollama, llama = make_upstream(tmp_path / "mirror")
-    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
-    run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
-    return root
+    return pinned_project(tmp_path, env)
 
 
 def rpm_query(path, *args):

@@ -11,7 +11,7 @@ from conftest import run_cli
 from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_TOOL
 from source_fixtures import (OLLAMA_FILES, OLLAMA_TARBALL, VENDOR_TARBALL, VERSION, make_project,
-                             make_upstream, tarball_bytes, tree_snapshot)
+                             make_upstream, tarball_bytes, tree_snapshot, pinned_project)
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")
 
@@ -25,10 +25,7 @@ def env(tmp_path):
 
 @pytest.fixture
 def project(tmp_path, env):
-    ollama, llama = make_upstream(tmp_path / "mirror")
-    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
-    run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
-    return root
+    return pinned_project(tmp_path, env)
 
 
 def sha(path):
