@@ -60,3 +60,38 @@ def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "ollama.spec"
     run_cli("render", "-o", out, cwd=REPO, check=True)
     return out
+
+
+#: NVIDIA's nvcc as .ci/bootstrap installs it from PyPI (.ci/cuda-wheels).
+BOOTSTRAP_NVCC = REPO / ".cache" / "cuda" / "nvidia" / "cu13" / "bin" / "nvcc"
+
+# Skips that are right on a Debian CI machine: what it cannot have (mock, the
+# real upstream tarballs, a GPU) or cannot do (root reads every file). Any other
+# skip means a tool went missing, and under CI (CI set) it fails the run.
+EXPECTED_SKIP_REASONS = (
+    "real mock unavailable",
+    "root reads every file",
+    "OLLAMA_RPM_REAL_SOURCES",
+)
+_unexpected_skips = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        if not any(expected in reason for expected in EXPECTED_SKIP_REASONS):
+            _unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+    if _unexpected_skips and os.environ.get("CI") and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    import os
+    if _unexpected_skips and os.environ.get("CI"):
+        terminalreporter.section("unexpected skips (CI): a tool the tests need is missing")
+        for line in _unexpected_skips:
+            terminalreporter.write_line(line)

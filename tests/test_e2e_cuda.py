@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from conftest import STANDIN_MACROS
+from conftest import BOOTSTRAP_NVCC, STANDIN_MACROS
 from cuda_fatbin import cmake_arch_expectation, cuobjdump_archs, fatbin_archs, find_cuobjdump
 from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names
 from fixture.project import configure_cuda
@@ -36,7 +36,8 @@ BUNDLED = ("libcudart", "libcublas")
 
 
 def _nvcc():
-    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc")):
+    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
+                      str(BOOTSTRAP_NVCC)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -49,7 +50,7 @@ HOST_CXX = shutil.which("g++-12") or shutil.which("g++")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(NVCC is None, reason="needs NVIDIA's nvcc (CUDA toolkit): set CUDACXX, put it on "
-                                            "PATH or install it under /usr/local/cuda"),
+                                            "PATH or install it under /usr/local/cuda (.ci/bootstrap does)"),
     pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "rpm2cpio", "cpio")),
                        reason="needs rpmbuild, go, cmake, rpm2cpio and cpio"),
     pytest.mark.skipif(HOST_CXX is None, reason="needs a C++ compiler for nvcc's host side"),
