@@ -247,21 +247,44 @@ EPEL = [
 ]
 
 
+def _rhel_macros(tmp_path, rhel):
+    """The stand-ins as an EL buildroot has them: %rhel instead of %fedora."""
+    text = STANDIN_MACROS.read_text()
+    text = re.sub(r"^%fedora .*$", f"%rhel {rhel}", text, flags=re.M)
+    text = re.sub(r"^%dist .*$", f"%dist .el{rhel}", text, flags=re.M)
+    assert f"%rhel {rhel}" in text and "%fedora" not in text
+    path = tmp_path / f"el{rhel}.macros"
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("rhel,levels,required", EPEL)
-def test_epel_packages_no_level_below_the_distribution_baseline(rendered, cfg, rhel, levels, required):
-    parsed = specparse.parse(rendered, target="x86_64", macro_files=[STANDIN_MACROS],
-                             defines=[("rhel", str(rhel)), ("dist", f".el{rhel}")])
+def test_epel_packages_no_level_below_the_distribution_baseline(rendered, cfg, tmp_path, rhel, levels, required):
+    parsed = specparse.parse(rendered, target="x86_64", macro_files=[_rhel_macros(tmp_path, rhel)])
     cpu = [p.rsplit("-", 1)[1] for p in parsed.packages if p.startswith("ollama-ggml-cpu-x86_64-")]
     assert cpu == levels
     assert [r for r in parsed.requires["ollama"] if "ggml-cpu" in r] == [f"ollama-ggml-cpu-x86_64-{required}(x86-64)"]
     assert parsed.recommends["ollama"] == [f"ollama-ggml-cpu-x86_64-{lvl}(x86-64)" for lvl in levels[1:]]
     # the variants of the dropped levels are deleted, not left unpackaged
     dropped = [v for v, lvl in cfg.cpu_x86_64 if lvl not in levels]
+    assert dropped
     for variant in dropped:
         assert f"/libggml-cpu-{variant}.so" in parsed.install_script.split("Link-time symlinks", 1)[0]
     # the CPU variants still build without the distribution's -march
-    assert f"-march=x86-64-v{levels[0][1]}" in parsed.build_script.split("build-cpu", 1)[0]
+    assert f"-march=x86-64-{levels[0]}" in parsed.build_script.split("build-cpu", 1)[0]
     assert "sed -E 's/(^| )-m(arch|tune)=[^ ]+//g'" in parsed.build_script
+
+
+@pytest.mark.parametrize("rhel", [9, 10])
+def test_epel_cuda_uses_els_own_gcc(rendered, tmp_path, rhel):
+    el = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"],
+                         macro_files=[_rhel_macros(tmp_path, rhel)])
+    fedora = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+    assert "gcc15-c++" in fedora.buildrequires and "gcc14-c++" in fedora.buildrequires
+    assert "-DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-15" in fedora.build_script
+    # EL has no compat GCC packages; its own GCC (11, 14) is one nvcc accepts
+    assert not [br for br in el.buildrequires if re.fullmatch(r"gcc\d+-c\+\+", br)], el.buildrequires
+    assert "CMAKE_CUDA_HOST_COMPILER" not in el.build_script
 
 
 def test_fedora_packages_every_level(rendered):

@@ -158,8 +158,11 @@ def backend_data(backend):
             gpu_targets_global = ("%{lua:print((rpm.expand([[" + targets + "]]):gsub('\"', '')))}")
             targets = f"%{{ollama_{backend.name}_gpu_targets}}"
         args.append(f'-D{GPU_TARGETS_VARIABLE[kind]}="{targets}"')
+    compat_gcc = _compat_gcc_packages(backend)
     if backend.host_compiler:
-        args.append(f"-DCMAKE_CUDA_HOST_COMPILER={backend.host_compiler}")
+        # Fedora's GCC is newer than nvcc accepts, so it names a compat GCC; EL's own
+        # (RHEL 9: 11, RHEL 10: 14) is one nvcc accepts and EL has no such package.
+        args.append(f"%{{?fedora:-DCMAKE_CUDA_HOST_COMPILER={backend.host_compiler}}}")
     summary, description = BACKEND_TEXT[backend.name]
     return {
         "name": backend.name,
@@ -173,7 +176,8 @@ def backend_data(backend):
         "build_target": BUILD_TARGET[kind],
         "cmake_args": args,
         "gpu_targets_global": gpu_targets_global,
-        "build_requires": backend.build_requires,
+        "build_requires": [br for br in backend.build_requires if br not in compat_gcc],
+        "fedora_build_requires": [br for br in backend.build_requires if br in compat_gcc],
         "requires": backend.requires,
         "requires_exclude": "|".join(_soname_regex(s) for s in backend.requires_exclude),
         "requires_exclude_list": ", ".join(backend.requires_exclude),
@@ -182,6 +186,12 @@ def backend_data(backend):
         "summary": summary,
         "description": description,
     }
+
+
+def _compat_gcc_packages(backend):
+    """The BuildRequires that provide the host compiler (/usr/bin/g++-15 -> gcc15-c++)."""
+    match = re.search(r"(?:g\+\+|gcc|c\+\+)-(\d+)$", backend.host_compiler or "")
+    return {f"gcc{match.group(1)}-c++", f"gcc{match.group(1)}"} if match else set()
 
 
 def _soname_regex(soname):
