@@ -98,6 +98,8 @@ BAD_INPUTS = [
     ("patches_dir", "nope", ["patches_dir", "existing directory"]),
     ("backends.cuda.runner_dir", "cuda_v12", ["backends.cuda.runner_dir", "CUDA 12", "cuda-nvcc-13-0"]),
     ("backends.cuda12.runner_dir", "cuda_v13", ["backends.cuda12.runner_dir", "CUDA 12"]),
+    ("backends.cuda.requires.0", "cuda-cudart-12-9", ["backends.cuda.runner_dir", "requires cuda-cudart-12-9"]),
+    ("backends.cuda.build_requires.2", "cuda-cccl-12-9", ["backends.cuda.runner_dir", "cuda-cccl-12-9"]),
     ("backends.vulkan.runner_dir", "rocm_v7_2", ["backends.vulkan.runner_dir", "backends.rocm", "one directory"]),
     ("backends.cuda.requires_exclude.0", "cuda driver", ["backends.cuda.requires_exclude[0]", "soname"]),
     ("backends.cuda.runner_dir", "cuda12", ["backends.cuda.runner_dir", "cuda_v<major>"]),

@@ -311,8 +311,10 @@ def _check_cuda(section, backend):
     named_major = re.match(r"^cuda(\d+)$", backend.name)
     if named_major and int(named_major.group(1)) != major:
         section.fail("runner_dir", f"backends.{backend.name} is CUDA {named_major.group(1)}, got {backend.runner_dir!r}")
-    named = [(f"build_requires {br}", int(m.group(1))) for br in backend.build_requires
-             for m in [re.match(r"^cuda-nvcc-(\d+)-\d+$", br)] if m]
+    # NVIDIA's versioned package names: cuda-nvcc-13-0, cuda-cudart-13-0, libcublas-devel-13-0...
+    named = [(f"{key} {name}", int(m.group(1))) for key, names in (("build_requires", backend.build_requires),
+                                                                   ("requires", backend.requires))
+             for name in names for m in [re.match(r"^(?:cuda|libcublas|libnvjitlink)[a-z-]*-(\d+)-\d+$", name)] if m]
     named += [(f"cmake_options.{key} {value}", int(m.group(1))) for key, value in backend.cmake_options
               for m in [re.search(r"/cuda-(\d+)\.\d+(/|$)", value)] if m]
     for what, other in named:
