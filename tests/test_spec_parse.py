@@ -127,13 +127,21 @@ def _backend_block(build, name):
 
 
 def _cmake_args(block):
-    """The arguments of the block's %cmake call, as bash (not a Python tokenizer) splits them."""
-    line = block[block.index("/usr/bin/cmake -S"):].split("\n/usr/bin/cmake --build", 1)[0]
-    script = "args() { printf '%s\\0' \"$@\"; }\n" + line.replace("/usr/bin/cmake", "args", 1)
+    """The arguments of the block's %cmake call, as bash (not a Python tokenizer) splits
+    them, after the block's own shell lines before it (the flag variables it passes)."""
+    start = block.index("/usr/bin/cmake -S")
+    prefix = block[:block.rindex("\n", 0, start)]
+    line = block[start:].split("\n/usr/bin/cmake --build", 1)[0]
+    script = "args() { printf '%s\\0' \"$@\"; }\n" + prefix + "\n" + line.replace("/usr/bin/cmake", "args", 1)
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     # a ; the shell saw would end the command and run the rest as a command of its own
     assert proc.returncode == 0 and not proc.stderr, proc.stderr
     return proc.stdout.split("\0")[:-1]
+
+
+def _flags_arg(args, name):
+    [value] = [a.split("=", 1)[1] for a in args if a.startswith(f"-D{name}=")]
+    return value
 
 
 def _buildroot_parse(spec, target, switches, defines=()):
@@ -176,10 +184,7 @@ def test_rocm_compiler_and_gpu_list_reach_cmake_as_single_arguments(rendered):
 
 def test_hip_host_code_gets_fedoras_flags_like_fedoras_rocm_packages(rendered):
     parsed = _buildroot_parse(rendered, "x86_64", {"rocm": True})
-    block = _backend_block(parsed.build_script, "rocm")
-    export = next(line for line in block.splitlines() if line.startswith("export HIPFLAGS="))
-    hipflags = subprocess.run(["bash", "-c", f"{export}\nprintf %s \"$HIPFLAGS\""],
-                              capture_output=True, text=True, check=True).stdout.split()
+    hipflags = _flags_arg(_cmake_args(_backend_block(parsed.build_script, "rocm")), "CMAKE_HIP_FLAGS").split()
     # Fedora's hardening and debug flags, host-only where the device compile cannot take them
     for flag in ("-O2", "-g", "-Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3", "-Wp,-D_GLIBCXX_ASSERTIONS",
                  "-fstack-clash-protection", "-fasynchronous-unwind-tables"):
@@ -187,7 +192,8 @@ def test_hip_host_code_gets_fedoras_flags_like_fedoras_rocm_packages(rendered):
     joined = " ".join(hipflags)
     assert "-Xarch_host -fstack-protector-strong" in joined and "-Xarch_host -fcf-protection" in joined
     assert not [f for f in hipflags if f.startswith(("-flto", "-specs=", "-mtls-dialect"))], hipflags
-    assert block.index("export HIPFLAGS=") < block.index("/usr/bin/cmake -S")   # set before CMake reads it
+    # upstream's own HIP flag is kept, after Fedora's
+    assert hipflags[-1] == "-parallel-jobs=4"
 
 
 def test_hip_flags_drop_what_fedoras_real_flags_add_for_gcc_only(rendered, tmp_path):
@@ -199,15 +205,12 @@ def test_hip_flags_drop_what_fedoras_real_flags_add_for_gcc_only(rendered, tmp_p
               "-fasynchronous-unwind-tables -fstack-clash-protection -fcf-protection -mtls-dialect=gnu2 "
               "-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer")
     parsed = _buildroot_parse(rendered, "x86_64", {"rocm": True}, defines=[("build_cxxflags", fedora)])
-    export = next(line for line in _backend_block(parsed.build_script, "rocm").splitlines()
-                  if line.startswith("export HIPFLAGS="))
-    hipflags = subprocess.run(["bash", "-c", f"{export}\nprintf %s \"$HIPFLAGS\""],
-                              capture_output=True, text=True, check=True).stdout
+    hipflags = _flags_arg(_cmake_args(_backend_block(parsed.build_script, "rocm")), "CMAKE_HIP_FLAGS")
     assert hipflags == ("-O2 -fexceptions -g -grecord-gcc-switches -pipe -Wall -Werror=format-security "
                         "-Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3 -Wp,-D_GLIBCXX_ASSERTIONS "
                         "-Xarch_host -fstack-protector-strong -m64 -march=x86-64 -mtune=generic "
                         "-fasynchronous-unwind-tables -fstack-clash-protection -Xarch_host -fcf-protection "
-                        "-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer")
+                        "-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -parallel-jobs=4")
 
 
 def test_cuda_host_code_keeps_fedoras_optimisation_level(rendered):

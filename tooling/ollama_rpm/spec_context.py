@@ -121,6 +121,7 @@ def _variants_description(cpus, variants):
 # nvcc compiles host code with the host compiler it is given flags for with
 # -Xcompiler; the spec builds that list from Fedora's flags in this variable.
 CUDA_HOST_FLAGS = "-Xcompiler=${ollama_cuda_host_flags}"
+HIP_FLAGS = "${ollama_hip_flags}"
 
 # %cmake sets CMAKE_<C|CXX>_FLAGS_RELEASE to -DNDEBUG so that Fedora's -O2 from
 # CFLAGS/CXXFLAGS decides; CMake's default for CUDA and HIP (-O3 -DNDEBUG) would
@@ -133,7 +134,10 @@ RELEASE_FLAGS_VARIABLE = {"cuda": "CMAKE_CUDA_FLAGS_RELEASE", "hip": "CMAKE_HIP_
 # host-only hardening flags get -Xarch_host so the AMDGPU device compile does
 # not see them, and -mtls-dialect=gnu2 is dropped. On top of what they do, the
 # GCC-only parts go: GCC's LTO (clang links the device code itself) and the
-# -specs= files (clang has no such option). CMake reads HIPFLAGS for CMAKE_HIP_FLAGS.
+# -specs= files (clang has no such option). They go to CMAKE_HIP_FLAGS on the
+# command line, not through the HIPFLAGS environment variable: Ollama's
+# llama/server caches CMAKE_HIP_FLAGS (-parallel-jobs=4) before ggml enables
+# HIP, and a cached value wins over HIPFLAGS.
 HIP_FLAGS_SED = ("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-strong/; "
                  "s/^-fcf-protection$/-Xarch_host -fcf-protection/; "
                  "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d")
@@ -144,6 +148,8 @@ def backend_data(backend):
     options = dict(backend.cmake_options)
     if kind == "cuda":
         options["CMAKE_CUDA_FLAGS"] = " ".join(filter(None, [options.get("CMAKE_CUDA_FLAGS"), CUDA_HOST_FLAGS]))
+    if kind == "hip":
+        options["CMAKE_HIP_FLAGS"] = " ".join(filter(None, [HIP_FLAGS, options.get("CMAKE_HIP_FLAGS")]))
     if kind in RELEASE_FLAGS_VARIABLE:
         options.setdefault(RELEASE_FLAGS_VARIABLE[kind], "-DNDEBUG")
     args = [f"-DOLLAMA_RUNNER_DIR={backend.runner_dir}"]
