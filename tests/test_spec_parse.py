@@ -170,15 +170,24 @@ def test_every_macro_in_build_and_install_comes_from_a_buildrequires(rendered, a
         assert not left, f"{section} keeps macros no BuildRequires defines: {left}"
 
 
-def test_rocm_compiler_and_gpu_list_reach_cmake_as_single_arguments(rendered):
-    parsed = _buildroot_parse(rendered, "x86_64", {"rocm": True})
+@pytest.mark.parametrize("gpu_list", [None, "gfx1100;gfx1201", '"gfx1100"'],
+                         ids=["fedora-quoted-list", "bare-list", "one-quoted"])
+def test_rocm_compiler_and_gpu_list_reach_cmake_as_single_arguments(rendered, gpu_list):
+    # The stand-in's value carries quotes as Fedora's does; the spec must not depend on it.
+    defines = [("rocm_gpu_list_default", gpu_list)] if gpu_list else []
+    parsed = _buildroot_parse(rendered, "x86_64", {"rocm": True}, defines=defines)
     args = _cmake_args(_backend_block(parsed.build_script, "rocm"))
     assert "-DCMAKE_HIP_COMPILER=/usr/lib64/rocm/llvm/bin/clang++" in args
     targets = [a for a in args if a.startswith("-DAMDGPU_TARGETS=")]
     assert len(targets) == 1, targets
     value = targets[0].split("=", 1)[1]
-    # Fedora's list, its own quotes gone, still one ;-list (the shell split nothing off)
-    assert '"' not in value and value.startswith("gfx900;") and value.endswith(";gfx1201"), value
+    # the list, any quotes of its own gone, still one ;-list (the shell split nothing off)
+    expected = gpu_list.strip('"') if gpu_list else None
+    assert '"' not in value, value
+    if expected:
+        assert value == expected
+    else:
+        assert value.startswith("gfx900;") and value.endswith(";gfx1201"), value
     assert "-DCMAKE_HIP_FLAGS_RELEASE=-DNDEBUG" in args   # Fedora's -O2, not CMake's -O3
 
 
