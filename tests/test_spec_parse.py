@@ -316,3 +316,16 @@ def test_march_stripping_sed_really_strips():
     out = subprocess.run(["sed", "-E", "s/(^| )-m(arch|tune)=[^ ]+//g"], input=flags,
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["-O2", "-g", "-fcf-protection", "-mno-omit-leaf-frame-pointer"]
+
+
+def test_both_cuda_backends_install_side_by_side(rendered):
+    parsed = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+    assert {"ollama-ggml-cuda", "ollama-ggml-cuda12"} <= set(parsed.packages)
+    text = rendered.read_text()
+    owned = {}
+    for name in ("cuda", "cuda12"):
+        section = text.split(f"\n%files ggml-{name}\n", 1)[1].split("\n%endif", 1)[0]
+        owned[name] = section.split()
+    # each owns only its own runner dir (upstream's cuda_v13 and cuda_v12), so no file conflicts
+    assert owned == {"cuda": ["%{ollama_libdir}/cuda_v13/"], "cuda12": ["%{ollama_libdir}/cuda_v12/"]}
+    assert "Conflicts:" not in text
