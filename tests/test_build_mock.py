@@ -43,31 +43,35 @@ def dry_run_configs(project, tmp_path, *args):
 
 
 # --- configs: every chroot and backend combination ------------------------------
-@pytest.mark.parametrize("chroot,release,repo_arch,fallback", [
-    ("fedora-42-x86_64", 42, "x86_64", None),
-    ("fedora-43-x86_64", 43, "x86_64", None),
-    ("fedora-42-aarch64", 42, "sbsa", None),
-    ("fedora-43-aarch64", 42, "sbsa", "fedora42"),
-    ("fedora-rawhide-x86_64", 43, "x86_64", "fedora43"),
-    ("fedora-rawhide-aarch64", 42, "sbsa", "fedora42"),
+@pytest.mark.parametrize("chroot,repo,repo_arch,fallback", [
+    ("fedora-42-x86_64", "fedora42", "x86_64", None),
+    ("fedora-43-x86_64", "fedora43", "x86_64", None),
+    ("fedora-44-x86_64", "fedora43", "x86_64", "fedora43"),
+    ("fedora-42-aarch64", "fedora42", "sbsa", None),
+    ("fedora-43-aarch64", "fedora42", "sbsa", "fedora42"),
+    ("epel-9-x86_64", "rhel9", "x86_64", None),
+    ("epel-10-x86_64", "rhel10", "x86_64", None),
 ])
-def test_cuda_config_adds_nvidia_repo_gcc14_and_path(project, tmp_path, srpm, chroot, release, repo_arch, fallback):
+def test_cuda_config_adds_nvidia_repo_host_gcc_and_path(project, tmp_path, srpm, chroot, repo, repo_arch, fallback):
     configs, _, stderr = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda", "--srpm", srpm)
     opts = configs[chroot]
     found = repos(opts["dnf.conf"])
-    repo_id = f"cuda-fedora{release}-{repo_arch}"
-    url = f"{NVIDIA}/fedora{release}/{repo_arch}/"
+    repo_id = f"cuda-{repo}-{repo_arch}"
+    url = f"{NVIDIA}/{repo}/{repo_arch}/"
     assert found[repo_id]["baseurl"] == url
     assert found[repo_id]["gpgcheck"] == "1"
     assert found[repo_id]["gpgkey"] == url + "D42D0685.pub"
     # The stock repositories are still there, expanded for the chroot's release.
-    stock = "rawhide" if "rawhide" in chroot else "fedora"
-    assert stock in found
-    if "rawhide" not in chroot:
-        assert found["fedora"]["gpgkey"].endswith(f"RPM-GPG-KEY-fedora-{chroot.split('-')[1]}-primary")
-    assert opts["chroot_additional_packages"] == ["gcc14", "gcc14-c++"]
-    assert opts["environment"]["PATH"] == "/usr/local/cuda-12.9/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-    assert opts["environment"]["CUDACXX"] == "/usr/local/cuda-12.9/bin/nvcc"
+    family, release = chroot.split("-")[:2]
+    if family == "fedora":
+        assert found["fedora"]["gpgkey"].endswith(f"RPM-GPG-KEY-fedora-{release}-primary")
+        # nvcc 13.0 takes GCC <= 15; Fedora's is newer
+        assert opts["chroot_additional_packages"] == ["gcc15", "gcc15-c++"]
+    else:
+        assert found["epel"]["gpgkey"].endswith(f"RPM-GPG-KEY-EPEL-{release}")
+        assert opts["chroot_additional_packages"] == []      # EL's own GCC (11, 14) suits nvcc
+    assert opts["environment"]["PATH"] == "/usr/local/cuda-13.0/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+    assert opts["environment"]["CUDACXX"] == "/usr/local/cuda-13.0/bin/nvcc"
     assert opts["root"] == f"ollama-{chroot}-cuda"
     assert opts["plugin_conf"]["ccache_enable"] is True
     assert opts["plugin_conf"]["ccache_opts"]["max_cache_size"] == "20G"
@@ -80,11 +84,38 @@ def test_cuda_config_adds_nvidia_repo_gcc14_and_path(project, tmp_path, srpm, ch
     else:
         assert "NVIDIA" not in stderr
     if "aarch64" in chroot:
-        assert "backends.cuda.arches is ['x86_64']" in stderr
+        assert "backends.cuda.arches is ['x86_64']" in stderr and "builds nothing on aarch64" in stderr
 
 
-@pytest.mark.parametrize("chroot", ["fedora-42-x86_64", "fedora-43-x86_64", "fedora-42-aarch64",
-                                    "fedora-43-aarch64", "fedora-rawhide-x86_64", "fedora-rawhide-aarch64"])
+@pytest.mark.parametrize("chroot", ["fedora-rawhide-x86_64", "fedora-rawhide-aarch64"])
+def test_cuda_on_rawhide_is_refused_without_a_repo_release(project, tmp_path, srpm, chroot):
+    out = tmp_path / "out"
+    proc = run_cli("build", "--dry-run", "--resultdir", out, "--chroot", chroot, "--with", "cuda", "--srpm", srpm,
+                   cwd=project)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{chroot}: NVIDIA publishes no CUDA repository for rawhide" in proc.stderr
+    configs, _, _ = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda",
+                                    "--cuda-repo-release", "42", "--srpm", srpm)
+    assert "cuda-fedora42-" in configs[chroot]["dnf.conf"]
+
+
+def test_cuda12_builds_only_where_glibc_is_older_than_2_41(project, tmp_path, srpm):
+    proc = run_cli("build", "--dry-run", "--resultdir", tmp_path / "out", "--chroot", "fedora-44-x86_64",
+                   "--with", "cuda12", "--srpm", srpm, cwd=project)
+    assert proc.returncode == 2 and "glibc 2.41" in proc.stderr and "epel-9" in proc.stderr
+    configs, _, _ = dry_run_configs(project, tmp_path, "--chroot", "epel-9-x86_64", "--chroot", "epel-10-x86_64",
+                                    "--with", "cuda", "--with", "cuda12", "--srpm", srpm)
+    for chroot, release in (("epel-9-x86_64", 9), ("epel-10-x86_64", 10)):
+        opts = configs[chroot]
+        assert f"cuda-rhel{release}-x86_64" in repos(opts["dnf.conf"])
+        # both toolkits on PATH, the CUDA 13 nvcc as CUDACXX (the spec names each compiler itself)
+        assert opts["environment"]["PATH"].startswith("/usr/local/cuda-13.0/bin:/usr/local/cuda-12.9/bin:")
+        assert opts["root"] == f"ollama-{chroot}-cuda-cuda12"
+
+
+@pytest.mark.parametrize("chroot", ["fedora-42-x86_64", "fedora-43-x86_64", "fedora-44-x86_64", "fedora-42-aarch64",
+                                    "fedora-43-aarch64", "fedora-rawhide-x86_64", "fedora-rawhide-aarch64",
+                                    "epel-9-x86_64", "epel-10-x86_64"])
 @pytest.mark.parametrize("flags", [(), ("--without", "vulkan"), ("--with", "rocm", "--without", "vulkan"),
                                    ("--without", "rocm", "--without", "vulkan")])
 def test_config_without_cuda_is_stock_plus_ccache(project, tmp_path, srpm, chroot, flags):
@@ -113,13 +144,15 @@ def test_cuda_repo_release_override(project, tmp_path, srpm):
 
 def test_host_compiler_from_config(project, tmp_path, srpm):
     data = load_yaml(project / "packaging.yaml")
-    data["backends"]["cuda"]["host_compiler"] = "/usr/bin/g++-13"
-    data["backends"]["cuda"]["build_requires"] = ["cuda-nvcc-12-4", "gcc13-c++"]
+    data["backends"]["cuda"]["host_compiler"] = "/usr/bin/g++-14"
+    data["backends"]["cuda"]["build_requires"] = ["cuda-nvcc-13-1", "gcc14-c++"]
+    data["backends"]["cuda"]["cmake_options"]["CMAKE_CUDA_COMPILER"] = "/usr/local/cuda-13.1/bin/nvcc"
+    data["backends"]["cuda"]["cmake_options"]["CUDAToolkit_ROOT"] = "/usr/local/cuda-13.1"
     write_yaml(project / "packaging.yaml", data)
     configs, _, _ = dry_run_configs(project, tmp_path, "--chroot", "fedora-42-x86_64", "--with", "cuda", "--srpm", srpm)
     opts = configs["fedora-42-x86_64"]
-    assert opts["chroot_additional_packages"] == ["gcc13", "gcc13-c++"]
-    assert opts["environment"]["CUDACXX"] == "/usr/local/cuda-12.4/bin/nvcc"
+    assert opts["chroot_additional_packages"] == ["gcc14", "gcc14-c++"]
+    assert opts["environment"]["CUDACXX"] == "/usr/local/cuda-13.1/bin/nvcc"
 
 
 def test_dry_run_prints_exact_commands(project, tmp_path, srpm):
@@ -142,6 +175,7 @@ def test_dry_run_prints_exact_commands(project, tmp_path, srpm):
     (("--chroot", "fedora-43-ppc64le"), "--chroot fedora-43-ppc64le"),
     (("--nodeps",), "--nodeps: applies to --engine rpmbuild only"),
     (("--cuda-repo-release", "4"), "--cuda-repo-release 4"),
+    (("--chroot", "epel-rawhide-x86_64"), "--chroot epel-rawhide-x86_64: expected a mock chroot"),
 ])
 def test_bad_arguments(project, tmp_path, srpm, args, message):
     proc = run_cli("build", "--dry-run", "--resultdir", tmp_path / "out", "--srpm", srpm, *args, cwd=project)
@@ -153,7 +187,7 @@ def test_bad_arguments(project, tmp_path, srpm, args, message):
 
 def test_bad_backend_error_names_known_ones(project, tmp_path, srpm):
     proc = run_cli("build", "--dry-run", "--with", "opencl", "--srpm", srpm, cwd=project)
-    assert "expected one of: cuda, rocm, vulkan" in proc.stderr
+    assert "expected one of: cuda, cuda12, rocm, vulkan" in proc.stderr
 
 
 # --- running the fake mock ----------------------------------------------------------

@@ -46,7 +46,7 @@ GGML_X86 = """\
 """
 
 
-def presets(cuda12, rocm72):
+def presets(cuda12, rocm72, cuda13):
     return json.dumps({"version": 3, "configurePresets": [
         {"name": "default", "cacheVariables": {"GGML_NATIVE": "OFF"}},
         {"name": "llama_cuda_v12_base", "hidden": True, "inherits": ["default"],
@@ -55,6 +55,10 @@ def presets(cuda12, rocm72):
          "cacheVariables": {"CMAKE_CUDA_ARCHITECTURES": cuda12}},
         {"name": "llama_cuda_v12_windows", "inherits": ["llama_cuda_v12_base"],
          "cacheVariables": {"CMAKE_CUDA_ARCHITECTURES": "75;80"}},
+        {"name": "llama_cuda_v13_base", "hidden": True, "inherits": ["default"],
+         "cacheVariables": {"GGML_CUDA": "ON", "OLLAMA_RUNNER_DIR": "cuda_v13", "CMAKE_CUDA_FLAGS": "-t 4"}},
+        {"name": "llama_cuda_v13_linux", "inherits": ["llama_cuda_v13_base"],
+         "cacheVariables": {"CMAKE_CUDA_ARCHITECTURES": cuda13}},
         {"name": "rocm_v7_2_base", "inherits": ["default"], "cacheVariables": {"OLLAMA_RUNNER_DIR": "rocm_v7_2"}},
         {"name": "rocm_v7_2_linux", "inherits": ["rocm_v7_2_base"], "cacheVariables": {"AMDGPU_TARGETS": rocm72}},
     ]}, indent=2)
@@ -78,10 +82,12 @@ def ollama_tarball(version, llama_tag, go="1.26.0",
                    patches=("001-llama-cpp-hooks.patch", "models/003-llama-cpp-laguna-metal.patch"),
                    cuda12="50-virtual;52-virtual;60;61;70;75;80;86;89;90;90a;100;120",
                    rocm72="gfx908:xnack-;gfx90a:xnack+;gfx90a:xnack-;gfx942;gfx950;gfx1030;gfx1100;gfx1101;"
-                          "gfx1102;gfx1150;gfx1151;gfx1200;gfx1201", main_go="package main\n"):
+                          "gfx1102;gfx1150;gfx1151;gfx1200;gfx1201", main_go="package main\n",
+                   cuda13="75-virtual;80-virtual;86-virtual;87-virtual;89-virtual;90-virtual;90a-virtual;"
+                          "100-virtual;103-virtual;110-virtual;120-virtual;121-virtual"):
     files = {"LLAMA_CPP_VERSION": f"{llama_tag}\n",
              "go.mod": f"module github.com/ollama/ollama\n\ngo {go}\n\nrequire (\n)\n",
-             "llama/server/CMakePresets.json": presets(cuda12, rocm72),
+             "llama/server/CMakePresets.json": presets(cuda12, rocm72, cuda13),
              "llama/compat/README.md": "compat\n", "llama/compat/compat.cmake": "",
              "main.go": main_go}
     for patch in patches:
@@ -188,7 +194,7 @@ def assert_no_token(proc, repo):
 def test_bump_to_new_release_commits_everything(repo, upstream):
     upstream.release("0.33.0", "b10600", go="1.27.0", patches=("001-llama-cpp-hooks.patch", "002-vision.patch",
                                                                  "models/003-llama-cpp-laguna-metal.patch"),
-                     cuda12="75-virtual;80;86;89;90;100;120")
+                     cuda12="60;61;70;75;80;86;89;90;100;120", cuda13="75-virtual;80-virtual;120-virtual")
     before = repo.head.commit
     config_before = (repo.working_tree_dir + "/packaging.yaml")
     old_text = open(config_before).read()
@@ -208,7 +214,9 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
         "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch",
         "llama/compat/models/003-llama-cpp-laguna-metal.patch"]}
     assert cfg["go"]["min_version"] == "1.27"
-    assert cfg["backends"]["cuda"]["gpu_targets"] == ["75-virtual", "80", "86", "89", "90", "100", "120"]
+    # each CUDA backend follows the Linux preset of its own runner dir
+    assert cfg["backends"]["cuda"]["gpu_targets"] == ["75-virtual", "80-virtual", "120-virtual"]
+    assert cfg["backends"]["cuda12"]["gpu_targets"] == ["60", "61", "70", "75", "80", "86", "89", "90", "100", "120"]
     assert cfg["changelog"][0]["version"] == "0.33.0-1"
     assert "Update to 0.33.0 (llama.cpp b10600)" in cfg["changelog"][0]["text"]
     assert cfg["changelog"][1]["version"] == "0.32.15-1"

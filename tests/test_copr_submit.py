@@ -182,12 +182,33 @@ def test_missing_config_file(home, srpm, tmp_path):
     assert str(tmp_path / "nope") in proc.stderr and "no Copr API config" in proc.stderr
 
 
-def test_cuda_on_rawhide_is_refused_before_any_request(copr, home, srpm):
+@pytest.mark.parametrize("chroots", [["fedora-rawhide-x86_64"], ["fedora-43-x86_64", "fedora-rawhide-x86_64"]])
+def test_cuda_on_rawhide_is_refused_before_any_request(copr, home, srpm, chroots):
     write_config(home, copr.url)
-    proc = submit(home, "--project", "alice/ollama", "--chroot", "fedora-rawhide-x86_64", "--with", "cuda",
-                  "--srpm", srpm)
+    args = [a for c in chroots for a in ("--chroot", c)]
+    proc = submit(home, "--project", "alice/ollama", *args, "--with", "cuda", "--srpm", srpm)
     assert proc.returncode == EXIT_CONFIG
-    assert "fedora-rawhide-x86_64" in proc.stderr
+    # the same words as `build --engine mock`: one source for NVIDIA's repositories
+    assert "fedora-rawhide-x86_64: NVIDIA publishes no CUDA repository for rawhide" in proc.stderr
+    assert copr.requests == [] and copr.uploads == []
+
+
+def test_epel_chroots_get_nvidias_rhel_repository(copr, home, srpm):
+    write_config(home, copr.url)
+    proc = submit(home, "--project", "alice/ollama", "--chroot", "epel-9-x86_64", "--chroot", "epel-10-x86_64",
+                  "--with", "cuda", "--with", "cuda12", "--srpm", srpm, "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    for release in (9, 10):
+        assert copr.chroots[("alice", "ollama", f"epel-{release}-x86_64")] == {
+            "additional_repos": [f"https://developer.download.nvidia.com/compute/cuda/repos/rhel{release}/x86_64/"],
+            "with_opts": ["cuda", "cuda12"]}
+
+
+def test_cuda12_is_refused_on_fedora_with_new_glibc(copr, home, srpm):
+    write_config(home, copr.url)
+    proc = submit(home, "--project", "alice/ollama", "--chroot", "fedora-44-x86_64", "--with", "cuda12",
+                  "--srpm", srpm)
+    assert proc.returncode == EXIT_CONFIG and "glibc 2.41" in proc.stderr
     assert copr.requests == []
 
 

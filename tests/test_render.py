@@ -96,7 +96,12 @@ BAD_INPUTS = [
     ("sources.ollama", "https://x/{nope}.tar.gz", ["sources.ollama", "placeholder"]),
     ("go.libdir_variables.0", "PackageLibDir", ["go.libdir_variables[0]", "importpath.Name"]),
     ("patches_dir", "nope", ["patches_dir", "existing directory"]),
-    ("backends.cuda.runner_dir", "cuda_v13", ["backends.cuda.runner_dir", "CUDA 13", "cuda-nvcc-12-9"]),
+    ("backends.cuda.runner_dir", "cuda_v12", ["backends.cuda.runner_dir", "CUDA 12", "cuda-nvcc-13-0"]),
+    ("backends.cuda12.runner_dir", "cuda_v13", ["backends.cuda12.runner_dir", "CUDA 12"]),
+    ("backends.cuda.requires.0", "cuda-cudart-12-9", ["backends.cuda.runner_dir", "requires cuda-cudart-12-9"]),
+    ("backends.cuda.build_requires.2", "cuda-cccl-12-9", ["backends.cuda.runner_dir", "cuda-cccl-12-9"]),
+    ("backends.vulkan.runner_dir", "rocm_v7_2", ["backends.vulkan.runner_dir", "backends.rocm", "one directory"]),
+    ("backends.cuda.requires_exclude.0", "cuda driver", ["backends.cuda.requires_exclude[0]", "soname"]),
     ("backends.cuda.runner_dir", "cuda12", ["backends.cuda.runner_dir", "cuda_v<major>"]),
     ("summary", "Runs %{lua: os.exit()}", ["summary", "without %"]),
     ("backends.cuda.host_compiler", "g++-14; rm -rf /", ["backends.cuda.host_compiler", "absolute path"]),
@@ -171,9 +176,8 @@ def test_impossible_date_is_a_one_line_error(project):
 def test_cuda_13_refuses_architectures_it_dropped(project):
     cfg = load_yaml(project / "packaging.yaml")
     cuda = cfg["backends"]["cuda"]
-    cuda["runner_dir"] = "cuda_v13"
-    cuda["build_requires"] = [br.replace("12-9", "13-0") for br in cuda["build_requires"]]
-    cuda["cmake_options"] = {k: v.replace("cuda-12.9", "cuda-13.0") for k, v in cuda["cmake_options"].items()}
+    assert cuda["runner_dir"] == "cuda_v13"          # the default CUDA backend is CUDA 13
+    cuda["gpu_targets"] = ["70", "75-virtual", "80", "90"]
     write_yaml(project / "packaging.yaml", cfg)
     proc = run_cli("render", cwd=project)
     assert proc.returncode == EXIT_CONFIG

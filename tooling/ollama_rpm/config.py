@@ -16,7 +16,9 @@ from ollama_rpm.errors import ConfigError
 from ollama_rpm.version import parse_upstream
 
 ARCHES = ("x86_64", "aarch64")
-BACKENDS = ("cuda", "rocm", "vulkan")
+# cuda: the current CUDA major (13); cuda12: the previous one, for GPUs CUDA 13
+# dropped (Maxwell, Pascal, Volta). Both build ggml-cuda into their own runner dir.
+BACKENDS = ("cuda", "cuda12", "rocm", "vulkan")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _SIMPLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -34,6 +36,11 @@ class Backend:
     requires: tuple
     supplements: str
     bundled_runtimes: tuple       # globs, relative to the runner dir
+    requires_exclude: tuple = ()  # sonames kept out of the automatic Requires
+
+    @property
+    def is_cuda(self):
+        return self.name.startswith("cuda")
 
 
 @dataclass(frozen=True)
@@ -266,12 +273,28 @@ def _backends(section):
             requires=b.strings("requires", required=False),
             supplements=b.text("supplements", "a rich dependency like (a or b)", required=False, default=""),
             bundled_runtimes=b.strings("bundled_runtimes", "a list of file globs", required=False),
+            requires_exclude=_sonames(b, "requires_exclude"),
         ))
         b.reject_unknown()
-        if name == "cuda":
+        if result[-1].is_cuda:
             _check_cuda(b, result[-1])
     section.reject_unknown()
+    # Every backend installs into its own runner dir, so CUDA 12 and 13 can be installed together.
+    seen = {}
+    for backend in result:
+        if backend.runner_dir in seen:
+            section.fail(f"{backend.name}.runner_dir", f"{backend.runner_dir!r} is also backends.{seen[backend.runner_dir]}'s; "
+                         "expected one directory per backend")
+        seen[backend.runner_dir] = backend.name
     return tuple(result)
+
+
+def _sonames(section, key):
+    names = section.strings(key, "a list of library sonames like libcuda.so.1", required=False)
+    for index, soname in enumerate(names):
+        if not re.match(r"^lib[A-Za-z0-9_+-]+\.so(\.\d+)*$", soname):
+            section.fail(f"{key}[{index}]", f"expected a library soname like libcuda.so.1, got {soname!r}")
+    return names
 
 
 # CUDA 13 dropped Maxwell, Pascal and Volta: sm_75 is its oldest architecture.
@@ -285,8 +308,13 @@ def _check_cuda(section, backend):
     if not runner:
         section.fail("runner_dir", f"expected cuda_v<major> like cuda_v12, got {backend.runner_dir!r}")
     major = int(runner.group(1))
-    named = [(f"build_requires {br}", int(m.group(1))) for br in backend.build_requires
-             for m in [re.match(r"^cuda-nvcc-(\d+)-\d+$", br)] if m]
+    named_major = re.match(r"^cuda(\d+)$", backend.name)
+    if named_major and int(named_major.group(1)) != major:
+        section.fail("runner_dir", f"backends.{backend.name} is CUDA {named_major.group(1)}, got {backend.runner_dir!r}")
+    # NVIDIA's versioned package names: cuda-nvcc-13-0, cuda-cudart-13-0, libcublas-devel-13-0...
+    named = [(f"{key} {name}", int(m.group(1))) for key, names in (("build_requires", backend.build_requires),
+                                                                   ("requires", backend.requires))
+             for name in names for m in [re.match(r"^(?:cuda|libcublas|libnvjitlink)[a-z-]*-(\d+)-\d+$", name)] if m]
     named += [(f"cmake_options.{key} {value}", int(m.group(1))) for key, value in backend.cmake_options
               for m in [re.search(r"/cuda-(\d+)\.\d+(/|$)", value)] if m]
     for what, other in named:

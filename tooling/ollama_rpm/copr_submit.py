@@ -13,13 +13,15 @@ import threading
 import time
 from pathlib import Path
 
+from ollama_rpm import mockcfg
 from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, OllamaRpmError, ToolError,
                                UsageError)
 
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
 DEFAULT_CHROOTS = ("fedora-44-x86_64", "fedora-rawhide-x86_64")
-NVIDIA_REPO = "https://developer.download.nvidia.com/compute/cuda/repos/fedora{release}/x86_64/"
+# Backends whose build needs NVIDIA's repository in the chroot.
+CUDA_BACKENDS = ("cuda", "cuda12")
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
 _CHROOT = re.compile(r"^(?P<os>[a-z0-9]+)-(?P<release>\d+|rawhide)-(?P<arch>[a-z0-9_]+)$")
 _PROJECT = re.compile(r"^(@?[A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._+-]*)$")
@@ -36,12 +38,17 @@ def parse_project(text):
     return match.group(1), match.group(2)
 
 
-def cuda_repo(chroot):
-    match = _CHROOT.match(chroot)
-    if not match or match.group("os") != "fedora" or not match.group("release").isdigit():
+def cuda_repo(chroot, with_=("cuda",)):
+    """NVIDIA's repository URL for a Copr chroot (the facts are mockcfg's, shared
+    with `build --engine mock`), and a warning when it is a fallback."""
+    try:
+        parsed = mockcfg.parse_chroot(chroot)
+    except UsageError:
         raise UsageError(f"--with cuda: NVIDIA has no CUDA repository for chroot {chroot}; "
-                         "use fedora-NN-x86_64 chroots")
-    return NVIDIA_REPO.format(release=match.group("release"))
+                         "use fedora-NN-<arch> or epel-NN-<arch> chroots") from None
+    mockcfg.check_cuda12(parsed, with_)
+    repo = mockcfg.cuda_repo(parsed)
+    return repo.url, repo.warning
 
 
 class Session:
@@ -147,6 +154,7 @@ def _first_line(error):
 
 
 def ensure_project(session, owner, name, chroots, with_cuda, create=True):
+    """with_cuda: the CUDA backends (cuda, cuda12) to turn on; empty for none."""
     from copr.v3.exceptions import CoprNoResultException
     client = session.client
     full = f"{owner}/{name}"
@@ -173,18 +181,20 @@ def ensure_project(session, owner, name, chroots, with_cuda, create=True):
         for chroot in chroots:
             if not chroot.endswith("x86_64"):
                 continue
-            repo = cuda_repo(chroot)
+            repo, _ = cuda_repo(chroot, with_cuda)
             current = session.call(f"read chroot {chroot} of {full}", client.project_chroot_proxy.get,
                                    owner, name, chroot)
             repos = list(current.get("additional_repos") or [])
             opts = list(current.get("with_opts") or [])
-            if repo in repos and "cuda" in opts:
+            missing = [backend for backend in with_cuda if backend not in opts]
+            if repo in repos and not missing:
                 continue
             session.call(f"configure chroot {chroot} of {full}", client.project_chroot_proxy.edit,
                          owner, name, chroot,
                          additional_repos=repos + ([repo] if repo not in repos else []),
-                         with_opts=opts + (["cuda"] if "cuda" not in opts else []))
-            session.print(f"{chroot}: added NVIDIA CUDA repository and --with cuda")
+                         with_opts=opts + missing)
+            session.print(f"{chroot}: added NVIDIA CUDA repository and "
+                          + ", ".join(f"--with {backend}" for backend in with_cuda))
     return project
 
 
@@ -242,14 +252,16 @@ def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None,
     for chroot in chroots:
         if not _CHROOT.match(chroot):
             raise UsageError(f"--chroot {chroot!r}: expected a Copr chroot like fedora-43-x86_64")
-    unknown = [w for w in with_ if w != "cuda"]
+    unknown = [w for w in with_ if w not in CUDA_BACKENDS]
     if unknown:
-        raise UsageError(f"--with {unknown[0]}: only cuda needs Copr-side setup")
-    with_cuda = "cuda" in with_
+        raise UsageError(f"--with {unknown[0]}: only {' and '.join(CUDA_BACKENDS)} need Copr-side setup")
+    with_cuda = tuple(dict.fromkeys(with_))
+    warnings = []
     if with_cuda:
         for chroot in chroots:
             if chroot.endswith("x86_64"):
-                cuda_repo(chroot)        # fail before touching Copr
+                _, warning = cuda_repo(chroot, with_cuda)        # fail before touching Copr
+                warnings += [warning] if warning else []
     if srpm is not None:
         srpm = Path(srpm)
         if not srpm.is_file() or not srpm.name.endswith(".src.rpm"):
@@ -258,6 +270,8 @@ def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None,
     if plain is None:
         plain = not session.out.isatty() or bool(os.environ.get("CI"))
 
+    for warning in warnings:
+        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
     ensure_project(session, owner, name, chroots, with_cuda, create=create)
 
     if srpm is None:

@@ -21,16 +21,24 @@ PROJECT_SOURCES = (
     (14, "README.Fedora", "doc/README.Fedora"),
 )
 
-# The llama/server CMake target that builds each GPU backend.
-BUILD_TARGET = {"cuda": "ggml-cuda", "rocm": "ggml-hip", "vulkan": "ggml-vulkan"}
+# What kind of GPU toolkit each backend builds with (cuda12 is a second CUDA).
+KIND = {"cuda": "cuda", "cuda12": "cuda", "rocm": "hip", "vulkan": "vulkan"}
 
-# The CMake cache variable that takes each backend's GPU architecture list.
-GPU_TARGETS_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "rocm": "AMDGPU_TARGETS"}
+# The llama/server CMake target that builds each kind of GPU backend.
+BUILD_TARGET = {"cuda": "ggml-cuda", "hip": "ggml-hip", "vulkan": "ggml-vulkan"}
+
+# The CMake cache variable that takes each kind's GPU architecture list.
+GPU_TARGETS_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "hip": "AMDGPU_TARGETS"}
 
 BACKEND_TEXT = {
-    "cuda": ("NVIDIA CUDA backend for Ollama",
-             "The ggml CUDA backend, which runs models on NVIDIA GPUs. It uses the CUDA\n"
-             "runtime libraries from NVIDIA's repository instead of bundled copies."),
+    "cuda": ("NVIDIA CUDA 13 backend for Ollama",
+             "The ggml CUDA backend built with CUDA 13, which runs models on NVIDIA GPUs\n"
+             "from Turing (GeForce RTX 20xx) on. It uses the CUDA runtime libraries from\n"
+             "NVIDIA's repository instead of bundled copies."),
+    "cuda12": ("NVIDIA CUDA 12 backend for Ollama",
+               "The ggml CUDA backend built with CUDA 12, for NVIDIA GPUs that CUDA 13 no\n"
+               "longer supports (Maxwell, Pascal, Volta). It installs next to the CUDA 13\n"
+               "backend; Ollama picks the one that fits each GPU."),
     "rocm": ("AMD ROCm backend for Ollama",
              "The ggml HIP backend, which runs models on AMD GPUs through Fedora's ROCm\n"
              "stack (hipBLAS, rocBLAS)."),
@@ -93,9 +101,15 @@ def cpu_level_packages(config):
     by_level = {}
     for variant, level in config.cpu_x86_64:
         by_level.setdefault(level, []).append(variant)
-    return [{"level": level, "variants": by_level[level],
+    present = [level for level in cpu_levels.LEVELS if level in by_level]
+    # number: N of x86-64-vN, compared in the spec with the distribution's own
+    # level; prev: the next lower packaged level (0: none), which is required
+    # instead when the distribution's level lets it ship.
+    return [{"level": level, "number": int(level[1:]),
+             "prev": int(present[index - 1][1:]) if index else 0,
+             "variants": by_level[level],
              "description": _variants_description(LEVEL_CPUS[level], by_level[level])}
-            for level in cpu_levels.LEVELS if level in by_level]
+            for index, level in enumerate(present)]
 
 
 def _variants_description(cpus, variants):
@@ -107,36 +121,88 @@ def _variants_description(cpus, variants):
 # nvcc compiles host code with the host compiler it is given flags for with
 # -Xcompiler; the spec builds that list from Fedora's flags in this variable.
 CUDA_HOST_FLAGS = "-Xcompiler=${ollama_cuda_host_flags}"
+HIP_FLAGS = "${ollama_hip_flags}"
+
+# %cmake sets CMAKE_<C|CXX>_FLAGS_RELEASE to -DNDEBUG so that Fedora's -O2 from
+# CFLAGS/CXXFLAGS decides; CMake's default for CUDA and HIP (-O3 -DNDEBUG) would
+# override it for host code. Device code keeps its own optimisation (ptxas,
+# the AMDGPU backend default to -O3 regardless).
+RELEASE_FLAGS_VARIABLE = {"cuda": "CMAKE_CUDA_FLAGS_RELEASE", "hip": "CMAKE_HIP_FLAGS_RELEASE"}
+
+# Fedora's flags for the HIP compiler (clang), as Fedora's own ROCm packages
+# (rocrand, rocm-examples, llama-cpp) derive them from build_cxxflags: the
+# host-only hardening flags get -Xarch_host so the AMDGPU device compile does
+# not see them, and -mtls-dialect=gnu2 is dropped. On top of what they do, the
+# GCC-only parts go: GCC's LTO (clang links the device code itself) and the
+# -specs= files (clang has no such option). They go to CMAKE_HIP_FLAGS on the
+# command line, not through the HIPFLAGS environment variable: Ollama's
+# llama/server caches CMAKE_HIP_FLAGS (-parallel-jobs=4) before ggml enables
+# HIP, and a cached value wins over HIPFLAGS.
+HIP_FLAGS_SED = ("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-strong/; "
+                 "s/^-fcf-protection$/-Xarch_host -fcf-protection/; "
+                 "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d")
 
 
 def backend_data(backend):
+    kind = KIND[backend.name]
     options = dict(backend.cmake_options)
-    if backend.name == "cuda":
+    if kind == "cuda":
         options["CMAKE_CUDA_FLAGS"] = " ".join(filter(None, [options.get("CMAKE_CUDA_FLAGS"), CUDA_HOST_FLAGS]))
+    if kind == "hip":
+        options["CMAKE_HIP_FLAGS"] = " ".join(filter(None, [HIP_FLAGS, options.get("CMAKE_HIP_FLAGS")]))
+    if kind in RELEASE_FLAGS_VARIABLE:
+        options.setdefault(RELEASE_FLAGS_VARIABLE[kind], "-DNDEBUG")
     args = [f"-DOLLAMA_RUNNER_DIR={backend.runner_dir}"]
     args += [f"-D{name}={_cmake_value(value)}" for name, value in options.items()]
+    gpu_targets_global = ""
     if backend.gpu_targets:
         targets = ";".join(backend.gpu_targets)
-        args.append(f'-D{GPU_TARGETS_VARIABLE[backend.name]}="{targets}"')
+        if "%" in targets:
+            # A distribution macro (Fedora's %rocm_gpu_list_default carries its own
+            # double quotes): expanded at build time with any quotes removed, then
+            # quoted once here so the shell passes the ;-list as one argument.
+            gpu_targets_global = ("%{lua:print((rpm.expand([[" + targets + "]]):gsub('\"', '')))}")
+            targets = f"%{{ollama_{backend.name}_gpu_targets}}"
+        args.append(f'-D{GPU_TARGETS_VARIABLE[kind]}="{targets}"')
+    compat_gcc = _compat_gcc_packages(backend)
     if backend.host_compiler:
-        args.append(f"-DCMAKE_CUDA_HOST_COMPILER={backend.host_compiler}")
+        # Fedora's GCC is newer than nvcc accepts, so it names a compat GCC; EL's own
+        # (RHEL 9: 11, RHEL 10: 14) is one nvcc accepts and EL has no such package.
+        args.append(f"%{{?fedora:-DCMAKE_CUDA_HOST_COMPILER={backend.host_compiler}}}")
     summary, description = BACKEND_TEXT[backend.name]
     return {
         "name": backend.name,
+        "kind": kind,
         "enabled": backend.enabled,
         # %bcond default: on for the listed arches only; "all" needs no %ifarch.
         "all_arches": set(backend.arches) == {"x86_64", "aarch64"},
-        "arches": backend.arches,
+        "arches": " ".join("%{x86_64}" if arch == "x86_64" else arch for arch in backend.arches),
+        "arch_names": " ".join(backend.arches),
         "runner_dir": backend.runner_dir,
-        "build_target": BUILD_TARGET[backend.name],
+        "build_target": BUILD_TARGET[kind],
         "cmake_args": args,
-        "build_requires": backend.build_requires,
+        "gpu_targets_global": gpu_targets_global,
+        "build_requires": [br for br in backend.build_requires if br not in compat_gcc],
+        "fedora_build_requires": [br for br in backend.build_requires if br in compat_gcc],
         "requires": backend.requires,
+        "requires_exclude": "|".join(_soname_regex(s) for s in backend.requires_exclude),
+        "requires_exclude_list": ", ".join(backend.requires_exclude),
         "supplements": backend.supplements,
         "bundled_runtimes": backend.bundled_runtimes,
         "summary": summary,
         "description": description,
     }
+
+
+def _compat_gcc_packages(backend):
+    """The BuildRequires that provide the host compiler (/usr/bin/g++-15 -> gcc15-c++)."""
+    match = re.search(r"(?:g\+\+|gcc|c\+\+)-(\d+)$", backend.host_compiler or "")
+    return {f"gcc{match.group(1)}-c++", f"gcc{match.group(1)}"} if match else set()
+
+
+def _soname_regex(soname):
+    """libcuda.so.1 -> the regex (spec-escaped) matching rpm's libcuda.so.1()(64bit)."""
+    return "^" + soname.replace(".", "\\\\.") + "\\\\("
 
 
 def _cmake_value(value):
@@ -176,5 +242,6 @@ def build(config, root):
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
         "backends": [backend_data(b) for b in config.backends],
+        "hip_flags_sed": HIP_FLAGS_SED,
         "changelog": changelog(config),
     }

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
 
 # backend -> the CMake cache variable holding its GPU list in CMakePresets.json
-PRESET_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "rocm": "AMDGPU_TARGETS"}
+PRESET_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "cuda12": "CMAKE_CUDA_ARCHITECTURES",
+                   "rocm": "AMDGPU_TARGETS"}
 _VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
 _X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
 _BRANCH_END = re.compile(r"^\s*(elseif|else|endif)\s*\(")

@@ -21,7 +21,7 @@ def register(sub):
     parser.add_argument("--chroot", action="append", metavar="NAME",
                         help=f"mock chroot, repeatable (default {DEFAULT_CHROOT}); mock engine only")
     parser.add_argument("--with", dest="with_", action="append", default=[], metavar="BACKEND",
-                        help="turn a backend's %%bcond on (cuda, rocm, vulkan); repeatable")
+                        help="turn a backend's %%bcond on (cuda, cuda12, rocm, vulkan); repeatable")
     parser.add_argument("--without", action="append", default=[], metavar="BACKEND",
                         help="turn a backend's %%bcond off; repeatable")
     parser.add_argument("--resultdir", type=Path,
@@ -31,7 +31,8 @@ def register(sub):
     parser.add_argument("--dry-run", action="store_true",
                         help="print the mock configs and the exact commands; run and write nothing")
     parser.add_argument("--cuda-repo-release", type=int, metavar="NN",
-                        help="use NVIDIA's fedoraNN CUDA repository whatever the chroot's release (mock engine)")
+                        help="use NVIDIA's CUDA repository of release NN (fedoraNN, or rhelNN for epel chroots) "
+                             "whatever the chroot's release (mock engine)")
     parser.add_argument("--nodeps", action="store_true",
                         help="rpmbuild engine: do not check BuildRequires against the rpm database")
     parser.add_argument("--macros", action="append", default=[], type=Path, metavar="FILE",
@@ -56,8 +57,9 @@ def _validate(args, cfg):
         for option, value in (("--nodeps", args.nodeps), ("--macros", args.macros)):
             if value:
                 raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
-    if args.cuda_repo_release is not None and not 20 <= args.cuda_repo_release <= 99:
-        raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a Fedora release number like 42")
+    if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
+        raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
+                         "(Fedora) or 10 (RHEL, for epel chroots)")
     for path in args.macros:
         if not path.is_file():
             raise UsageError(f"--macros {path}: no such file")

@@ -20,7 +20,7 @@ def register(sub):
                         help="chroot to build in, repeatable (default: "
                              + ", ".join(copr_submit.DEFAULT_CHROOTS) + ")")
     submit.add_argument("--with", dest="with_", action="append", default=[], metavar="BCOND",
-                        help="build with this %%bcond; `cuda` also sets up NVIDIA's repository")
+                        help="build with this %%bcond; `cuda` and `cuda12` also set up NVIDIA's repository")
     submit.add_argument("--srpm", type=Path, help="SRPM to upload (default: build one with `ollama-rpm srpm`)")
     submit.add_argument("--no-wait", action="store_true", help="print the build URL and return")
     submit.add_argument("--no-create", action="store_true", help="fail if the project does not exist")
