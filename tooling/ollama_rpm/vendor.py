@@ -154,15 +154,6 @@ def toml_text(modules, tarball_name, current, llama_tag):
         "#",
         f"# License files of the modules vendored in {tarball_name} (sha256):",
     ]
-    for module in modules:
-        block.append(f"#   {module.path} {module.version}".rstrip())
-        for path, sha256 in module.license_files:
-            block.append(f"#     {path} {sha256}")
-        if not module.license_files:
-            block.append("#     (no license file: go_vendor_license will fail; add a licenses entry)")
-    if not modules:
-        block.append("#   (none)")
-    block.append(END)
     user = current
     if BEGIN in current and END in current:
         user = current.split(END, 1)[1].lstrip("\n")
@@ -171,6 +162,22 @@ def toml_text(modules, tarball_name, current, llama_tag):
             "{llama_license}", LLAMA_LICENSE_COPY)
     # Only a quoted string that is exactly a llama.cpp tree name is rewritten.
     user = re.sub(r'"llama\.cpp-b\d+"', f'"{LLAMA_DIR.format(tag=llama_tag)}"', user)
+    try:
+        manual = [e.get("path", "") for e in tomllib.loads(user).get("licensing", {}).get("licenses", [])
+                  if isinstance(e, dict)]
+    except tomllib.TOMLDecodeError:
+        manual = []                                   # reported by the caller's parse
+    for module in modules:
+        block.append(f"#   {module.path} {module.version}".rstrip())
+        for path, sha256 in module.license_files:
+            block.append(f"#     {path} {sha256}")
+        if not module.license_files:
+            covered = [p for p in manual if p.startswith(f"vendor/{module.path}/")]
+            block.append(f"#     (no license file; licensing.licenses covers {covered[0]})" if covered else
+                         "#     (no license file: go_vendor_license will fail; add a licenses entry)")
+    if not modules:
+        block.append("#   (none)")
+    block.append(END)
     return "\n".join(block) + "\n\n" + user
 
 
