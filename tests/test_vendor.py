@@ -250,6 +250,9 @@ def real_project(tmp_path, real_env):
     ollama = upstream.make_ollama_tarball(mirror, version=VERSION)
     llama = upstream.make_llama_cpp_tarball(mirror)
     root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
+    # The project's settings without its licenses entries, which name files of the real Ollama.
+    toml = root / "go-vendor-tools.toml"
+    toml.write_text(toml.read_text().split("\n[[licensing.licenses]]\n")[0] + "\n")
     run_cli("sources", "--update-lock", cwd=root, env=real_env, check=True)
     return root
 
