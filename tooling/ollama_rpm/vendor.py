@@ -97,10 +97,12 @@ def tool_path(name, package="go-vendor-tools"):
     return found
 
 
-def _tool_env(base):
-    """`base` with our venv's bin first on PATH, so go_vendor_license finds askalono there."""
+def _tool_env(base, tool):
+    """`base` with the tool's and our Python's bin directories first on PATH, so that
+    go_vendor_license finds askalono where .ci/bootstrap links it (the venv)."""
     env = dict(base)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    env["PATH"] = os.pathsep.join([str(Path(tool).parent), str(Path(sys.executable).parent),
+                                   env.get("PATH", os.defpath)])
     env.setdefault("NO_COLOR", "1")
     return env
 
@@ -299,18 +301,22 @@ main()
 
 
 def go_vendor_archive_command():
-    import tarfile
-
+    """The go_vendor_archive command line, run by the Python go-vendor-tools is installed for."""
     executable = tool_path("go_vendor_archive")
-    if hasattr(tarfile.TarInfo, "replace"):
+    with open(executable, "rb") as script:
+        first = script.readline().decode("utf-8", "replace").strip()
+    python = first[2:].strip() if first.startswith("#!") and "python" in first else sys.executable
+    probe = subprocess.run([*python.split(), "-c", "import tarfile; tarfile.TarInfo.replace"],
+                           capture_output=True)
+    if probe.returncode == 0:
         return [executable]
-    return [sys.executable, "-c", _TARINFO_REPLACE_BACKPORT]
+    return [*python.split(), "-c", _TARINFO_REPLACE_BACKPORT]
 
 
 def run_go_vendor_archive(tree, toml, output, epoch):
     """`go_vendor_archive create` on the extracted Ollama tree; writes `output`."""
     command = [*go_vendor_archive_command(), "create", "--config", str(toml), "--output", str(output)]
-    env = _tool_env(_go_env())
+    env = _tool_env(_go_env(), tool_path("go_vendor_archive"))
     env["SOURCE_DATE_EPOCH"] = str(epoch)
     if os.environ.get("GOPROXY"):
         # The caller's Go settings win over go-vendor-tools' default proxy (same modules: go.sum).
@@ -481,7 +487,8 @@ def detect_go_license(root, config, source_dir, vendor_tarball, *, report=print)
         report(f"go_vendor_license report expression (detector {detector}) on {ollama_tarball.name} + "
                f"{vendor_tarball.name}")
         try:
-            proc = subprocess.run(command, cwd=tree, env=_tool_env(os.environ), capture_output=True, text=True)
+            proc = subprocess.run(command, cwd=tree, env=_tool_env(os.environ, command[0]), capture_output=True,
+                                  text=True)
         except OSError as error:
             raise ToolError(f"{command[0]}: cannot run: {error}") from None
         result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
