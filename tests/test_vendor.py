@@ -125,6 +125,9 @@ def test_go_vendor_tools_toml_lists_license_files_and_keeps_settings(project, en
     text = toml.read_text()
     license_sha = hashlib.sha256(OLLAMA_FILES["third_party/dep/LICENSE"].encode()).hexdigest()
     assert f"vendor/example.com/dep/LICENSE {license_sha}" in text
+    # The exact command a reviewer runs to get the same bytes.
+    assert ("#   SOURCE_DATE_EPOCH=1700000000 go_vendor_archive create --config go-vendor-tools.toml \\\n"
+            f"#       --output {VENDOR_TARBALL} {OLLAMA_TARBALL}\n") in text
     assert text.count("#   example.com/dep") == 1 and "#   example.com/dep v1.0.0\n" in text
     data = tomllib.loads(text)
     # The packager's settings stay; only the llama.cpp exclusion follows the pinned tag.

@@ -52,7 +52,8 @@ ARCHIVE_REQUIRED = (
 LLAMA_DIR = "llama.cpp-{tag}"
 LLAMA_LICENSE_COPY = "LICENSE.llama-cpp"
 DEFAULT_SETTINGS = """\
-# Source2 is made with Fedora's command (ollama-rpm vendor runs exactly this):
+# Source2 is made with Fedora's command (ollama-rpm vendor runs exactly this; the
+# generated block above gives the exact command line):
 #   go_vendor_archive create --config go-vendor-tools.toml --output SOURCE2 SOURCE0
 [archive]
 # %setup -a2 unpacks Source2 inside Ollama's top directory.
@@ -140,7 +141,7 @@ def check_archive_settings(path, data, tarball_name):
                           f"{compression!r} does not match the vendor tarball's name {tarball_name}")
 
 
-def toml_text(modules, tarball_name, current, llama_tag):
+def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
     """go-vendor-tools.toml: a generated comment block, then the packager's settings.
 
     The packager's part is kept as it is, except that a `llama.cpp-bNNNN`
@@ -154,8 +155,14 @@ def toml_text(modules, tarball_name, current, llama_tag):
         "# Everything after the END line is yours and kept as is: add [[licensing.licenses]]",
         "# entries (path, sha256sum, expression) for license files the detector misreads.",
         "#",
-        f"# License files of the modules vendored in {tarball_name} (sha256):",
     ]
+    if made_from:
+        source0, epoch = made_from
+        block += [f"# {tarball_name} is, byte for byte (same Go and go-vendor-tools):",
+                  f"#   SOURCE_DATE_EPOCH={epoch} go_vendor_archive create --config {TOML_NAME} \\",
+                  f"#       --output {tarball_name} {source0}",
+                  "#"]
+    block.append(f"# License files of the modules vendored in {tarball_name} (sha256):")
     user = current
     if BEGIN in current and END in current:
         user = current.split(END, 1)[1].lstrip("\n")
@@ -196,11 +203,11 @@ def check_license_exclusions(path, data, llama_tag):
                           f"must list {LLAMA_LICENSE_COPY!r} (%prep's copy of llama.cpp's LICENSE)")
 
 
-def refresh_toml(path, modules, tarball_name, llama_tag, warn=None):
+def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=None):
     """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes)."""
     path = Path(path)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
-    text = toml_text(modules, tarball_name, current, llama_tag)
+    text = toml_text(modules, tarball_name, current, llama_tag, made_from)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -433,7 +440,7 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
             report(f"{lock.path}: updated")
     elif pin is None:
         report(f"{name}: not pinned; run `ollama-rpm vendor --update-lock` to record its sha256")
-    refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn)
+    refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch))
     report(f"{name}: {len(modules)} modules vendored (sha256 {sha256})")
     return source_dir / name
 
