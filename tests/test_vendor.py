@@ -151,9 +151,14 @@ def test_empty_toml_gets_default_settings(project, env):
     ("[archive]\nuse_top_level_dir = false\n", "archive.tidy"),           # go-vendor-tools' default: tidy
     ("[archive]\ntidy = false\nuse_top_level_dir = true\n", "archive.use_top_level_dir"),
     ("[archive]\ntidy = false\ncompression_type = \"gz\"\n", "archive.compression_type"),
+    ("[archive]\ntidy = false\n\n[licensing]\nexclude_files = [\"LICENSE.llama-cpp\"]\n",
+     "licensing.exclude_directories"),                                    # llama.cpp counted as Go code
 ])
 def test_archive_settings_the_spec_cannot_use_are_refused(project, env, settings, key):
-    (project / "go-vendor-tools.toml").write_text(settings + '\n[licensing]\ndetector = "askalono"\n')
+    if "[licensing]" not in settings:
+        settings += ('\n[licensing]\ndetector = "askalono"\nexclude_directories = ["llama.cpp-b10488"]\n'
+                     'exclude_files = ["LICENSE.llama-cpp"]\n')
+    (project / "go-vendor-tools.toml").write_text(settings)
     proc = run_cli("vendor", cwd=project, env=env)
     assert proc.returncode == EXIT_CONFIG, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"ollama-rpm: {project / 'go-vendor-tools.toml'}: {key}: ")

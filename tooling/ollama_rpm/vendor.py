@@ -235,6 +235,13 @@ def prepared_toml(root, config, tarball_name):
         atomic.write_text(path, toml_text([], tarball_name, current, config.llama_cpp_tag))
     data = load_toml(path)
     check_archive_settings(path, data, tarball_name)
+    # Judge the settings as the refresh after vendoring will leave them, before any work.
+    try:
+        future = tomllib.loads(toml_text([], tarball_name, path.read_text(encoding="utf-8"),
+                                         config.llama_cpp_tag))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, None, f"not valid TOML: {error}") from None
+    check_license_exclusions(path, future, config.llama_cpp_tag)
     return path
 
 
