@@ -15,7 +15,7 @@ VERSION = "0.32.15"
 LLAMA_TAG = "b10488"
 OLLAMA_TARBALL = f"ollama-{VERSION}.tar.gz"
 LLAMA_TARBALL = f"llama.cpp-{LLAMA_TAG}.tar.gz"
-VENDOR_TARBALL = f"ollama-{VERSION}-vendor.tar.gz"
+VENDOR_TARBALL = f"ollama-{VERSION}-vendor.tar.bz2"
 # Project files the spec ships (Source3, 10-14); made when the checkout lacks them.
 PROJECT_SOURCE_FILES = ("go-vendor-tools.toml", "units/ollama.service", "units/ollama.user.service",
                         "sysusers/ollama.conf", "units/ollama.sysconfig", "doc/README.Fedora")

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import git
 
@@ -41,6 +42,8 @@ def _env(tmp_path):
     env = dict(os.environ, GIT_CONFIG_GLOBAL=str(gitconfig), HOME=str(tmp_path))
     # dnf must not be needed here: the tools are present. Hide it to prove it.
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not os.path.exists(f"{p}/dnf"))
+    # go-vendor-tools: Fedora's package puts go_vendor_archive on PATH; .ci/bootstrap, in the venv.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env["PATH"]])
     env.pop("PYTHONPATH", None)
     return env, gitconfig
 

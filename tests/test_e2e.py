@@ -47,7 +47,7 @@ def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):
     server, project = built["server"], built["project"]
     assert server.hits[f"/ollama/v{VERSION}/ollama-{VERSION}.tar.gz"] == 2      # a 500, then the file
     lock = (project / "sources.lock").read_text()
-    for name in (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz", f"ollama-{VERSION}-vendor.tar.gz"):
+    for name in (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz", f"ollama-{VERSION}-vendor.tar.bz2"):
         assert name in lock
 
 

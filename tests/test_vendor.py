@@ -1,26 +1,43 @@
-"""`ollama-rpm vendor`: offline `go mod vendor`, a reproducible tarball, go-vendor-tools.toml."""
+"""`ollama-rpm vendor`: Source2 by go-vendor-tools' go_vendor_archive, verified, pinned; the Go License.
+
+Two kinds of Ollama stand-ins: the tiny in-memory module of source_fixtures
+(one dependency behind a `replace`, no network) for the mechanics, and the
+fixture tree (tests/fixture/trees/ollama) whose go.mod/go.sum pin two real
+modules from the Go module proxy (golang.org/x/sync, BSD-3-Clause;
+github.com/x448/float16, MIT) for vendoring, go.sum verification and license
+detection on real third-party code. The proxy is reached once per session;
+the tests then read a file:// copy of it.
+"""
 
 import hashlib
+import io
+import os
 import shutil
+import subprocess
 import tarfile
 import tomllib
+import zipfile
+from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-from ollama_rpm import lock as lock_mod
-from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_TOOL
+from conftest import load_yaml, run_cli, write_yaml
+from fixture import upstream
+from ollama_rpm import lock as lock_mod, vendor
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_TOOL
 from source_fixtures import (OLLAMA_FILES, OLLAMA_TARBALL, VENDOR_TARBALL, VERSION, make_project,
-                             make_upstream, tarball_bytes, tree_snapshot, pinned_project)
+                             make_upstream, pinned_project, tarball_bytes, tree_snapshot)
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")
+
+REAL_MODULES = {"golang.org/x/sync": "v0.10.0", "github.com/x448/float16": "v0.8.4"}
 
 
 @pytest.fixture
 def env(tmp_path):
-    # GOPROXY=off: the fixture's one dependency must resolve through its replace directive.
+    # GOPROXY=off: the in-memory module's one dependency resolves through its replace directive.
     return {"OLLAMA_RPM_CACHE": str(tmp_path / "cache"), "CI": "true", "GOPROXY": "off",
-            "GOFLAGS": "", "SOURCE_DATE_EPOCH": "1700000000"}
+            "GOFLAGS": "", "SOURCE_DATE_EPOCH": "1700000000", "GOMODCACHE": str(tmp_path / "gomod")}
 
 
 @pytest.fixture
@@ -32,24 +49,31 @@ def sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_vendor_tarball_is_normalised_and_holds_vendor_at_its_root(project, env):
+def members(tarball):
+    with tarfile.open(tarball) as tar:
+        return tar.getmembers()
+
+
+# ------------------------------------------------------------------ mechanics (offline)
+
+def test_tarball_is_go_vendor_archives_layout_normalised(project, env):
     proc = run_cli("vendor", cwd=project, env=env, check=True)
     tarball = project / "build" / "SOURCES" / VENDOR_TARBALL
     assert proc.stdout.strip() == str(tarball)
-    with tarfile.open(tarball) as tar:
-        members = tar.getmembers()
-    names = [m.name for m in members]
-    assert names == sorted(names)
-    assert names[0] == "vendor"
-    assert "vendor/modules.txt" in names
-    assert "vendor/example.com/dep/dep.go" in names
-    assert "vendor/example.com/dep/LICENSE" in names
-    assert all(n == "vendor" or n.startswith("vendor/") for n in names)
-    for m in members:
-        assert (m.mtime, m.uid, m.gid, m.uname, m.gname) == (1700000000, 0, 0, "root", "root"), m.name
+    assert "go_vendor_archive create" in proc.stderr
+    assert tarball.read_bytes()[:3] == b"BZh"                         # bzip2: no timestamp inside
+    entries = members(tarball)
+    names = [m.name for m in entries]
+    # go_vendor_archive's layout, no top directory: %setup -a2 unpacks it inside Ollama's tree.
+    assert names[0] == "go.mod" and names[1] == "vendor"                # no go.sum upstream: none packed
+    assert {"vendor/modules.txt", "vendor/example.com/dep/dep.go", "vendor/example.com/dep/LICENSE"} <= set(names)
+    assert all(n == "go.mod" or n == "vendor" or n.startswith("vendor/") for n in names)
+    assert names[1:] == sorted(names[1:])
+    for m in entries:
+        assert (m.mtime, m.uid, m.gid, m.uname, m.gname) == (1700000000, 0, 0, "", ""), m.name
         assert m.mode == (0o755 if m.isdir() else 0o644), m.name
-    raw = tarball.read_bytes()
-    assert raw[4:8] == b"\0\0\0\0", "gzip header mtime must be 0"
+    with tarfile.open(tarball) as tar:
+        assert tar.extractfile("go.mod").read().decode() == OLLAMA_FILES["go.mod"]
 
 
 def test_two_runs_give_the_same_sha256(project, env, tmp_path):
@@ -67,7 +91,8 @@ def test_update_lock_pins_the_tarball_and_a_changed_one_is_refused(project, env,
     assert (project / "sources.lock").read_bytes() == lock_before, "no pin without --update-lock"
     run_cli("vendor", "--update-lock", cwd=project, env=env, check=True)
     tarball = project / "build" / "SOURCES" / VENDOR_TARBALL
-    assert lock_mod.load(project / "sources.lock").get(VENDOR_TARBALL).sha256 == sha(tarball)
+    pin = lock_mod.load(project / "sources.lock").get(VENDOR_TARBALL)
+    assert pin.sha256 == sha(tarball) and pin.url == "generated:go_vendor_archive"
     pinned = tarball.read_bytes()
     # Another SOURCE_DATE_EPOCH makes other bytes: the pin refuses them and keeps the old file.
     proc = run_cli("vendor", cwd=project, env=dict(env, SOURCE_DATE_EPOCH="1600000000"))
@@ -78,16 +103,37 @@ def test_update_lock_pins_the_tarball_and_a_changed_one_is_refused(project, env,
     assert [p for p in tree_snapshot(tmp_path / "cache" / "sha256") if p.startswith(".")] == []
 
 
+def test_fedoras_own_command_gives_the_same_bytes(project, env, tmp_path):
+    """A reviewer's `go_vendor_archive create` on Source0 regenerates Source2 byte for byte."""
+    run_cli("vendor", cwd=project, env=env, check=True)
+    sources = project / "build" / "SOURCES"
+    # Where Python lacks TarInfo.replace (Debian 12), the same entry point with it backported.
+    command = vendor.go_vendor_archive_command()
+    out = tmp_path / "reviewer" / VENDOR_TARBALL
+    out.parent.mkdir()
+    subprocess.run([*command, "create", "--config", str(project / "go-vendor-tools.toml"), "--no-use-module-proxy",
+                    "--output", str(out), str(sources / OLLAMA_TARBALL)],
+                   env=dict(os.environ, **env), check=True, capture_output=True)
+    assert sha(out) == sha(sources / VENDOR_TARBALL)
+
+
 def test_go_vendor_tools_toml_lists_license_files_and_keeps_settings(project, env):
     toml = project / "go-vendor-tools.toml"
-    toml.write_text('[licensing]\ndetector = "askalono"\nexclude_directories = ["docs"]\n')
+    toml.write_text('[archive]\ntidy = false\n\n[licensing]\ndetector = "askalono"\n'
+                    'exclude_directories = ["docs", "llama.cpp-b1"]\nexclude_files = ["LICENSE.llama-cpp"]\n')
     run_cli("vendor", cwd=project, env=env, check=True)
     text = toml.read_text()
     license_sha = hashlib.sha256(OLLAMA_FILES["third_party/dep/LICENSE"].encode()).hexdigest()
     assert f"vendor/example.com/dep/LICENSE {license_sha}" in text
+    # The exact command a reviewer runs to get the same bytes.
+    assert ("#   SOURCE_DATE_EPOCH=1700000000 go_vendor_archive create --config go-vendor-tools.toml \\\n"
+            f"#       --output {VENDOR_TARBALL} {OLLAMA_TARBALL}\n") in text
     assert text.count("#   example.com/dep") == 1 and "#   example.com/dep v1.0.0\n" in text
     data = tomllib.loads(text)
-    assert data == {"licensing": {"detector": "askalono", "exclude_directories": ["docs"]}}
+    # The packager's settings stay; only the llama.cpp exclusion follows the pinned tag.
+    assert data == {"archive": {"tidy": False},
+                    "licensing": {"detector": "askalono", "exclude_directories": ["docs", "llama.cpp-b10488"],
+                                  "exclude_files": ["LICENSE.llama-cpp"]}}
     run_cli("vendor", cwd=project, env=env, check=True)
     assert toml.read_text() == text, "refreshing is deterministic and keeps the packager's part"
 
@@ -96,7 +142,36 @@ def test_empty_toml_gets_default_settings(project, env):
     (project / "go-vendor-tools.toml").write_text("")
     run_cli("vendor", cwd=project, env=env, check=True)
     data = tomllib.loads((project / "go-vendor-tools.toml").read_text())
+    assert data["archive"] == {"use_top_level_dir": False, "tidy": False}
     assert data["licensing"]["detector"] == "askalono"
+    assert data["licensing"]["exclude_directories"] == ["llama.cpp-b10488"]
+
+
+@pytest.mark.parametrize("settings, key", [
+    ("[archive]\nuse_top_level_dir = false\n", "archive.tidy"),           # go-vendor-tools' default: tidy
+    ("[archive]\ntidy = false\nuse_top_level_dir = true\n", "archive.use_top_level_dir"),
+    ("[archive]\ntidy = false\ncompression_type = \"gz\"\n", "archive.compression_type"),
+    ("[archive]\ntidy = false\n\n[licensing]\nexclude_files = [\"LICENSE.llama-cpp\"]\n",
+     "licensing.exclude_directories"),                                    # llama.cpp counted as Go code
+])
+def test_archive_settings_the_spec_cannot_use_are_refused(project, env, settings, key):
+    if "[licensing]" not in settings:
+        settings += ('\n[licensing]\ndetector = "askalono"\nexclude_directories = ["llama.cpp-b10488"]\n'
+                     'exclude_files = ["LICENSE.llama-cpp"]\n')
+    (project / "go-vendor-tools.toml").write_text(settings)
+    proc = run_cli("vendor", cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"ollama-rpm: {project / 'go-vendor-tools.toml'}: {key}: ")
+    assert not (project / "build" / "SOURCES" / VENDOR_TARBALL).exists()
+
+
+def test_a_gzip_vendor_name_is_refused(project, env):
+    cfg = load_yaml(project / "packaging.yaml")
+    cfg["sources"]["vendor"] = "ollama-{upstream_version}-vendor.tar.gz"
+    write_yaml(project / "packaging.yaml", cfg)
+    proc = run_cli("vendor", cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG
+    assert "sources.vendor" in proc.stderr and "not reproducible" in proc.stderr
 
 
 def test_unsafe_ollama_tarball_is_refused(tmp_path, env):
@@ -128,7 +203,7 @@ def test_go_failure_is_a_tool_error(tmp_path, env):
     proc = run_cli("vendor", cwd=root, env=env)
     assert proc.returncode == EXIT_TOOL, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith("ollama-rpm: ") and "go mod vendor" in error and "example.com/missing" in error
+    assert error.startswith("ollama-rpm: ") and "go_vendor_archive" in error and "example.com/missing" in error
     assert not (root / "build" / "SOURCES" / VENDOR_TARBALL).exists()
 
 
@@ -151,3 +226,131 @@ def test_vendor_without_pin_for_ollama_is_a_config_error(tmp_path, env):
     proc = run_cli("vendor", cwd=root, env=env)
     assert proc.returncode == EXIT_CONFIG
     assert "--update-lock" in proc.stderr
+
+
+# ------------------------------------------------------ real modules from the Go proxy
+
+@pytest.fixture(scope="session")
+def module_proxy(tmp_path_factory):
+    """A file:// Go proxy holding the fixture's real modules, fetched once from the module proxy."""
+    base = tmp_path_factory.mktemp("goproxy")
+    tree = upstream.write_ollama_tree(base / "tree")
+    env = dict(os.environ, GOMODCACHE=str(base / "modcache"), GOFLAGS="-modcacherw", GOSUMDB="off",
+               GOTOOLCHAIN="local", GOWORK="off")
+    if env.get("GOPROXY", "off") in ("off", ""):
+        env["GOPROXY"] = "https://proxy.golang.org"
+    subprocess.run(["go", "mod", "download", *(f"{m}@{v}" for m, v in REAL_MODULES.items())],
+                   cwd=tree, env=env, check=True, capture_output=True)
+    return base / "modcache" / "cache" / "download"
+
+
+@pytest.fixture
+def real_env(tmp_path, module_proxy):
+    return {"OLLAMA_RPM_CACHE": str(tmp_path / "cache"), "CI": "true", "GOPROXY": module_proxy.as_uri(),
+            "GOSUMDB": "off", "GOFLAGS": "", "GOMODCACHE": str(tmp_path / "gomod"),
+            "SOURCE_DATE_EPOCH": "1700000000"}
+
+
+@pytest.fixture
+def real_project(tmp_path, real_env):
+    """A project whose Source0 is the fixture tree (real go.mod/go.sum), pinned."""
+    mirror = tmp_path / "mirror"
+    ollama = upstream.make_ollama_tarball(mirror, version=VERSION)
+    llama = upstream.make_llama_cpp_tarball(mirror)
+    root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
+    # The project's settings without its licenses entries, which name files of the real Ollama.
+    toml = root / "go-vendor-tools.toml"
+    toml.write_text(toml.read_text().split("\n[[licensing.licenses]]\n")[0] + "\n")
+    run_cli("sources", "--update-lock", cwd=root, env=real_env, check=True)
+    return root
+
+
+def test_real_modules_are_vendored_with_upstreams_go_mod_and_go_sum(real_project, real_env):
+    run_cli("vendor", cwd=real_project, env=real_env, check=True)
+    tarball = real_project / "build" / "SOURCES" / VENDOR_TARBALL
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+        modules = tar.extractfile("vendor/modules.txt").read().decode()
+        go_sum = tar.extractfile("go.sum").read().decode()
+        go_mod = tar.extractfile("go.mod").read().decode()
+    assert {"go.mod", "go.sum", "vendor/golang.org/x/sync/errgroup/errgroup.go",
+            "vendor/golang.org/x/sync/LICENSE", "vendor/golang.org/x/sync/PATENTS",
+            "vendor/github.com/x448/float16/float16.go", "vendor/github.com/x448/float16/LICENSE",
+            "vendor/github.com/ollama-rpm/fixturedep/LICENSE"} <= names
+    # Only the imported package of x/sync, as `go mod vendor` prunes.
+    assert not [n for n in names if n.startswith("vendor/golang.org/x/sync/semaphore")]
+    for module, version in REAL_MODULES.items():
+        assert f"# {module} {version}\n" in modules
+    tree = upstream.OLLAMA_TREE
+    assert go_sum == (tree / "go.sum").read_text() and go_mod == (tree / "go.mod").read_text()
+    toml = (real_project / "go-vendor-tools.toml").read_text()
+    assert "#   golang.org/x/sync v0.10.0\n#     vendor/golang.org/x/sync/LICENSE " in toml
+
+
+def test_a_tampered_module_fails_go_sum_verification(real_project, real_env, module_proxy, tmp_path):
+    """The proxy serves a float16 zip with one changed line: go.sum catches it, nothing is written."""
+    proxy = tmp_path / "evil-proxy"
+    shutil.copytree(module_proxy, proxy)
+    zip_path = proxy / "github.com/x448/float16/@v/v0.8.4.zip"
+    zip_path.chmod(0o644)
+    original = zip_path.read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(original)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("/float16.go"):
+                data += b"\n// an extra line the module's authors never wrote\n"
+            dst.writestr(item, data)
+    zip_path.write_bytes(out.getvalue())
+    proc = run_cli("vendor", cwd=real_project, env=dict(real_env, GOPROXY=proxy.as_uri()))
+    assert proc.returncode == EXIT_INTEGRITY, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "does not match go.sum" in error and "github.com/x448/float16@v0.8.4" in error
+    assert not (real_project / "build" / "SOURCES" / VENDOR_TARBALL).exists()
+
+
+def test_a_tampered_module_cache_is_caught_by_go_mod_verify(real_project, real_env, tmp_path):
+    """`go mod vendor` trusts Go's module cache; the extra `go mod verify` does not."""
+    run_cli("vendor", cwd=real_project, env=dict(real_env, GOFLAGS="-modcacherw"), check=True)
+    # (GOFLAGS from the caller is replaced by -mod=mod, so the cache is read-only: make it writable.)
+    cached = tmp_path / "gomod" / "github.com" / "x448" / "float16@v0.8.4" / "float16.go"
+    cached.parent.chmod(0o755)
+    cached.chmod(0o644)
+    cached.write_text(cached.read_text() + "\n// tampered in the module cache\n")
+    (real_project / "build" / "SOURCES" / VENDOR_TARBALL).unlink()
+    proc = run_cli("vendor", cwd=real_project, env=real_env)
+    assert proc.returncode == EXIT_INTEGRITY, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "go mod verify" in error and "github.com/x448/float16" in error
+    assert not (real_project / "build" / "SOURCES" / VENDOR_TARBALL).exists()
+
+
+def test_go_license_is_derived_with_go_vendor_license_and_checked(real_project, real_env):
+    cfg = load_yaml(real_project / "packaging.yaml")
+    cfg["go"]["license"] = "MIT"
+    write_yaml(real_project / "packaging.yaml", cfg)
+    proc = run_cli("vendor", "--license", cwd=real_project, env=real_env)
+    # Ollama's and the modules' MIT, x/sync's BSD-3-Clause: the configured "MIT" is short.
+    assert proc.returncode == EXIT_FAILED, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "BSD-3-Clause AND MIT"
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "packaging.yaml: go.license: 'MIT' does not match" in error and "'BSD-3-Clause AND MIT'" in error
+    assert "detector askalono" in error
+
+    run_cli("vendor", "--update-license", cwd=real_project, env=real_env, check=True)
+    assert load_yaml(real_project / "packaging.yaml")["go"]["license"] == "BSD-3-Clause AND MIT"
+    proc = run_cli("vendor", "--license", cwd=real_project, env=real_env, check=True)
+    assert "go.license matches" in proc.stderr
+
+
+def test_an_undetectable_license_file_fails_the_derivation(real_project, real_env):
+    """A vendored license the detector cannot classify must not vanish from the expression."""
+    toml = real_project / "go-vendor-tools.toml"
+    text = toml.read_text()
+    # Excluding x/sync's LICENSE leaves its module without one: go_vendor_license reports it.
+    toml.write_text(text.replace('exclude_files = ["LICENSE.llama-cpp"]',
+                                 'exclude_files = ["LICENSE.llama-cpp", "vendor/golang.org/x/sync/LICENSE"]'))
+    proc = run_cli("vendor", "--license", cwd=real_project, env=real_env)
+    assert proc.returncode == EXIT_TOOL, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "go_vendor_license report failed" in error and "vendor/golang.org/x/sync" in error

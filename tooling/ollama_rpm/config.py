@@ -194,7 +194,7 @@ def parse(path, data):
         except (KeyError, IndexError, ValueError) as error:
             sources.fail(key, f"unknown placeholder {error}; expected {{upstream_version}}, {{llama_cpp_tag}} or {{name}}")
     vendor = sources.text("vendor", "a file name (placeholder {upstream_version})",
-                          default="{name}-{upstream_version}-vendor.tar.gz", required=False)
+                          default="{name}-{upstream_version}-vendor.tar.bz2", required=False)
     vendor = vendor.format(upstream_version=upstream_version, name=name)
     sources.reject_unknown()
 

@@ -74,7 +74,7 @@ def sources(config):
     result = [SpecSource(number, value, "") for number, (_, value)
               in enumerate(config.source_urls)]
     result.append(SpecSource(len(result), config.vendor_tarball, "",
-                             "Go modules of Source0: `ollama-rpm vendor` (go mod vendor, reproducible tar)"))
+                             "Go modules of Source0: `go_vendor_archive create -c go-vendor-tools.toml` (ollama-rpm vendor)"))
     result += [SpecSource(number, name, path) for number, name, path in PROJECT_SOURCES]
     return result
 

@@ -1,27 +1,73 @@
-"""`vendor`: the Go vendor tarball (Source2) and go-vendor-tools.toml from the Ollama tarball.
+"""`vendor`: the Go vendor tarball (Source2) made by go-vendor-tools, and the Go License.
 
-The spec unpacks Source2 inside Ollama's top directory (`%autosetup -n
-%{name}-%{upstream_version} -a1 -a2`), so the tarball holds `vendor/...` at its
-root. It is reproducible: same Ollama tarball and Go version, same sha256.
+Source2 is what Fedora's own command makes from Source0:
+
+    go_vendor_archive create --config go-vendor-tools.toml \\
+        --output ollama-<version>-vendor.tar.bz2 ollama-<version>.tar.gz
+
+`go_vendor_archive` runs `go mod vendor` and packs `go.mod`, `go.sum` and
+`vendor/` (no top directory: the spec unpacks it inside Ollama's tree with
+`%setup -a2`). Around it we keep our own checks: Source0 comes from its pin and
+is extracted safely, Go verifies every downloaded module against go.sum and
+`go mod verify` re-checks the module cache, the tarball must hold exactly
+upstream's go.mod and go.sum plus vendor/, it is written atomically through the
+content cache, and its sha256 is checked against (or pinned in) sources.lock.
+bzip2 and xz carry no timestamp, so with the same SOURCE_DATE_EPOCH the bytes
+are reproducible (gzip from tarfile embeds the time: refused).
+
+The Go part of `License:` comes from `go_vendor_license report expression` on
+Source0 + Source2, with the detector go-vendor-tools.toml names, which is what
+`%go_vendor_license_check` verifies in %check.
 """
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import archive, atomic, fetch, lock as lock_mod, reproducible, sources
+from ollama_rpm import archive, atomic, fetch, lock as lock_mod, reproducible, sources, yamledit
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 
 TOML_NAME = "go-vendor-tools.toml"
 BEGIN = "# BEGIN ollama-rpm vendor: generated, replaced on every `ollama-rpm vendor`"
 END = "# END ollama-rpm vendor"
-DEFAULT_SETTINGS = '[licensing]\ndetector = "askalono"\n'
 _LICENSE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|UNLICENSE|PATENTS)([-._].*)?$", re.IGNORECASE)
-GENERATED_URL = "generated:go-mod-vendor"   # the lock's "url" for a tarball we make ourselves
+GENERATED_URL = "generated:go_vendor_archive"   # the lock's "url" for a tarball we make ourselves
+# What go_vendor_archive may put in Source2 (no top directory).
+ARCHIVE_TOP = ("go.mod", "go.sum", "vendor")
+# [archive] settings the spec depends on: (key, required value, go-vendor-tools' default, why).
+ARCHIVE_REQUIRED = (
+    ("use_top_level_dir", False, False, "%setup -a2 unpacks Source2 inside Ollama's top directory"),
+    ("tidy", False, True, "`go mod tidy` would replace upstream's go.mod/go.sum, which go.sum verification "
+                          "and %prep rely on"),
+)
+# Where %prep puts llama.cpp's tree and its license inside Ollama's: not Go code,
+# covered by its own part of License:, so the Go license scan must skip them.
+LLAMA_DIR = "llama.cpp-{tag}"
+LLAMA_LICENSE_COPY = "LICENSE.llama-cpp"
+DEFAULT_SETTINGS = """\
+# Source2 is made with Fedora's command (ollama-rpm vendor runs exactly this; the
+# generated block above gives the exact command line):
+#   go_vendor_archive create --config go-vendor-tools.toml --output SOURCE2 SOURCE0
+[archive]
+# %setup -a2 unpacks Source2 inside Ollama's top directory.
+use_top_level_dir = false
+# Keep upstream's go.mod and go.sum as they are: every module is verified against them.
+tidy = false
+
+[licensing]
+detector = "askalono"
+# %prep puts llama.cpp (Source1) and a copy of its LICENSE inside Ollama's tree;
+# their licenses are in License: separately, not part of the Go code's expression.
+exclude_directories = ["{llama_dir}"]
+exclude_files = ["{llama_license}"]
+"""
 
 
 @dataclass(frozen=True)
@@ -40,18 +86,166 @@ def _go_env():
     return env
 
 
-def run_go_mod_vendor(tree):
-    try:
-        proc = subprocess.run(["go", "mod", "vendor"], cwd=tree, env=_go_env(),
-                              capture_output=True, text=True)
-    except FileNotFoundError:
-        raise ToolError("go: command not found; install Go (golang) to build the vendor tarball") from None
-    if proc.returncode != 0:
-        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("go: ")] or lines
-        raise ToolError(f"`go mod vendor` failed in {tree.name} (exit {proc.returncode}): "
-                        f"{errors[-1] if errors else 'no output'}")
+def tool_path(name, package="go-vendor-tools"):
+    """A go-vendor-tools (or askalono) executable: beside our Python (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise ToolError(f"{name}: command not found; install {package} "
+                        f"(Fedora: dnf install {package}; elsewhere: .ci/bootstrap)")
+    return found
 
+
+def _tool_env(base, tool):
+    """`base` with the tool's and our Python's bin directories first on PATH, so that
+    go_vendor_license finds askalono where .ci/bootstrap links it (the venv)."""
+    env = dict(base)
+    env["PATH"] = os.pathsep.join([str(Path(tool).parent), str(Path(sys.executable).parent),
+                                   env.get("PATH", os.defpath)])
+    env.setdefault("NO_COLOR", "1")
+    return env
+
+
+def _output_lines(proc):
+    return [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------- go-vendor-tools.toml
+
+def load_toml(path):
+    """go-vendor-tools.toml as a dict ({} when absent); ConfigError naming the file when invalid."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(path, None, f"not valid TOML: {error}") from None
+
+
+def check_archive_settings(path, data, tarball_name):
+    """The [archive] settings must give the tarball the spec and our checks expect."""
+    section = data.get("archive", {})
+    if not isinstance(section, dict):
+        raise ConfigError(path, "archive", f"expected a table, got {section!r}")
+    for key, required, default, why in ARCHIVE_REQUIRED:
+        value = section.get(key, default)
+        if value is not required:
+            shown = "unset (default true)" if key not in section else f"{value!r}"
+            raise ConfigError(path, f"archive.{key}", f"{shown}: must be {str(required).lower()}: {why}")
+    compression = section.get("compression_type")
+    if compression is not None and not tarball_name.endswith(f".{compression}"):
+        raise ConfigError(path, "archive.compression_type",
+                          f"{compression!r} does not match the vendor tarball's name {tarball_name}")
+
+
+def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
+    """go-vendor-tools.toml: a generated comment block, then the packager's settings.
+
+    The packager's part is kept as it is, except that a `llama.cpp-bNNNN`
+    exclusion follows the pinned llama.cpp tag.
+    """
+    block = [
+        BEGIN,
+        "# go-vendor-tools settings: go_vendor_archive makes Source2 from the [archive]",
+        "# section; %go_vendor_license_* in ollama.spec (Source3) read [licensing]. See",
+        "# https://fedora.gitlab.io/sigs/go/go-vendor-tools/config/ for the schema.",
+        "# Everything after the END line is yours and kept as is: add [[licensing.licenses]]",
+        "# entries (path, sha256sum, expression) for license files the detector misreads.",
+        "#",
+    ]
+    if made_from:
+        source0, epoch = made_from
+        block += [f"# {tarball_name} is, byte for byte (same Go and go-vendor-tools):",
+                  f"#   SOURCE_DATE_EPOCH={epoch} go_vendor_archive create --config {TOML_NAME} \\",
+                  f"#       --output {tarball_name} {source0}",
+                  "#"]
+    block.append(f"# License files of the modules vendored in {tarball_name} (sha256):")
+    user = current
+    if BEGIN in current and END in current:
+        user = current.split(END, 1)[1].lstrip("\n")
+    if not user.strip():
+        user = DEFAULT_SETTINGS.replace("{llama_dir}", LLAMA_DIR.format(tag=llama_tag)).replace(
+            "{llama_license}", LLAMA_LICENSE_COPY)
+    # Only a quoted string that is exactly a llama.cpp tree name is rewritten.
+    user = re.sub(r'"llama\.cpp-b\d+"', f'"{LLAMA_DIR.format(tag=llama_tag)}"', user)
+    try:
+        manual = [e.get("path", "") for e in tomllib.loads(user).get("licensing", {}).get("licenses", [])
+                  if isinstance(e, dict)]
+    except tomllib.TOMLDecodeError:
+        manual = []                                   # reported by the caller's parse
+    for module in modules:
+        block.append(f"#   {module.path} {module.version}".rstrip())
+        for path, sha256 in module.license_files:
+            block.append(f"#     {path} {sha256}")
+        if not module.license_files:
+            covered = [p for p in manual if p.startswith(f"vendor/{module.path}/")]
+            block.append(f"#     (no license file; licensing.licenses covers {covered[0]})" if covered else
+                         "#     (no license file: go_vendor_license will fail; add a licenses entry)")
+    if not modules:
+        block.append("#   (none)")
+    block.append(END)
+    return "\n".join(block) + "\n\n" + user
+
+
+def check_license_exclusions(path, data, llama_tag):
+    """[licensing] must keep llama.cpp's tree and license copy out of the Go license scan."""
+    licensing = data.get("licensing", {})
+    llama_dir = LLAMA_DIR.format(tag=llama_tag)
+    if llama_dir not in licensing.get("exclude_directories", []):
+        raise ConfigError(path, "licensing.exclude_directories",
+                          f"must list {llama_dir!r}: %prep unpacks llama.cpp there and "
+                          f"%go_vendor_license_check would count its files as Go code")
+    if LLAMA_LICENSE_COPY not in licensing.get("exclude_files", []):
+        raise ConfigError(path, "licensing.exclude_files",
+                          f"must list {LLAMA_LICENSE_COPY!r} (%prep's copy of llama.cpp's LICENSE)")
+
+
+def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=None):
+    """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes)."""
+    path = Path(path)
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = toml_text(modules, tarball_name, current, llama_tag, made_from)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, None, f"not valid TOML: {error}") from None
+    check_archive_settings(path, data, tarball_name)
+    check_license_exclusions(path, data, llama_tag)
+    files = {p: sha for m in modules for p, sha in m.license_files}
+    for index, entry in enumerate(data.get("licensing", {}).get("licenses", [])):
+        if not isinstance(entry, dict):
+            continue
+        recorded, actual = entry.get("sha256sum"), files.get(entry.get("path"))
+        if warn and entry.get("path", "").startswith("vendor/") and actual != recorded:
+            state = "is no longer vendored" if actual is None else f"changed (sha256 now {actual})"
+            warn(f"{path}: licensing.licenses[{index}]: {entry.get('path')} {state}; re-check its license")
+    if text != current:
+        atomic.write_text(path, text)
+    return path
+
+
+def prepared_toml(root, config, tarball_name):
+    """The project's go-vendor-tools.toml with the packager's settings in place (written if new)."""
+    path = Path(root) / TOML_NAME
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if not current.split(END, 1)[-1].strip():
+        atomic.write_text(path, toml_text([], tarball_name, current, config.llama_cpp_tag))
+    data = load_toml(path)
+    check_archive_settings(path, data, tarball_name)
+    # Judge the settings as the refresh after vendoring will leave them, before any work.
+    try:
+        future = tomllib.loads(toml_text([], tarball_name, path.read_text(encoding="utf-8"),
+                                         config.llama_cpp_tag))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, None, f"not valid TOML: {error}") from None
+    check_license_exclusions(path, future, config.llama_cpp_tag)
+    return path
+
+
+# ------------------------------------------------------------------------ vendoring
 
 def vendored_modules(tree):
     """Modules listed in vendor/modules.txt that have a directory, with their license files."""
@@ -80,56 +274,106 @@ def vendored_modules(tree):
     return [result[path] for path in sorted(result)]
 
 
-def toml_text(modules, tarball_name, current):
-    """go-vendor-tools.toml: a generated comment block, then the packager's settings as they are."""
-    block = [
-        BEGIN,
-        "# go-vendor-tools settings for %go_vendor_license_* in ollama.spec (Source3); see",
-        "# https://fedora.gitlab.io/sigs/go/go-vendor-tools/config/ for the schema.",
-        "# Everything after the END line is yours and kept as is: add [[licensing.licenses]]",
-        "# entries (path, sha256sum, expression) for license files the detector misreads.",
-        "#",
-        f"# License files of the modules vendored in {tarball_name} (sha256):",
-    ]
-    for module in modules:
-        block.append(f"#   {module.path} {module.version}".rstrip())
-        for path, sha256 in module.license_files:
-            block.append(f"#     {path} {sha256}")
-        if not module.license_files:
-            block.append("#     (no license file: go_vendor_license will fail; add a licenses entry)")
-    if not modules:
-        block.append("#   (none)")
-    block.append(END)
-    user = current
-    if BEGIN in current and END in current:
-        user = current.split(END, 1)[1].lstrip("\n")
-    if not user.strip():
-        user = DEFAULT_SETTINGS
-    return "\n".join(block) + "\n\n" + user
+def _go_failure(proc, what, tree):
+    """The error for a failed go / go_vendor_archive run: go.sum mismatches are integrity errors."""
+    lines = _output_lines(proc)
+    tampered = [line for line in lines if "checksum mismatch" in line or "SECURITY ERROR" in line
+                or "verifying" in line and ": " in line]
+    if tampered:
+        detail = next((line for line in tampered if line.startswith("verifying ")), tampered[0])
+        return IntegrityError(f"{what} in {tree.name}: a module does not match go.sum: {detail}")
+    # Go's message is its last "go: " line with the indented lines that continue it.
+    raw = (proc.stdout + "\n" + proc.stderr).splitlines()
+    starts = [i for i, line in enumerate(raw) if line.startswith("go: ")]
+    if starts:
+        end = starts[-1] + 1
+        while end < len(raw) and raw[end][:1] in ("\t", " ") and raw[end].strip():
+            end += 1
+        message = " ".join(line.strip() for line in raw[starts[-1]:end])
+    else:
+        others = [line for line in lines if not line.startswith(("$ ", "Traceback", "File ", "raise "))]
+        message = (others or lines or ["no output"])[-1]
+    return ToolError(f"{what} failed in {tree.name} (exit {proc.returncode}): {message}")
 
 
-def refresh_toml(path, modules, tarball_name, warn=None):
-    """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes)."""
-    import tomllib
+# Python < 3.11.4 (Debian 12 has 3.11.2) lacks tarfile.TarInfo.replace(), which
+# go_vendor_archive's reproducible filter calls. There we run the same entry point
+# with the stdlib method backported (same semantics as CPython's); where Python
+# has it (Fedora), the go_vendor_archive command itself runs.
+_TARINFO_REPLACE_BACKPORT = """\
+import copy, sys, tarfile
+def replace(self, *, deep=True, **changes):
+    result = copy.deepcopy(self) if deep else copy.copy(self)
+    for name, value in changes.items():
+        setattr(result, name, value)
+    return result
+tarfile.TarInfo.replace = replace
+from go_vendor_tools.cli.go_vendor_archive import main
+sys.argv[0] = "go_vendor_archive"
+main()
+"""
 
-    path = Path(path)
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
-    text = toml_text(modules, tarball_name, current)
+
+def go_vendor_archive_command():
+    """The go_vendor_archive command line, run by the Python go-vendor-tools is installed for."""
+    executable = tool_path("go_vendor_archive")
+    with open(executable, "rb") as script:
+        first = script.readline().decode("utf-8", "replace").strip()
+    python = first[2:].strip() if first.startswith("#!") and "python" in first else sys.executable
+    probe = subprocess.run([*python.split(), "-c", "import tarfile; tarfile.TarInfo.replace"],
+                           capture_output=True)
+    if probe.returncode == 0:
+        return [executable]
+    return [*python.split(), "-c", _TARINFO_REPLACE_BACKPORT]
+
+
+def run_go_vendor_archive(tree, toml, output, epoch):
+    """`go_vendor_archive create` on the extracted Ollama tree; writes `output`."""
+    command = [*go_vendor_archive_command(), "create", "--config", str(toml), "--output", str(output)]
+    env = _tool_env(_go_env(), tool_path("go_vendor_archive"))
+    env["SOURCE_DATE_EPOCH"] = str(epoch)
+    if os.environ.get("GOPROXY"):
+        # The caller's Go settings win over go-vendor-tools' default proxy (same modules: go.sum).
+        command.append("--no-use-module-proxy")
+    command.append(str(tree))
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    files = {p: sha for m in modules for p, sha in m.license_files}
-    for index, entry in enumerate(data.get("licensing", {}).get("licenses", [])):
-        if not isinstance(entry, dict):
+        proc = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+    except OSError as error:
+        raise ToolError(f"{command[0]}: cannot run: {error}") from None
+    if proc.returncode != 0:
+        raise _go_failure(proc, "go_vendor_archive create", tree)
+
+
+def run_go_mod_verify(tree):
+    """Re-hash the modules in Go's module cache against go.sum (catches a tampered cache)."""
+    try:
+        proc = subprocess.run(["go", "mod", "verify"], cwd=tree, env=_go_env(), capture_output=True, text=True)
+    except FileNotFoundError:
+        raise ToolError("go: command not found; install Go (golang) to build the vendor tarball") from None
+    if proc.returncode != 0:
+        lines = _output_lines(proc)
+        bad = [line for line in lines if "modified" in line or "mismatch" in line or "verifying" in line]
+        if bad:
+            raise IntegrityError(f"go mod verify in {tree.name}: a module does not match go.sum: {bad[0]}")
+        raise _go_failure(proc, "go mod verify", tree)
+
+
+def check_vendor_archive(tarball, tree, workdir, toml_data):
+    """Source2 holds only go.mod, go.sum (both upstream's) and vendor/, and extracts safely."""
+    unpacked = archive.safe_extract(tarball, Path(workdir) / "check")
+    found = sorted(p.name for p in unpacked.iterdir())
+    extra = [name for name in found if name not in ARCHIVE_TOP]
+    if extra or "vendor" not in found:
+        raise IntegrityError(f"{tarball.name}: expected go.mod, go.sum and vendor/ at its root, found: "
+                             f"{', '.join(found) or 'nothing'}")
+    overrides = toml_data.get("archive", {}).get("dependency_overrides")
+    for name in ("go.mod", "go.sum"):
+        upstream, packed = tree / name, unpacked / name
+        if overrides or not upstream.exists():
             continue
-        recorded, actual = entry.get("sha256sum"), files.get(entry.get("path"))
-        if warn and entry.get("path", "").startswith("vendor/") and actual != recorded:
-            state = "is no longer vendored" if actual is None else f"changed (sha256 now {actual})"
-            warn(f"{path}: licensing.licenses[{index}]: {entry.get('path')} {state}; re-check its license")
-    if text != current:
-        atomic.write_text(path, text)
-    return path
+        if not packed.is_file() or packed.read_bytes() != upstream.read_bytes():
+            raise IntegrityError(f"{tarball.name}: {name} differs from Ollama's; go-vendor-tools changed it "
+                                 f"(check [archive] in {TOML_NAME})")
 
 
 def _ollama_tree(extracted, config, tarball):
@@ -142,6 +386,16 @@ def _ollama_tree(extracted, config, tarball):
     return top
 
 
+def check_tarball_name(config):
+    name = config.vendor_tarball
+    if name.endswith((".gz", ".tgz")):
+        raise ConfigError(config.path, "sources.vendor",
+                          f"{name}: go_vendor_archive's gzip output embeds the current time, so it is "
+                          f"not reproducible; use .tar.bz2 (Fedora's default) or .tar.xz")
+    if not re.search(r"\.(tar\.(bz2|xz|zst)|tbz2|txz)$", name):
+        raise ConfigError(config.path, "sources.vendor", f"{name}: expected a .tar.bz2 or .tar.xz name")
+
+
 def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None, report=print,
                  warn=None):
     """Make Source2 from Source0 in `source_dir`, refresh go-vendor-tools.toml; returns its path.
@@ -151,6 +405,10 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
     """
     root = Path(root)
     warn = warn or (lambda line: print(f"ollama-rpm: warning: {line}", file=sys.stderr))
+    check_tarball_name(config)
+    name = config.vendor_tarball
+    toml = prepared_toml(root, config, name)
+    toml_data = load_toml(toml)
     source_dir = Path(source_dir) if source_dir else sources.default_source_dir(root)
     cache = cache or fetch.Cache()
     lock = lock_mod.load(sources.lock_path(config))
@@ -158,20 +416,28 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
     fetched = sources.fetch_url_sources(config, source_dir, update_lock=update_lock, cache=cache,
                                         lock=lock, only={0}, report=report)
     ollama_tarball = next(iter(fetched.values()))
-    name = config.vendor_tarball
     epoch = reproducible.source_date_epoch(config)
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-vendor-") as work:
         extracted = archive.safe_extract(ollama_tarball, Path(work) / "src")
         tree = _ollama_tree(extracted, config, ollama_tarball)
-        report(f"{name}: go mod vendor in {tree.name}")
-        run_go_mod_vendor(tree)
-        (tree / "vendor").mkdir(exist_ok=True)       # a module without dependencies
+        upstream = Path(work) / "upstream"
+        upstream.mkdir()
+        for file in ("go.mod", "go.sum"):
+            if (tree / file).exists():
+                shutil.copy2(tree / file, upstream / file)
+        report(f"{name}: go_vendor_archive create in {tree.name}")
+        built = Path(work) / "out" / name
+        built.parent.mkdir()
+        run_go_vendor_archive(tree, toml, built, epoch)
+        run_go_mod_verify(tree)
+        check_vendor_archive(built, upstream, work, toml_data)
         modules = vendored_modules(tree)
         pin = lock.get(name)
-        with cache.writer(name) as out:
-            reproducible.write_tar_gz(out, tree, "vendor", epoch)
+        with cache.writer(name) as out, open(built, "rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
             expected = None if update_lock or pin is None else pin.sha256
-            cached = out.commit(expected, f"{name} (built by go mod vendor from {ollama_tarball.name})")
+            cached = out.commit(expected, f"{name} (made by go_vendor_archive from {ollama_tarball.name})")
             sha256 = out.sha256
     sources.place(cached, source_dir / name)
     if update_lock:
@@ -181,7 +447,7 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
             report(f"{lock.path}: updated")
     elif pin is None:
         report(f"{name}: not pinned; run `ollama-rpm vendor --update-lock` to record its sha256")
-    refresh_toml(root / TOML_NAME, modules, name, warn=warn)
+    refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch))
     report(f"{name}: {len(modules)} modules vendored (sha256 {sha256})")
     return source_dir / name
 
@@ -195,3 +461,83 @@ def ensure_vendor(root, config, source_dir, *, cache=None, report=print):
         report(f"{config.vendor_tarball}: verified")
         return placed
     return build_vendor(root, config, source_dir, cache=cache, report=report)
+
+
+# ------------------------------------------------------------------------ licensing
+
+@dataclass(frozen=True)
+class LicenseReport:
+    expression: str
+    detector: str
+    files: dict               # license file (relative to the tree) -> its expression
+
+
+def detect_go_license(root, config, source_dir, vendor_tarball, *, report=print):
+    """`go_vendor_license report expression` on Source0 + Source2, as %check sees them."""
+    root = Path(root)
+    toml = root / TOML_NAME
+    data = load_toml(toml)
+    detector = data.get("licensing", {}).get("detector")
+    if not detector:
+        raise ConfigError(toml, "licensing.detector", "not set; the spec's %go_vendor_license_check needs one "
+                                                      "(askalono, as Fedora's go2rpm sets it)")
+    source_dir = Path(source_dir) if source_dir else sources.default_source_dir(root)
+    fetched = sources.fetch_url_sources(config, source_dir, only={0}, report=report)
+    ollama_tarball = next(iter(fetched.values()))
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-license-") as work:
+        extracted = archive.safe_extract(ollama_tarball, Path(work) / "src")
+        tree = _ollama_tree(extracted, config, ollama_tarball)
+        vendored = archive.safe_extract(vendor_tarball, Path(work) / "vendor")
+        for entry in sorted(vendored.iterdir()):
+            target = tree / entry.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            shutil.move(str(entry), target)
+        out = Path(work) / "license.json"
+        command = [tool_path("go_vendor_license"), "--config", str(toml), "--path", str(tree),
+                   "--detector", detector, "report", "expression", "--write-json", str(out)]
+        report(f"go_vendor_license report expression (detector {detector}) on {ollama_tarball.name} + "
+               f"{vendor_tarball.name}")
+        try:
+            proc = subprocess.run(command, cwd=tree, env=_tool_env(os.environ, command[0]), capture_output=True,
+                                  text=True)
+        except OSError as error:
+            raise ToolError(f"{command[0]}: cannot run: {error}") from None
+        result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
+    if proc.returncode != 0 or not result or not result.get("license_expression"):
+        lines = [line for line in _output_lines(proc) if not line.startswith("Using detector")]
+        problems = []
+        if result:
+            problems += [f"undetected license file {p}" for p in result.get("undetected_licenses", [])]
+            problems += [f"changed licenses entry {p}" for p in result.get("unmatched_manual_licenses", [])]
+            problems += [f"unknown license key {k}" for k in result.get("unknown_license_keys", [])]
+        missing = [line[2:] for line in lines if line.startswith("- vendor/")]
+        problems += [f"module without a license file {p}" for p in missing if p not in " ".join(problems)]
+        detail = "; ".join(problems) or (lines[-1] if lines else "no output")
+        raise ToolError(f"go_vendor_license report failed (exit {proc.returncode}): {detail}; "
+                        f"add [[licensing.licenses]] entries to {TOML_NAME}")
+    return LicenseReport(result["license_expression"], detector, dict(result.get("license_map", {})))
+
+
+def licenses_equal(first, second):
+    """SPDX expressions equal up to order and duplicates (as go-vendor-tools compares them)."""
+    from license_expression import get_spdx_licensing
+
+    licensing = get_spdx_licensing()
+    return licensing.parse(first).simplify() == licensing.parse(second).simplify()
+
+
+def update_go_license(config, expression):
+    """Write `go.license` in packaging.yaml (a surgical text edit); True if it changed."""
+    path = Path(config.path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        new = yamledit.set_scalar(text, ("go", "license"), expression)
+    except yamledit.EditError as error:
+        raise ConfigError(path, "go.license", f"cannot update it in place: {error}") from None
+    if new == text:
+        return False
+    atomic.write_text(path, new)
+    return True
