@@ -109,7 +109,7 @@ def _variants_description(cpus, variants):
 CUDA_HOST_FLAGS = "-Xcompiler=${ollama_cuda_host_flags}"
 
 
-def backend_data(backend):
+def backend_data(backend, config=None):
     options = dict(backend.cmake_options)
     if backend.name == "cuda":
         options["CMAKE_CUDA_FLAGS"] = " ".join(filter(None, [options.get("CMAKE_CUDA_FLAGS"), CUDA_HOST_FLAGS]))
@@ -136,12 +136,30 @@ def backend_data(backend):
         "bundled_runtimes": backend.bundled_runtimes,
         "summary": summary,
         "description": description,
+        "replaces": replaces(config).get(backend.name, []) if config else [],
     }
 
 
 def _cmake_value(value):
     """Quote a CMake value for the shell when it holds spaces or list separators."""
     return f'"{value}"' if any(c in value for c in " ;") else value
+
+
+def replaces(config):
+    """Fedora package names each role takes over: {"main": [...], backend: [...]}."""
+    return {role: list(names) for role, names in config.replaces}
+
+
+def bundled(config):
+    """`bundled(name) = version` (or without a version where the code declares none)."""
+    return [f"bundled({b.name}) = {b.version}" if b.version else f"bundled({b.name})"
+            for b in config.bundled]
+
+
+def go_check_args(config):
+    """The %gocheck2 options of the skip list, each with its reason for a comment."""
+    flags = {"test": "-s", "tree": "-t"}
+    return [{"arg": f"{flags[s.kind]} '{s.value}'", "reason": s.reason} for s in config.go_test_skips]
 
 
 def changelog(config):
@@ -165,6 +183,10 @@ def build(config, root):
         "summary": config.summary,
         "url": config.url,
         "license": config.license,
+        "ggml_license": config.ggml_license,
+        "bundled": bundled(config),
+        "replaces_main": replaces(config).get("main", []),
+        "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
         "compat_patches": config.llama_cpp_compat_patches,
         "sources": sources(config),
@@ -175,6 +197,6 @@ def build(config, root):
         "cpu_levels": cpu_level_packages(config),
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
-        "backends": [backend_data(b) for b in config.backends],
+        "backends": [backend_data(b, config) for b in config.backends],
         "changelog": changelog(config),
     }
