@@ -17,7 +17,6 @@ PROJECT_SOURCES = (
     (10, "ollama.service", "units/ollama.service"),
     (11, "ollama.user.service", "units/ollama.user.service"),
     (12, "ollama.conf", "sysusers/ollama.conf"),
-    (13, "ollama.sysconfig", "units/ollama.sysconfig"),
     (14, "README.Fedora", "doc/README.Fedora"),
 )
 
