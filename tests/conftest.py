@@ -60,3 +60,18 @@ def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "ollama.spec"
     run_cli("render", "-o", out, cwd=REPO, check=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def fixture_rpms(tmp_path_factory):
+    """The fixture built once into RPMs for every test module that inspects them
+    (see e2e_support.build_fixture_rpms): default backends minus ROCm (the
+    fixture has no HIP backend), with an EL-style global -march that the CPU
+    variants must not inherit."""
+    from e2e_support import build_fixture_rpms
+    from fixture.project import march_macros
+    tmp = tmp_path_factory.mktemp("e2e")
+    march = march_macros(tmp / "march.macros")
+    result = build_fixture_rpms(tmp, build_args=("--without", "rocm"), macros=(march,))
+    yield result
+    result["server"].stop()

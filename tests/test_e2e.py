@@ -15,11 +15,10 @@ import subprocess
 import pytest
 
 from conftest import STANDIN_MACROS, run_cli
-from e2e_support import LIBDIR, TAG, VERSION, build_fixture_rpms
+from e2e_support import LIBDIR, TAG, VERSION
 from e2e_support import rpm_files as _files
 from e2e_support import rpm_names as _by_name
 from fixture import upstream
-from fixture.project import march_macros
 from ollama_rpm import isa_audit
 from ollama_rpm.lint import lint_paths
 
@@ -33,14 +32,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    # An EL-style global -march: the CPU variants must not inherit it.
-    march = march_macros(tmp / "march.macros")
-    # The fixture has no HIP backend: ROCm (on by default on x86_64) is switched off.
-    result = build_fixture_rpms(tmp, build_args=("--without", "rocm"), macros=(march,))
-    yield result
-    result["server"].stop()
+def built(fixture_rpms):
+    # One build per session (conftest.fixture_rpms), shared with test_upgrade.
+    return fixture_rpms
 
 
 def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):

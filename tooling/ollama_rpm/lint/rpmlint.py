@@ -63,7 +63,9 @@ class Workspace:
 
 def run(exe, path, config_dir, rpmlintrc, env):
     """(summary dict, [Message]) of one rpmlint run on one file."""
-    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), "--ignore-unused-rpmlintrc", str(path)]
+    # Without --ignore-unused-rpmlintrc: rpmlint reports every rpmlintrc filter
+    # this file did not use; lint_paths() decides over the whole run.
+    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, errors="replace")
     # rpmlint reports a file it cannot open on stderr, as "(none): E: fatal error ...".
     fatal = [line for line in proc.stderr.splitlines()
@@ -80,6 +82,24 @@ def run(exe, path, config_dir, rpmlintrc, env):
         raise UsageError(f"{path}: rpmlint checked nothing (not an RPM or spec file?)")
     messages = [m for m in map(Message.parse, proc.stdout.splitlines()) if m]
     return summary, messages
+
+
+UNUSED_FILTER = "unused-rpmlintrc-filter"
+
+
+def unused_filter(message):
+    """The regex of an unused-rpmlintrc-filter message (rpmlint quotes it), else None."""
+    if message.check != UNUSED_FILTER:
+        return None
+    detail = message.detail
+    return detail[1:-1] if len(detail) >= 2 and detail[0] == detail[-1] == '"' else detail
+
+
+def rpmlintrc_filters(rpmlintrc):
+    """The addFilter() regexes of an rpmlintrc, as rpmlint reads them."""
+    add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
+    return [m.group(1) for m in map(add_filter.match, Path(rpmlintrc).read_text(encoding="utf-8").splitlines())
+            if m]
 
 
 def read_filters(profile, rpmlintrc):
