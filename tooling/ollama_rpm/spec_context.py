@@ -150,9 +150,9 @@ def replaces(config):
 
 
 def bundled(config):
-    """`bundled(name) = version` (or without a version where the code declares none)."""
-    return [f"bundled({b.name}) = {b.version}" if b.version else f"bundled({b.name})"
-            for b in config.bundled]
+    """`bundled(name) = version`; code that declares no version gets the llama.cpp
+    tag it is pinned at (rpmlint warns about unversioned Provides)."""
+    return [f"bundled({b.name}) = {b.version or '%{llama_cpp_tag}'}" for b in config.bundled]
 
 
 def go_check_args(config):
