@@ -73,7 +73,8 @@ def test_every_file_in_the_right_subpackage_with_mode_and_owner(built):
         assert main[path][0] == "-rwxr-xr-x", path
     assert f"{LIBDIR}/libggml-base.so" not in main                         # no link-time symlinks
     assert any(p.startswith("/usr/share/licenses/ollama/vendor/") for p in main)
-    assert {"/usr/share/licenses/ollama/LICENSE", "/usr/share/licenses/ollama/LICENSE.llama-cpp"} <= set(main)
+    assert {"/usr/share/licenses/ollama/LICENSE", "/usr/share/licenses/ollama/llama.cpp-licenses/LICENSE",
+            "/usr/share/licenses/ollama/llama.cpp-licenses/vendor/cpp-httplib/LICENSE"} <= set(main)
 
     for variant, level in built["cfg"]["cpu_variants"]["x86_64"].items():
         owners = [n for n, rpm in names.items() if not n.endswith("debuginfo")

@@ -2,9 +2,12 @@
 License per subpackage, bundled() Provides, the upgrade path from Fedora's own
 split ollama, the %check skip list and the ExclusiveArch reasons."""
 
+import os
 import re
 import shutil
 import subprocess
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +110,47 @@ def test_license_file_listed_once(rendered):
     # %go_vendor_license_install installs the main module's LICENSE itself.
     files = rendered.read_text().split("\n%files -f %{go_vendor_license_filelist}\n", 1)[1]
     license_line = next(line for line in files.splitlines() if line.startswith("%license"))
-    assert license_line.split()[1:] == ["LICENSE.llama-cpp"]
+    assert license_line.split()[1:] == ["llama.cpp-licenses"]
+    prep = rendered.read_text().split("\n%prep\n", 1)[1].split("\n%build\n", 1)[0]
+    wanted = ["LICENSE", *(b.license_file for b in CONFIG.bundled if b.license_file)]
+    assert f"cp -p --parents {' '.join(wanted)} ../llama.cpp-licenses/" in prep
+
+
+# The real llama.cpp tree at the pinned tag, where this machine has it.
+REAL_LLAMA_CPP = Path(os.environ.get("OLLAMA_RPM_REAL_LLAMA_CPP",
+                                     f"/work/real-sources/llama.cpp-{CONFIG.llama_cpp_tag}.tar.gz"))
+
+
+@pytest.mark.skipif(not REAL_LLAMA_CPP.is_file(), reason="the real llama.cpp tarball is not on this machine")
+def test_bundled_table_matches_the_real_llama_cpp_tree():
+    """Every bundled entry exists at the pinned tag with the declared version, and
+    vendor/ holds nothing the table forgot (sheredom is compiled out: LLAMA_SUBPROCESS=OFF)."""
+    with tarfile.open(REAL_LLAMA_CPP) as tar:
+        root = tar.getnames()[0].split("/")[0]
+        names = {n[len(root) + 1:] for n in tar.getnames()}
+
+        def read(path):
+            return tar.extractfile(f"{root}/{path}").read().decode("utf-8", "replace")
+
+        for entry in CONFIG.bundled:
+            assert entry.path in names, entry
+            if entry.license_file:
+                assert entry.license_file in names, entry
+        versions = {b.name: b.version for b in CONFIG.bundled}
+        assert f'#define CPPHTTPLIB_VERSION "{versions["cpp-httplib"]}"' in read("vendor/cpp-httplib/httplib.h")
+        json_h = read("vendor/nlohmann/json.hpp")
+        major, minor, patch = versions["json"].split(".")
+        for part, value in (("MAJOR", major), ("MINOR", minor), ("PATCH", patch)):
+            assert re.search(rf"#define NLOHMANN_JSON_VERSION_{part} {value}\b", json_h)
+        assert f"stb_image - v{versions['stb_image']} " in read("vendor/stb/stb_image.h")
+        assert f"miniaudio - v{versions['miniaudio']} " in read("vendor/miniaudio/miniaudio.h")
+        xx = read("vendor/hash/xxhash/xxhash.h")
+        assert ".".join(re.search(rf"#define XXH_VERSION_{p}\s+(\d+)", xx).group(1)
+                        for p in ("MAJOR", "MINOR", "RELEASE")) == versions["xxhash"]
+        vendored = {n.split("/")[1] for n in names if n.startswith("vendor/") and n.count("/") >= 2}
+        covered = {b.path.split("/")[1] for b in CONFIG.bundled if b.path.startswith("vendor/")}
+        assert vendored - covered == {"sheredom"}, vendored - covered
+        assert "#ifdef LLAMA_SUBPROCESS" in read("common/subproc.h")
 
 
 def test_exclusive_arch_says_why(rendered):

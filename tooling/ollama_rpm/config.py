@@ -43,6 +43,7 @@ class Bundled:
     version: str                  # "" when the code declares none
     license: str
     path: str                     # where it lives in the llama.cpp tree
+    license_file: str             # its license text in the llama.cpp tree, or ""
 
 
 @dataclass(frozen=True)
@@ -292,11 +293,13 @@ def _bundled(llama):
             entry.fail("version", f"expected a version like 0.53.1, got {raw!r}")
         lic = entry.text("license", "an SPDX expression")
         where = entry.text("path", "a path in the llama.cpp tree")
+        license_file = entry.text("license_file", "a file in the llama.cpp tree (no spaces, no ..)",
+                                  pattern=re.compile(r"^(?!/)(?!.*\.\.)[\w./+-]+$"), required=False, default="")
         entry.reject_unknown()
         if name in names:
             entry.fail("name", f"{name!r} is listed twice")
         names.add(name)
-        result.append(Bundled(name, version, lic, where))
+        result.append(Bundled(name, version, lic, where, license_file))
     return tuple(result)
 
 

@@ -155,6 +155,11 @@ def bundled(config):
     return [f"bundled({b.name}) = {b.version or '%{llama_cpp_tag}'}" for b in config.bundled]
 
 
+def llama_cpp_license_files(config):
+    """llama.cpp's LICENSE and the license texts of the code it bundles."""
+    return ["LICENSE", *(b.license_file for b in config.bundled if b.license_file)]
+
+
 def go_check_args(config):
     """The %gocheck2 options of the skip list, each with its reason for a comment."""
     flags = {"test": "-s", "tree": "-t"}
@@ -184,6 +189,7 @@ def build(config, root):
         "license": config.license,
         "ggml_license": config.ggml_license,
         "bundled": bundled(config),
+        "llama_cpp_license_files": llama_cpp_license_files(config),
         "replaces_main": replaces(config).get("main", []),
         "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
