@@ -181,3 +181,24 @@ def test_rpms_install_into_a_scratch_root_and_run(built, tmp_path):
     assert re.search(r"libggml-cpu-\w+\.so", devices.stdout + devices.stderr)
     runpath = subprocess.run(["readelf", "-d", str(server)], capture_output=True, text=True).stdout
     assert "[$ORIGIN]" in runpath and "BUILD" not in runpath
+
+
+def _build_log(built):
+    logs = sorted(built["results"].rglob("build.log"))
+    assert logs, "no build.log under the result dir"
+    return logs[0].read_text(errors="replace")
+
+
+def test_check_ran_the_go_tests_minus_the_skip_list(built):
+    # %check's %gocheck2 ran the fixture's Go tests; the fixture's failing
+    # stand-ins for network/integration tests are in go.test_skips (a run that
+    # did not honour the list would have failed the build).
+    log = _build_log(built)
+    assert re.search(r"(?m)^ok\s+github\.com/ollama/ollama/version\b", log), log[-3000:]
+    assert not re.search(r"(?m)^(ok|FAIL|\?)\s+github\.com/ollama/ollama/integration\b", log)
+    assert not re.search(r"(?m)^(=== RUN|--- \w+:)\s+TestFixtureNeedsNetwork", log)
+
+
+def test_no_file_is_listed_twice(built):
+    # %go_vendor_license_install already lists Ollama's LICENSE: %license must not repeat it.
+    assert "listed twice" not in _build_log(built)
