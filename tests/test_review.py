@@ -100,7 +100,8 @@ def test_check_runs_go_tests_with_the_commented_skip_list(project):
     spec = project / "ollama.spec"
     check = spec.read_text().split("\n%check\n", 1)[1].split("\n%post\n", 1)[0]
     assert "#   -s '^TestPull$': pulls from registry.ollama.ai" in check
-    assert "#   -t 'github.com/ollama/ollama/integration': needs a running server and models" in check
+    assert ("#   -t 'github.com/ollama/ollama/integration': needs a running server and\n"
+            "#       models") in check
     assert "\n%gocheck2 -s '^TestPull$' -t 'github.com/ollama/ollama/integration'\n" in check
     expanded = rpmspec(spec, "-P")
     assert "ollama_standin_gocheck2 -s '^TestPull$' -t 'github.com/ollama/ollama/integration'" in expanded

@@ -163,7 +163,13 @@ def llama_cpp_license_files(config):
 def go_check_args(config):
     """The %gocheck2 options of the skip list, each with its reason for a comment."""
     flags = {"test": "-s", "tree": "-t"}
-    return [{"arg": f"{flags[s.kind]} '{s.value}'", "reason": s.reason} for s in config.go_test_skips]
+    result = []
+    for skip in config.go_test_skips:
+        arg = f"{flags[skip.kind]} '{skip.value}'"
+        comment = textwrap.wrap(f"{arg}: {skip.reason}", width=75, break_long_words=False,
+                                break_on_hyphens=False, subsequent_indent="    ")
+        result.append({"arg": arg, "reason": skip.reason, "comment": comment})
+    return result
 
 
 def changelog(config):
