@@ -347,12 +347,14 @@ def test_unreadable_file_exits_2(tmp_path):
 # --- the filters themselves ----------------------------------------------------------
 
 def commented_filters(path):
-    """(comment block, filter) for every addFilter() line, the comment being the
-    "#" lines right above it (or above the filter lines before it)."""
+    """(comment block, filter) for every addFilter() line: the "#" lines of its
+    block (filters of one block share its reason; a blank line ends a block),
+    "only-without:" markers left out."""
     result, comment = [], []
     for line in Path(path).read_text().splitlines():
         if line.startswith("#"):
-            comment.append(line)
+            if "only-without:" not in line:
+                comment.append(line)
         elif line.startswith("addFilter("):
             result.append((list(comment), line))
         else:
@@ -417,3 +419,17 @@ def test_unused_filter_is_not_judged_on_a_partial_run(dotted, tmp_path):
     rc = write_rpmlintrc(tmp_path / "c.rpmlintrc", r"^dotted\.x86_64: W: summary-ended-with-dot")
     proc = lint_cli("--rpmlintrc", rc, spec)
     assert proc.returncode == 0 and "unused-rpmlintrc-filter" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("marker, flagged", [("dotted", False), ("dotted-gpu-backend", True)])
+def test_only_without_filters_are_judged_where_the_package_is_missing(dotted, tmp_path, marker, flagged):
+    # A filter for builds without a package (a backend switched off) is not
+    # "unused" in a run that has that package; in any other run it is.
+    spec, rpms = dotted
+    rc = tmp_path / "d.rpmlintrc"
+    rc.write_text("# reason\naddFilter(r'^dotted\\.x86_64: W: summary-ended-with-dot')\n\n"
+                  f"# only-without: {marker}\n"
+                  "addFilter(r'^dotted\\.x86_64: W: obsolete-not-provided dotted-gpu$')\n")
+    proc = lint_cli("--rpmlintrc", rc, spec, *rpms)
+    assert ("unused-rpmlintrc-filter" in proc.stdout) is flagged, proc.stdout
+    assert proc.returncode == (1 if flagged else 0), proc.stdout + proc.stderr

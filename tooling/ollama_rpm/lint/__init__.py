@@ -14,6 +14,7 @@ filters are combined over all files. Nothing here prints.
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import tomllib
 from pathlib import Path
@@ -129,12 +130,24 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
                     result.warnings += 1
             results.append(result)
     if _complete(paths):
-        for pattern in own_filters:
-            if pattern not in used:
+        present = _package_names(paths, env)
+        for pattern, only_without in own_filters.items():
+            if pattern not in used and not only_without & present:
                 results[-1].messages.append(Message("E", rpmlint.UNUSED_FILTER, rpmlintrc.name, f'"{pattern}"',
                                                     source="ollama-rpm"))
                 results[-1].errors += 1
     return Report(files=results, strict=strict)
+
+
+def _package_names(paths, env):
+    """NAMEs of the binary RPMs among paths."""
+    names = set()
+    for path in paths:
+        if Path(path).name.endswith(".rpm") and not Path(path).name.endswith(".src.rpm"):
+            proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}", str(path)],
+                                  capture_output=True, text=True, env=env)
+            names.add(proc.stdout.strip())
+    return names
 
 
 def _complete(paths):

@@ -95,11 +95,28 @@ def unused_filter(message):
     return detail[1:-1] if len(detail) >= 2 and detail[0] == detail[-1] == '"' else detail
 
 
+# In the comment above a filter: the filter is for builds that lack these
+# packages (a backend switched off), so a run that has one of them does not
+# use it and is not judged on it.
+ONLY_WITHOUT = re.compile(r"^#\s*only-without:\s*(.+?)\s*$")
+
+
 def rpmlintrc_filters(rpmlintrc):
-    """The addFilter() regexes of an rpmlintrc, as rpmlint reads them."""
+    """{regex: packages whose presence makes it legitimately unused} of an rpmlintrc's
+    addFilter() lines, regexes as rpmlint reads them."""
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
-    return [m.group(1) for m in map(add_filter.match, Path(rpmlintrc).read_text(encoding="utf-8").splitlines())
-            if m]
+    result, only_without = {}, set()
+    for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
+        marker = ONLY_WITHOUT.match(line)
+        if marker:
+            only_without |= {n.strip() for n in marker.group(1).split(",") if n.strip()}
+            continue
+        match = add_filter.match(line)
+        if match:
+            result[match.group(1)] = frozenset(only_without)
+        if match or not line.startswith("#"):
+            only_without = set()
+    return result
 
 
 def read_filters(profile, rpmlintrc):
