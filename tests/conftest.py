@@ -95,3 +95,18 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("unexpected skips (CI): a tool the tests need is missing")
         for line in _unexpected_skips:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def fixture_rpms(tmp_path_factory):
+    """The fixture built once into RPMs for every test module that inspects them
+    (see e2e_support.build_fixture_rpms): default backends minus ROCm (the
+    fixture has no HIP backend), with an EL-style global -march that the CPU
+    variants must not inherit."""
+    from e2e_support import build_fixture_rpms
+    from fixture.project import march_macros
+    tmp = tmp_path_factory.mktemp("e2e")
+    march = march_macros(tmp / "march.macros")
+    result = build_fixture_rpms(tmp, build_args=("--without", "rocm"), macros=(march,))
+    yield result
+    result["server"].stop()

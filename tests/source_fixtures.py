@@ -18,7 +18,7 @@ LLAMA_TARBALL = f"llama.cpp-{LLAMA_TAG}.tar.gz"
 VENDOR_TARBALL = f"ollama-{VERSION}-vendor.tar.bz2"
 # Project files the spec ships (Source3, 10-14); made when the checkout lacks them.
 PROJECT_SOURCE_FILES = ("go-vendor-tools.toml", "units/ollama.service", "units/ollama.user.service",
-                        "sysusers/ollama.conf", "units/ollama.sysconfig", "doc/README.Fedora")
+                        "sysusers/ollama.conf", "doc/README.Fedora")
 TEST_PATCH = "0001-test-fixture.patch"
 
 OLLAMA_FILES = {

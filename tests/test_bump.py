@@ -210,9 +210,11 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     cfg = load_yaml(f"{root}/packaging.yaml")
     assert cfg["version"] == "0.33.0" and cfg["release"] == 1
     # Recursive and ordered by file name, as upstream's apply-patch.cmake applies them.
-    assert cfg["llama_cpp"] == {"tag": "b10600", "compat_patches": [
+    # (bump updates tag and compat patches; the license/bundled records it keeps)
+    assert {k: cfg["llama_cpp"][k] for k in ("tag", "compat_patches")} == {"tag": "b10600", "compat_patches": [
         "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch",
         "llama/compat/models/003-llama-cpp-laguna-metal.patch"]}
+    assert cfg["llama_cpp"]["ggml_license"] == "MIT" and cfg["llama_cpp"]["bundled"]
     assert cfg["go"]["min_version"] == "1.27"
     # each CUDA backend follows the Linux preset of its own runner dir
     assert cfg["backends"]["cuda"]["gpu_targets"] == ["75-virtual", "80-virtual", "120-virtual"]

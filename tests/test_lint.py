@@ -152,9 +152,13 @@ def test_rendered_spec_cli_exit_0(rendered):
     assert SUMMARY.search(proc.stdout).groups()[:4] == ("passed", "1", "0", "0")
 
 
-def test_tiny_fedora_like_package_lints_clean(tiny):
+def test_tiny_fedora_like_package_lints_clean(tiny, tmp_path):
     spec, rpms = tiny
-    report = lint_paths([spec, *rpms], REPO, macros=[STANDIN_MACROS])
+    # Fedora's profile alone (ollama.rpmlintrc's filters are about ollama's RPMs,
+    # so in this complete run they would be unused filters, an error).
+    empty = tmp_path / "empty.rpmlintrc"
+    empty.write_text("")
+    report = lint_paths([spec, *rpms], REPO, macros=[STANDIN_MACROS], rpmlintrc=empty)
     assert len(report.files) == len(rpms) + 1
     assert_clean(report)
     assert not report.failed and report.filtered > 0
@@ -298,8 +302,13 @@ def test_default_run_lints_project_spec_and_results(rendered, tiny, tmp_path):
     (proj / "results" / "sub").mkdir(parents=True)
     for rpm in rpms:
         shutil.copy2(rpm, proj / "results" / "sub" / rpm.name)
+    # (ollama.rpmlintrc's filters are about the ollama RPMs, which this run lacks:
+    # in a complete run they would be unused, an error; keep the spec's one.)
+    rpmlintrc = tmp_path / "spec-only.rpmlintrc"
+    rpmlintrc.write_text("".join(l + "\n" for l in (REPO / "ollama.rpmlintrc").read_text().splitlines()
+                                 if "invalid-url Source2" in l))
     proc = lint_cli("--format", "json", "--profile", REPO / "lint" / "fedora.toml",
-                    "--rpmlintrc", REPO / "ollama.rpmlintrc", cwd=proj)
+                    "--rpmlintrc", rpmlintrc, cwd=proj)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     listed = [f["path"] for f in json.loads(proc.stdout)["files"]]
     assert listed == ["ollama.spec", *sorted(f"results/sub/{r.name}" for r in rpms)]
@@ -333,3 +342,94 @@ def test_unreadable_file_exits_2(tmp_path):
     path.chmod(0)
     proc = lint_cli(path)
     assert proc.returncode == 2 and "not readable" in proc.stderr
+
+
+# --- the filters themselves ----------------------------------------------------------
+
+def commented_filters(path):
+    """(comment block, filter) for every addFilter() line: the "#" lines of its
+    block (filters of one block share its reason; a blank line ends a block),
+    "only-without:" markers left out."""
+    result, comment = [], []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("#"):
+            if "only-without:" not in line:
+                comment.append(line)
+        elif line.startswith("addFilter("):
+            result.append((list(comment), line))
+        else:
+            comment = []
+    return result
+
+
+def test_every_rpmlintrc_filter_has_a_reason():
+    filters = commented_filters(REPO / "ollama.rpmlintrc")
+    assert filters
+    for comment, line in filters:
+        words = " ".join(comment).split()
+        assert len(words) >= 12, f"filter without a reviewer-grade reason: {line}"
+
+
+def test_no_filter_for_checks_rpmlint_does_not_run_here():
+    # rpmlint applies no-soname only to libraries directly in /lib* or /usr/lib*;
+    # the private ollama modules never get it, so such a filter can only hide a
+    # future mistake. Same for the 0750 state directory, now 0700 (which
+    # Fedora's own configuration accepts).
+    text = (REPO / "ollama.rpmlintrc").read_text()
+    assert "no-soname" not in text and "non-standard-dir-perm" not in text
+
+
+def test_profile_excuses_debug_packages_one_check_at_a_time():
+    import tomllib
+    filters = tomllib.loads((REPO / "lint" / "fedora.toml").read_text())["Filters"]
+    debug = [f for f in filters if "debug" in f]
+    assert debug
+    for pattern in debug:
+        # a named check, never "any check" (\S+) on a debug package
+        assert re.search(r": (\[EW\]|[EW]): [a-z][a-z-]+", pattern), pattern
+
+
+@pytest.fixture(scope="module")
+def dotted(tmp_path_factory):
+    """A package whose summary ends with a dot: one warning a filter can match."""
+    return build_tiny(tmp_path_factory.mktemp("dotted"), name="dotted", summary="Greets the user.")
+
+
+def write_rpmlintrc(path, *patterns):
+    path.write_text("".join(f"# reason\naddFilter(r'{p}')\n" for p in patterns))
+    return path
+
+
+def test_unused_filter_fails_a_complete_run(dotted, tmp_path):
+    spec, rpms = dotted
+    used = r"^dotted\.x86_64: W: summary-ended-with-dot"
+    unused = r"^dotted\.x86_64: W: no-soname /usr/lib64/nothing\.so$"
+    only_used = lint_cli("--rpmlintrc", write_rpmlintrc(tmp_path / "a.rpmlintrc", used), spec, *rpms)
+    assert only_used.returncode == 0, only_used.stdout + only_used.stderr
+    both = lint_cli("--rpmlintrc", write_rpmlintrc(tmp_path / "b.rpmlintrc", used, unused), spec, *rpms)
+    assert both.returncode == 1, both.stdout + both.stderr
+    flagged = re.findall(r"E: unused-rpmlintrc-filter (.*)", both.stdout)
+    assert flagged == [f'"{unused}"'], both.stdout
+    # A filter used in one file only is used: per-file runs do not count on their own.
+    assert "summary-ended-with-dot" not in " ".join(flagged)
+
+
+def test_unused_filter_is_not_judged_on_a_partial_run(dotted, tmp_path):
+    spec, _ = dotted
+    rc = write_rpmlintrc(tmp_path / "c.rpmlintrc", r"^dotted\.x86_64: W: summary-ended-with-dot")
+    proc = lint_cli("--rpmlintrc", rc, spec)
+    assert proc.returncode == 0 and "unused-rpmlintrc-filter" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("marker, flagged", [("dotted", False), ("dotted-gpu-backend", True)])
+def test_only_without_filters_are_judged_where_the_package_is_missing(dotted, tmp_path, marker, flagged):
+    # A filter for builds without a package (a backend switched off) is not
+    # "unused" in a run that has that package; in any other run it is.
+    spec, rpms = dotted
+    rc = tmp_path / "d.rpmlintrc"
+    rc.write_text("# reason\naddFilter(r'^dotted\\.x86_64: W: summary-ended-with-dot')\n\n"
+                  f"# only-without: {marker}\n"
+                  "addFilter(r'^dotted\\.x86_64: W: obsolete-not-provided dotted-gpu$')\n")
+    proc = lint_cli("--rpmlintrc", rc, spec, *rpms)
+    assert ("unused-rpmlintrc-filter" in proc.stdout) is flagged, proc.stdout
+    assert proc.returncode == (1 if flagged else 0), proc.stdout + proc.stderr

@@ -106,6 +106,21 @@ BAD_INPUTS = [
     ("summary", "Runs %{lua: os.exit()}", ["summary", "without %"]),
     ("backends.cuda.host_compiler", "g++-14; rm -rf /", ["backends.cuda.host_compiler", "absolute path"]),
     ("backends.rocm.cmake_options.GGML_HIP", "ON; rm -rf /", ["cmake_options.GGML_HIP", "shell"]),
+    # License parts, bundled code, replaced packages, the %check skip list.
+    ("license", "MIT AND Apache-2.0", ["license", "does not cover go.license", "BSD-3-Clause"]),
+    ("llama_cpp.ggml_license", "GPL-2.0-only", ["license", "llama_cpp.ggml_license", "GPL-2.0-only"]),
+    ("llama_cpp.bundled.0.license", "GPL-3.0-only", ["license", "llama_cpp.bundled[0].license", "GPL-3.0-only"]),
+    ("llama_cpp.bundled.1.name", "cpp-httplib", ["llama_cpp.bundled[1].name", "twice"]),
+    ("llama_cpp.bundled.0.version", "0.53 beta", ["llama_cpp.bundled[0].version", "'0.53 beta'"]),
+    ("llama_cpp.bundled.0.colour", "blue", ["llama_cpp.bundled[0].colour", "unknown key"]),
+    ("llama_cpp.bundled.0", "cpp-httplib", ["llama_cpp.bundled[0]", "mapping"]),
+    ("replaces.metal", ["ollama-metal"], ["replaces.metal", "main or one of"]),
+    ("replaces.main.0", "ollama base", ["replaces.main[0]", "package name"]),
+    ("go.test_skips", [{"reason": "needs the network"}], ["go.test_skips[0]", "exactly one of"]),
+    ("go.test_skips", [{"test": "TestA", "tree": "x", "reason": "r"}], ["go.test_skips[0]", "exactly one of"]),
+    ("go.test_skips", [{"test": "Test(", "reason": "r"}], ["go.test_skips[0].test", "regex"]),
+    ("go.test_skips", [{"test": "TestA'; rm -rf /'", "reason": "r"}], ["go.test_skips[0].test", "regex"]),
+    ("go.test_skips", [{"test": "TestA"}], ["go.test_skips[0].reason", "missing"]),
 ]
 
 

@@ -34,7 +34,7 @@ def test_srpm_lists_every_source_and_patch(project, env, tmp_path):
     assert proc.stdout.strip() == str(srpm)
     listed = set(rpm_query(srpm, "-l").split())
     expected = {"ollama.spec", OLLAMA_TARBALL, LLAMA_TARBALL, VENDOR_TARBALL, "go-vendor-tools.toml",
-                "ollama.service", "ollama.user.service", "ollama.conf", "ollama.sysconfig",
+                "ollama.service", "ollama.user.service", "ollama.conf",
                 "README.Fedora", *(p.name for p in (project / "patches").glob("*.patch"))}
     assert TEST_PATCH in expected
     assert listed == expected

@@ -93,3 +93,22 @@ def test_idempotent(fedora_like_root):
     apply(fedora_like_root)
     after = [(fedora_like_root / "etc" / f).read_text() for f in ("passwd", "group")]
     assert before == after
+
+
+def conf_lines():
+    return [l.split() for l in CONF.read_text().splitlines() if l.strip() and not l.startswith("#")]
+
+
+def test_account_cannot_log_in(fedora_like_root):
+    # Plain "u" (see the comment in ollama.conf for why not "u!"): the account
+    # still gets a locked password and no login shell.
+    apply(fedora_like_root)
+    shadow = table(fedora_like_root / "etc/shadow")["ollama"]
+    assert shadow[1].startswith("!"), shadow
+    assert table(fedora_like_root / "etc/passwd")["ollama"][6].endswith("nologin")
+
+
+def test_only_line_types_every_supported_rpm_applies():
+    # rpm's sysusers.sh before 6.0 (EL 9/10) skips "u!" lines: no account at all.
+    assert sorted({line[0] for line in conf_lines()}) == ["m", "u"]
+    assert {line[2] for line in conf_lines() if line[0] == "m"} == {"render", "video"}

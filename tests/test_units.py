@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_UNIT = ROOT / "units" / "ollama.service"
 USER_UNIT = ROOT / "units" / "ollama.user.service"
-SYSCONFIG = ROOT / "units" / "ollama.sysconfig"
+README = ROOT / "doc" / "README.Fedora"
+TEMPLATE = ROOT / "ollama.spec.j2"
 SYSUSERS = ROOT / "sysusers" / "ollama.conf"
 
 MAX_EXPOSURE = 1.5
@@ -189,7 +190,8 @@ def test_system_unit_layout():
     state = "/var/lib/" + s[("Service", "StateDirectory")][0]
     assert env["HOME"] == state == s[("Service", "WorkingDirectory")][0]
     assert env["OLLAMA_MODELS"].startswith(state + "/")
-    assert s[("Service", "EnvironmentFile")] == ["-/etc/sysconfig/ollama"]
+    # Settings are drop-ins: Fedora asks for no new /etc/sysconfig files.
+    assert ("Service", "EnvironmentFile") not in s
     assert s[("Install", "WantedBy")] == ["multi-user.target"]
     assert unit_settings(USER_UNIT)[("Install", "WantedBy")] == ["default.target"]
 
@@ -205,15 +207,70 @@ def test_unit_matches_sysusers():
     assert user[4] == "/var/lib/" + s[("Service", "StateDirectory")][0]
 
 
-def test_sysconfig_documents_variables():
-    text = SYSCONFIG.read_text()
-    active = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-    assert active == [], "everything in /etc/sysconfig/ollama stays commented out"
-    documented = set(re.findall(r"(?m)^#([A-Z][A-Z0-9_]*)=", text))
+def test_state_directory_is_private_as_packaged():
+    # The unit re-applies StateDirectoryMode= at every start: it must agree with
+    # the mode the package ships (rpm -V would flag the difference), 0700 being
+    # the only mode Fedora's rpmlint configuration accepts under /var/lib.
+    s = unit_settings(SYSTEM_UNIT)
+    assert s[("Service", "StateDirectoryMode")] == ["0700"]
+    assert s[("Service", "UMask")] == ["0077"]
+    spec = TEMPLATE.read_text()
+    assert "%attr(0700,ollama,ollama) %dir %{_sharedstatedir}/ollama" in spec
+    assert "install -dm 0700 %{buildroot}%{_sharedstatedir}/ollama" in spec
+    assert "sysconfig" not in spec
+
+
+def test_readme_documents_variables():
+    text = README.read_text()
+    settings = text[text.index("Settings\n--------"):text.index("Listening on the network")]
+    documented = set(re.findall(r"(?m)^  ([A-Z][A-Z0-9_]+) ", settings))
     for var in ("OLLAMA_HOST", "OLLAMA_MODELS", "OLLAMA_KEEP_ALIVE", "OLLAMA_ORIGINS",
                 "OLLAMA_NUM_PARALLEL", "OLLAMA_MAX_LOADED_MODELS",
-                "OLLAMA_FLASH_ATTENTION", "OLLAMA_VULKAN", "OLLAMA_NO_CLOUD",
+                "OLLAMA_FLASH_ATTENTION", "OLLAMA_VULKAN", "OLLAMA_NO_CLOUD", "OLLAMA_IGPU_ENABLE",
                 "OLLAMA_CONTEXT_LENGTH", "OLLAMA_DEBUG", "CUDA_VISIBLE_DEVICES",
                 "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
                 "HSA_OVERRIDE_GFX_VERSION"):
         assert var in documented, var
+    assert "/etc/sysconfig/ollama" not in text.replace("There is no /etc/sysconfig file", "")
+
+
+def readme_drop_ins():
+    """The [Service] snippets README.Fedora tells users to put in a drop-in."""
+    snippets, current = [], None
+    for line in README.read_text().splitlines():
+        stripped = line.strip()
+        if stripped == "[Service]":
+            current = ["[Service]"]
+            snippets.append(current)
+        elif current is not None and re.match(r"^\s+(or\s+)?[A-Z][A-Za-z]+=", line):
+            setting = re.sub(r"^or\s+", "", stripped).split("  #")[0].strip()
+            current.append(setting)
+        else:
+            current = None
+    return [s for s in snippets if len(s) > 1]
+
+
+def test_readme_has_drop_in_examples():
+    keys = {line.split("=", 1)[0] for snippet in readme_drop_ins() for line in snippet[1:]}
+    assert {"Environment", "ReadWritePaths", "StateDirectoryMode", "UMask"} <= keys, keys
+
+
+@needs_analyze
+@pytest.mark.parametrize("broken", [False, True])
+def test_readme_drop_ins_load_cleanly(system_root, broken):
+    # Every drop-in README.Fedora shows, as "systemctl edit ollama" saves it,
+    # is read and accepted by systemd; the control (a misspelt key) shows that
+    # verify does read the drop-in directory.
+    drop_in = system_root / "etc/systemd/system/ollama.service.d"
+    drop_in.mkdir(parents=True)
+    body = "\n".join(line for snippet in readme_drop_ins() for line in snippet) + "\n"
+    if broken:
+        body += "[Service]\nEnviroment=OLLAMA_DEBUG=1\n"
+    (drop_in / "override.conf").write_text(body)
+    res = run(["systemd-analyze", "verify", f"--root={system_root}", "ollama.service"])
+    out = res.stdout + res.stderr
+    if broken:
+        assert "Enviroment" in out, out
+    else:
+        assert res.returncode == 0, out
+        assert complaints(out, "ollama.service") == [], out

@@ -120,7 +120,7 @@ def test_fedoras_own_command_gives_the_same_bytes(project, env, tmp_path):
 def test_go_vendor_tools_toml_lists_license_files_and_keeps_settings(project, env):
     toml = project / "go-vendor-tools.toml"
     toml.write_text('[archive]\ntidy = false\n\n[licensing]\ndetector = "askalono"\n'
-                    'exclude_directories = ["docs", "llama.cpp-b1"]\nexclude_files = ["LICENSE.llama-cpp"]\n')
+                    'exclude_directories = ["docs", "llama.cpp-b1", "llama.cpp-licenses"]\n')
     run_cli("vendor", cwd=project, env=env, check=True)
     text = toml.read_text()
     license_sha = hashlib.sha256(OLLAMA_FILES["third_party/dep/LICENSE"].encode()).hexdigest()
@@ -132,8 +132,8 @@ def test_go_vendor_tools_toml_lists_license_files_and_keeps_settings(project, en
     data = tomllib.loads(text)
     # The packager's settings stay; only the llama.cpp exclusion follows the pinned tag.
     assert data == {"archive": {"tidy": False},
-                    "licensing": {"detector": "askalono", "exclude_directories": ["docs", "llama.cpp-b10488"],
-                                  "exclude_files": ["LICENSE.llama-cpp"]}}
+                    "licensing": {"detector": "askalono", "exclude_directories": ["docs", "llama.cpp-b10488",
+                                                                                  "llama.cpp-licenses"]}}
     run_cli("vendor", cwd=project, env=env, check=True)
     assert toml.read_text() == text, "refreshing is deterministic and keeps the packager's part"
 
@@ -151,13 +151,13 @@ def test_empty_toml_gets_default_settings(project, env):
     ("[archive]\nuse_top_level_dir = false\n", "archive.tidy"),           # go-vendor-tools' default: tidy
     ("[archive]\ntidy = false\nuse_top_level_dir = true\n", "archive.use_top_level_dir"),
     ("[archive]\ntidy = false\ncompression_type = \"gz\"\n", "archive.compression_type"),
-    ("[archive]\ntidy = false\n\n[licensing]\nexclude_files = [\"LICENSE.llama-cpp\"]\n",
+    ("[archive]\ntidy = false\n\n[licensing]\nexclude_directories = [\"llama.cpp-b10488\"]\n",
      "licensing.exclude_directories"),                                    # llama.cpp counted as Go code
 ])
 def test_archive_settings_the_spec_cannot_use_are_refused(project, env, settings, key):
     if "[licensing]" not in settings:
-        settings += ('\n[licensing]\ndetector = "askalono"\nexclude_directories = ["llama.cpp-b10488"]\n'
-                     'exclude_files = ["LICENSE.llama-cpp"]\n')
+        settings += ('\n[licensing]\ndetector = "askalono"\n'
+                     'exclude_directories = ["llama.cpp-b10488", "llama.cpp-licenses"]\n')
     (project / "go-vendor-tools.toml").write_text(settings)
     proc = run_cli("vendor", cwd=project, env=env)
     assert proc.returncode == EXIT_CONFIG, proc.stderr
@@ -348,8 +348,8 @@ def test_an_undetectable_license_file_fails_the_derivation(real_project, real_en
     toml = real_project / "go-vendor-tools.toml"
     text = toml.read_text()
     # Excluding x/sync's LICENSE leaves its module without one: go_vendor_license reports it.
-    toml.write_text(text.replace('exclude_files = ["LICENSE.llama-cpp"]',
-                                 'exclude_files = ["LICENSE.llama-cpp", "vendor/golang.org/x/sync/LICENSE"]'))
+    assert "[licensing]\n" in text and "exclude_files" not in text
+    toml.write_text(text.replace("[licensing]\n", '[licensing]\nexclude_files = ["vendor/golang.org/x/sync/LICENSE"]\n', 1))
     proc = run_cli("vendor", "--license", cwd=real_project, env=real_env)
     assert proc.returncode == EXIT_TOOL, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]

@@ -44,6 +44,24 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class Bundled:
+    """Third-party code llama.cpp compiles in: one `Provides: bundled(name) = version`."""
+    name: str
+    version: str                  # "" when the code declares none
+    license: str
+    path: str                     # where it lives in the llama.cpp tree
+    license_file: str             # its license text in the llama.cpp tree, or ""
+
+
+@dataclass(frozen=True)
+class GoTestSkip:
+    """One entry of the %check skip list: a test-name regex or a package tree."""
+    kind: str                     # "test" (go test -skip) or "tree" (package and below)
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ChangelogEntry:
     evr: str
     date: datetime.date
@@ -62,6 +80,10 @@ class Config:
     url: str
     license: str
     llama_cpp_tag: str
+    ggml_license: str             # License of the ggml-only subpackages
+    bundled: tuple                # Bundled, in file order
+    replaces: tuple               # ((role, (names...)), ...): role "main" or a backend
+    go_test_skips: tuple          # GoTestSkip, in file order
     llama_cpp_compat_patches: tuple
     source_urls: tuple            # ((key, url), ...): ollama, llama_cpp
     vendor_tarball: str
@@ -181,6 +203,8 @@ def parse(path, data):
     llama = top.sub("llama_cpp")
     llama_tag = llama.text("tag", "a llama.cpp tag like b10488", pattern=_SIMPLE)
     compat_patches = llama.strings("compat_patches", "a list of patch paths inside the Ollama tree")
+    ggml_license = llama.text("ggml_license", "an SPDX expression (what the ggml-only subpackages ship)")
+    bundled = _bundled(llama)
     llama.reject_unknown()
 
     sources = top.sub("sources")
@@ -206,13 +230,20 @@ def parse(path, data):
             go.fail(f"libdir_variables[{index}]", f"expected importpath.Name, got {var!r}")
     go_license = go.text("license", "an SPDX expression (the Go code's share of `license`)",
                          required=False, default=license_)
+    go_test_skips = _go_test_skips(go)
     go.reject_unknown()
+    for key, part in [("go.license", go_license), ("llama_cpp.ggml_license", ggml_license)] + [
+            (f"llama_cpp.bundled[{i}].license", b.license) for i, b in enumerate(bundled)]:
+        missing = sorted(license_ids(part) - license_ids(license_))
+        if missing:
+            top.fail("license", f"does not cover {key} ({part!r}): {', '.join(missing)} missing")
 
     patches_dir = top.text("patches_dir", "a directory next to the config", default="patches", required=False)
     if not (Path(path).parent / patches_dir).is_dir():
         # Without the patches Ollama cannot find its libraries in %{_libdir}/ollama.
         top.fail("patches_dir", f"expected an existing directory, {Path(path).parent / patches_dir} is not one")
     backends = _backends(top.sub("backends"))
+    replaces = _replaces(top.sub("replaces", required=False))
     cpu = top.sub("cpu_variants")
     cpu_x86 = _x86_variants(cpu.sub("x86_64"))
     cpu_arm = cpu.strings("aarch64", "a list of ggml aarch64 CPU variants")
@@ -238,11 +269,82 @@ def parse(path, data):
     return Config(
         path=path, name=name, upstream_version=upstream_version, version=version, release=release,
         summary=summary, url=url, license=license_, llama_cpp_tag=llama_tag,
+        ggml_license=ggml_license, bundled=bundled, replaces=replaces, go_test_skips=go_test_skips,
         llama_cpp_compat_patches=compat_patches, source_urls=tuple(source_urls),
         vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
         packager=packager, changelog=changelog,
     )
+
+
+_LICENSE_WORDS = {"AND", "OR", "WITH"}
+
+
+def license_ids(expression):
+    """The license (and exception) identifiers an SPDX expression names."""
+    return {w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", expression) if w not in _LICENSE_WORDS}
+
+
+def _bundled(llama):
+    items = llama.get("bundled", list, "a list of {name, version, license, path} mappings",
+                      default=[], required=False)
+    result, names = [], set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            llama.fail(f"bundled[{index}]", f"expected a mapping, got {_describe(item)}")
+        entry = _Reader(llama.path, item, f"{llama.key('bundled')}[{index}].")
+        name = entry.text("name", "a library name", pattern=_SIMPLE)
+        raw = entry.get("version", (str, int, float), "a version like 0.53.1", default="", required=False)
+        version = str(raw)
+        if version and not _SIMPLE.match(version):
+            entry.fail("version", f"expected a version like 0.53.1, got {raw!r}")
+        lic = entry.text("license", "an SPDX expression")
+        where = entry.text("path", "a path in the llama.cpp tree")
+        license_file = entry.text("license_file", "a file in the llama.cpp tree (no spaces, no ..)",
+                                  pattern=re.compile(r"^(?!/)(?!.*\.\.)[\w./+-]+$"), required=False, default="")
+        entry.reject_unknown()
+        if name in names:
+            entry.fail("name", f"{name!r} is listed twice")
+        names.add(name)
+        result.append(Bundled(name, version, lic, where, license_file))
+    return tuple(result)
+
+
+def _replaces(section):
+    result = []
+    for role in section.data:
+        if role not in ("main", *BACKENDS):
+            section.fail(str(role), f"unknown package role; expected main or one of: {', '.join(BACKENDS)}")
+        names = section.strings(role, "a list of package names")
+        for index, name in enumerate(names):
+            if not _SIMPLE.match(name):
+                section.fail(f"{role}[{index}]", f"expected a package name, got {name!r}")
+        result.append((role, names))
+    return tuple(result)
+
+
+def _go_test_skips(go):
+    items = go.get("test_skips", list, "a list of {test|tree, reason} mappings", default=[], required=False)
+    result = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            go.fail(f"test_skips[{index}]", f"expected a mapping, got {_describe(item)}")
+        entry = _Reader(go.path, item, f"{go.key('test_skips')}[{index}].")
+        kinds = [k for k in ("test", "tree") if k in item]
+        if len(kinds) != 1:
+            entry.fail("test", "expected exactly one of `test` (a test-name regex) or `tree` (an import path)")
+        value = entry.text(kinds[0], "a test-name regex" if kinds[0] == "test" else "an import path",
+                           pattern=re.compile(r"^[^'\s]+$"))
+        if kinds[0] == "test":
+            try:
+                re.compile(value)
+            except re.error as error:
+                entry.fail("test", f"not a valid regex: {error}")
+        reason = entry.text("reason", "why the test cannot run in a Fedora build (one line)",
+                            pattern=re.compile(r"^[^\n%]+$"))
+        entry.reject_unknown()
+        result.append(GoTestSkip(kinds[0], value, reason))
+    return tuple(result)
 
 
 def _backends(section):

@@ -17,7 +17,6 @@ PROJECT_SOURCES = (
     (10, "ollama.service", "units/ollama.service"),
     (11, "ollama.user.service", "units/ollama.user.service"),
     (12, "ollama.conf", "sysusers/ollama.conf"),
-    (13, "ollama.sysconfig", "units/ollama.sysconfig"),
     (14, "README.Fedora", "doc/README.Fedora"),
 )
 
@@ -143,7 +142,7 @@ HIP_FLAGS_SED = ("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-str
                  "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d")
 
 
-def backend_data(backend):
+def backend_data(backend, config=None):
     kind = KIND[backend.name]
     options = dict(backend.cmake_options)
     if kind == "cuda":
@@ -191,6 +190,7 @@ def backend_data(backend):
         "bundled_runtimes": backend.bundled_runtimes,
         "summary": summary,
         "description": description,
+        "replaces": replaces(config).get(backend.name, []) if config else [],
     }
 
 
@@ -208,6 +208,34 @@ def _soname_regex(soname):
 def _cmake_value(value):
     """Quote a CMake value for the shell when it holds spaces or list separators."""
     return f'"{value}"' if any(c in value for c in " ;") else value
+
+
+def replaces(config):
+    """Fedora package names each role takes over: {"main": [...], backend: [...]}."""
+    return {role: list(names) for role, names in config.replaces}
+
+
+def bundled(config):
+    """`bundled(name) = version`; code that declares no version gets the llama.cpp
+    tag it is pinned at (rpmlint warns about unversioned Provides)."""
+    return [f"bundled({b.name}) = {b.version or '%{llama_cpp_tag}'}" for b in config.bundled]
+
+
+def llama_cpp_license_files(config):
+    """llama.cpp's LICENSE and the license texts of the code it bundles."""
+    return ["LICENSE", *(b.license_file for b in config.bundled if b.license_file)]
+
+
+def go_check_args(config):
+    """The %gocheck2 options of the skip list, each with its reason for a comment."""
+    flags = {"test": "-s", "tree": "-t"}
+    result = []
+    for skip in config.go_test_skips:
+        arg = f"{flags[skip.kind]} '{skip.value}'"
+        comment = textwrap.wrap(f"{arg}: {skip.reason}", width=75, break_long_words=False,
+                                break_on_hyphens=False, subsequent_indent="    ")
+        result.append({"arg": arg, "reason": skip.reason, "comment": comment})
+    return result
 
 
 def changelog(config):
@@ -231,6 +259,11 @@ def build(config, root):
         "summary": config.summary,
         "url": config.url,
         "license": config.license,
+        "ggml_license": config.ggml_license,
+        "bundled": bundled(config),
+        "llama_cpp_license_files": llama_cpp_license_files(config),
+        "replaces_main": replaces(config).get("main", []),
+        "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
         "compat_patches": config.llama_cpp_compat_patches,
         "sources": sources(config),
@@ -241,7 +274,7 @@ def build(config, root):
         "cpu_levels": cpu_level_packages(config),
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
-        "backends": [backend_data(b) for b in config.backends],
+        "backends": [backend_data(b, config) for b in config.backends],
         "hip_flags_sed": HIP_FLAGS_SED,
         "changelog": changelog(config),
     }

@@ -47,10 +47,11 @@ ARCHIVE_REQUIRED = (
     ("tidy", False, True, "`go mod tidy` would replace upstream's go.mod/go.sum, which go.sum verification "
                           "and %prep rely on"),
 )
-# Where %prep puts llama.cpp's tree and its license inside Ollama's: not Go code,
-# covered by its own part of License:, so the Go license scan must skip them.
+# Where %prep puts llama.cpp's tree and the license texts of llama.cpp and the
+# code it bundles, inside Ollama's: not Go code, covered by their own part of
+# License:, so the Go license scan must skip them.
 LLAMA_DIR = "llama.cpp-{tag}"
-LLAMA_LICENSE_COPY = "LICENSE.llama-cpp"
+LLAMA_LICENSES_DIR = "llama.cpp-licenses"
 DEFAULT_SETTINGS = """\
 # Source2 is made with Fedora's command (ollama-rpm vendor runs exactly this; the
 # generated block above gives the exact command line):
@@ -63,10 +64,9 @@ tidy = false
 
 [licensing]
 detector = "askalono"
-# %prep puts llama.cpp (Source1) and a copy of its LICENSE inside Ollama's tree;
-# their licenses are in License: separately, not part of the Go code's expression.
-exclude_directories = ["{llama_dir}"]
-exclude_files = ["{llama_license}"]
+# %prep puts llama.cpp (Source1) and copies of its license texts inside Ollama's
+# tree; they are in License: separately, not part of the Go code's expression.
+exclude_directories = ["{llama_dir}", "{llama_licenses}"]
 """
 
 
@@ -168,7 +168,7 @@ def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
         user = current.split(END, 1)[1].lstrip("\n")
     if not user.strip():
         user = DEFAULT_SETTINGS.replace("{llama_dir}", LLAMA_DIR.format(tag=llama_tag)).replace(
-            "{llama_license}", LLAMA_LICENSE_COPY)
+            "{llama_licenses}", LLAMA_LICENSES_DIR)
     # Only a quoted string that is exactly a llama.cpp tree name is rewritten.
     user = re.sub(r'"llama\.cpp-b\d+"', f'"{LLAMA_DIR.format(tag=llama_tag)}"', user)
     try:
@@ -191,16 +191,13 @@ def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
 
 
 def check_license_exclusions(path, data, llama_tag):
-    """[licensing] must keep llama.cpp's tree and license copy out of the Go license scan."""
-    licensing = data.get("licensing", {})
-    llama_dir = LLAMA_DIR.format(tag=llama_tag)
-    if llama_dir not in licensing.get("exclude_directories", []):
-        raise ConfigError(path, "licensing.exclude_directories",
-                          f"must list {llama_dir!r}: %prep unpacks llama.cpp there and "
-                          f"%go_vendor_license_check would count its files as Go code")
-    if LLAMA_LICENSE_COPY not in licensing.get("exclude_files", []):
-        raise ConfigError(path, "licensing.exclude_files",
-                          f"must list {LLAMA_LICENSE_COPY!r} (%prep's copy of llama.cpp's LICENSE)")
+    """[licensing] must keep llama.cpp's tree and license texts out of the Go license scan."""
+    excluded = data.get("licensing", {}).get("exclude_directories", [])
+    for directory in (LLAMA_DIR.format(tag=llama_tag), LLAMA_LICENSES_DIR):
+        if directory not in excluded:
+            raise ConfigError(path, "licensing.exclude_directories",
+                              f"must list {directory!r}: %prep puts llama.cpp's files there and "
+                              f"%go_vendor_license_check would count them as Go code")
 
 
 def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=None):

@@ -5,18 +5,23 @@
     assert report.errors == 0 and report.warnings == 0
 
 Each file gets its own rpmlint run (per-file counts), plus the Fedora checks
-rpmlint lacks (ollama_rpm.lint.extra). Nothing here prints.
+rpmlint lacks (ollama_rpm.lint.extra). An rpmlintrc filter that matches
+nothing in a complete run (a spec or SRPM and built RPMs) is an error, as
+rpmlint makes it within one run: rpmlint's per-file reports of unused
+filters are combined over all files. Nothing here prints.
 """
 
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import tomllib
 from pathlib import Path
 
 from ollama_rpm.errors import UsageError
 from ollama_rpm.lint import extra, licenses, rpmlint
-from ollama_rpm.lint.report import FileResult, Report
+from ollama_rpm.lint.report import FileResult, Message, Report
 
 PROFILE = Path("lint") / "fedora.toml"
 RPMLINTRC = "ollama.rpmlintrc"
@@ -85,12 +90,18 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
             if not shutil.which(tool):
                 raise UsageError(f"{profile}: Checks has BashismsCheck, which needs {tool}: install {package}")
     filters = rpmlint.read_filters(profile, rpmlintrc)
+    own_filters = rpmlint.rpmlintrc_filters(rpmlintrc)
+    used = set()
     results = []
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-lint-") as tmp:
         work = rpmlint.Workspace(tmp, profile, licenses.rpmlint_toml(extra_licenses), macros)
         env = work.env()
         for path in paths:
             summary, messages = rpmlint.run(exe, path, work.config, rpmlintrc, env)
+            unused_here = {rpmlint.unused_filter(m) for m in messages} - {None}
+            used |= set(own_filters) - unused_here
+            summary["errors"] -= sum(1 for m in messages if rpmlint.unused_filter(m) is not None)
+            messages = [m for m in messages if rpmlint.unused_filter(m) is None]
             result = FileResult(_display(path, root), errors=summary["errors"],
                                 warnings=summary["warnings"], messages=messages)
             if "filtered" in summary:
@@ -109,6 +120,7 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
                     else extra.rpm_messages(path, env))
             for message in ours:
                 if any(f.search(message.text) for f in filters):
+                    used |= {f for f in own_filters if re.search(f, message.text)}
                     result.filtered += 1
                     continue
                 result.messages.append(message)
@@ -117,4 +129,29 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
                 elif message.level == "W":
                     result.warnings += 1
             results.append(result)
+    if _complete(paths):
+        present = _package_names(paths, env)
+        for pattern, only_without in own_filters.items():
+            if pattern not in used and not only_without & present:
+                results[-1].messages.append(Message("E", rpmlint.UNUSED_FILTER, rpmlintrc.name, f'"{pattern}"',
+                                                    source="ollama-rpm"))
+                results[-1].errors += 1
     return Report(files=results, strict=strict)
+
+
+def _package_names(paths, env):
+    """NAMEs of the binary RPMs among paths."""
+    names = set()
+    for path in paths:
+        if Path(path).name.endswith(".rpm") and not Path(path).name.endswith(".src.rpm"):
+            proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}", str(path)],
+                                  capture_output=True, text=True, env=env)
+            names.add(proc.stdout.strip())
+    return names
+
+
+def _complete(paths):
+    """A spec or SRPM and at least one binary RPM: every filter has something to match."""
+    names = [Path(p).name for p in paths]
+    sources = [n for n in names if n.endswith((".spec", ".src.rpm"))]
+    return bool(sources) and len(sources) < len(names)

@@ -63,7 +63,9 @@ class Workspace:
 
 def run(exe, path, config_dir, rpmlintrc, env):
     """(summary dict, [Message]) of one rpmlint run on one file."""
-    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), "--ignore-unused-rpmlintrc", str(path)]
+    # Without --ignore-unused-rpmlintrc: rpmlint reports every rpmlintrc filter
+    # this file did not use; lint_paths() decides over the whole run.
+    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, errors="replace")
     # rpmlint reports a file it cannot open on stderr, as "(none): E: fatal error ...".
     fatal = [line for line in proc.stderr.splitlines()
@@ -80,6 +82,41 @@ def run(exe, path, config_dir, rpmlintrc, env):
         raise UsageError(f"{path}: rpmlint checked nothing (not an RPM or spec file?)")
     messages = [m for m in map(Message.parse, proc.stdout.splitlines()) if m]
     return summary, messages
+
+
+UNUSED_FILTER = "unused-rpmlintrc-filter"
+
+
+def unused_filter(message):
+    """The regex of an unused-rpmlintrc-filter message (rpmlint quotes it), else None."""
+    if message.check != UNUSED_FILTER:
+        return None
+    detail = message.detail
+    return detail[1:-1] if len(detail) >= 2 and detail[0] == detail[-1] == '"' else detail
+
+
+# In the comment above a filter: the filter is for builds that lack these
+# packages (a backend switched off), so a run that has one of them does not
+# use it and is not judged on it.
+ONLY_WITHOUT = re.compile(r"^#\s*only-without:\s*(.+?)\s*$")
+
+
+def rpmlintrc_filters(rpmlintrc):
+    """{regex: packages whose presence makes it legitimately unused} of an rpmlintrc's
+    addFilter() lines, regexes as rpmlint reads them."""
+    add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
+    result, only_without = {}, set()
+    for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
+        marker = ONLY_WITHOUT.match(line)
+        if marker:
+            only_without |= {n.strip() for n in marker.group(1).split(",") if n.strip()}
+            continue
+        match = add_filter.match(line)
+        if match:
+            result[match.group(1)] = frozenset(only_without)
+        if match or not line.startswith("#"):
+            only_without = set()
+    return result
 
 
 def read_filters(profile, rpmlintrc):

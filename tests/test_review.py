@@ -1,0 +1,162 @@
+"""Fedora review items in the rendered spec, read back with the real rpmspec:
+License per subpackage, bundled() Provides, the upgrade path from Fedora's own
+split ollama, the %check skip list and the ExclusiveArch reasons."""
+
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, STANDIN_MACROS, load_yaml, run_cli, write_yaml
+from ollama_rpm import config as config_mod
+
+pytestmark = pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")
+
+CONFIG = config_mod.load(REPO / "packaging.yaml")
+
+
+def rpmspec(spec, *args):
+    proc = subprocess.run(["rpmspec", "--load", str(STANDIN_MACROS), "--target", "x86_64",
+                           "--define", f"_sourcedir {spec.parent}", *args, str(spec)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def per_package(spec, tag, *args):
+    """NAME -> [values] of a dependency tag (provides, obsoletes) for each package."""
+    out = rpmspec(spec, "-q", *args, "--qf", f"%{{NAME}}\\n[{tag}: %{{{tag}NEVRS}}\\n]")
+    result, name = {}, None
+    for line in out.splitlines():
+        if line.startswith(f"{tag}: "):
+            result[name].append(line.split(": ", 1)[1])
+        else:
+            name = line
+            result.setdefault(name, [])
+    return result
+
+
+def test_each_package_has_its_own_license(rendered):
+    out = rpmspec(rendered, "-q", "--qf", "%{NAME}\t%{LICENSE}\n")
+    licenses = dict(line.split("\t") for line in out.splitlines())
+    assert licenses.pop("ollama") == " ".join(CONFIG.license.split())
+    for generated in ("ollama-debuginfo", "ollama-debugsource"):      # rpm's, the main License
+        licenses.pop(generated, None)
+    assert licenses and set(licenses) == {n for n in licenses if n.startswith("ollama-ggml-")}
+    assert set(licenses.values()) == {CONFIG.ggml_license} == {"MIT"}
+
+
+def test_main_license_covers_every_part():
+    whole = config_mod.license_ids(CONFIG.license)
+    parts = [CONFIG.go_license, CONFIG.ggml_license, *(b.license for b in CONFIG.bundled)]
+    for part in parts:
+        assert config_mod.license_ids(part) <= whole, part
+    # what llama.cpp b10488 compiles in beyond MIT (see packaging.yaml)
+    assert {"BSD-2-Clause", "Unlicense", "MIT-0", "LicenseRef-Fedora-Public-Domain"} <= whole
+
+
+def test_bundled_libraries_are_provided_with_versions(rendered):
+    provides = per_package(rendered, "PROVIDE")["ollama"]
+    tag = CONFIG.llama_cpp_tag
+    assert f"bundled(llama-cpp) = {tag}" in provides
+    for entry in CONFIG.bundled:
+        assert f"bundled({entry.name}) = {entry.version or tag}" in provides
+    names = {b.name: b.version for b in CONFIG.bundled}
+    assert names["cpp-httplib"] == "0.53.1" and names["json"] == "3.12.0"      # from the b10488 tree
+    assert "minja" not in names          # gone from llama.cpp's vendor/ by b10488 (common/jinja is its own)
+    text = rendered.read_text()
+    assert "Bundled Software policy" in text and "no switch to use system copies" in text
+
+
+@pytest.mark.parametrize("bconds, expect", [
+    ((), {"ollama-ggml-rocm": "ollama-rocm", "ollama-ggml-vulkan": "ollama-vulkan"}),
+    (("--without", "rocm"), {"ollama": "ollama-rocm", "ollama-ggml-vulkan": "ollama-vulkan"}),
+    (("--without", "rocm", "--without", "vulkan"), {"ollama": "ollama-vulkan"}),
+])
+def test_upgrade_path_from_fedora_split_ollama(rendered, bconds, expect):
+    version = f"{CONFIG.version}-{CONFIG.release}"
+    obsoletes = per_package(rendered, "OBSOLETE", *bconds)
+    provides = per_package(rendered, "PROVIDE", *bconds)
+    assert f"ollama-base < {version}.fc43" in obsoletes["ollama"]
+    assert f"ollama-base = {version}.fc43" in provides["ollama"]
+    for package, old in expect.items():
+        assert f"{old} < {version}.fc43" in obsoletes[package], (package, obsoletes)
+        # a built backend takes over the name; without one, the name is only obsoleted
+        assert (f"{old} = {version}.fc43" in provides[package]) is (package != "ollama")
+
+
+def test_check_runs_go_tests_with_the_commented_skip_list(project):
+    cfg = load_yaml(project / "packaging.yaml")
+    cfg["go"]["test_skips"] = [
+        {"test": "^TestPull$", "reason": "pulls from registry.ollama.ai"},
+        {"tree": "github.com/ollama/ollama/integration", "reason": "needs a running server and models"},
+    ]
+    write_yaml(project / "packaging.yaml", cfg)
+    run_cli("render", cwd=project, check=True)
+    spec = project / "ollama.spec"
+    check = spec.read_text().split("\n%check\n", 1)[1].split("\n%post\n", 1)[0]
+    assert "#   -s '^TestPull$': pulls from registry.ollama.ai" in check
+    assert ("#   -t 'github.com/ollama/ollama/integration': needs a running server and\n"
+            "#       models") in check
+    assert "\n%gocheck2 -s '^TestPull$' -t 'github.com/ollama/ollama/integration'\n" in check
+    expanded = rpmspec(spec, "-P")
+    assert "ollama_standin_gocheck2 -s '^TestPull$' -t 'github.com/ollama/ollama/integration'" in expanded
+
+
+def test_license_file_listed_once(rendered):
+    # %go_vendor_license_install installs the main module's LICENSE itself.
+    files = rendered.read_text().split("\n%files -f %{go_vendor_license_filelist}\n", 1)[1]
+    license_line = next(line for line in files.splitlines() if line.startswith("%license"))
+    assert license_line.split()[1:] == ["llama.cpp-licenses"]
+    prep = rendered.read_text().split("\n%prep\n", 1)[1].split("\n%build\n", 1)[0]
+    wanted = ["LICENSE", *(b.license_file for b in CONFIG.bundled if b.license_file)]
+    assert f"cp -p --parents {' '.join(wanted)} ../llama.cpp-licenses/" in prep
+
+
+# The real llama.cpp tree at the pinned tag, where this machine has it.
+REAL_LLAMA_CPP = Path(os.environ.get("OLLAMA_RPM_REAL_LLAMA_CPP",
+                                     f"/work/real-sources/llama.cpp-{CONFIG.llama_cpp_tag}.tar.gz"))
+
+
+@pytest.mark.skipif(not REAL_LLAMA_CPP.is_file(), reason="the real llama.cpp tarball is not on this machine")
+def test_bundled_table_matches_the_real_llama_cpp_tree():
+    """Every bundled entry exists at the pinned tag with the declared version, and
+    vendor/ holds nothing the table forgot (sheredom is compiled out: LLAMA_SUBPROCESS=OFF)."""
+    with tarfile.open(REAL_LLAMA_CPP) as tar:
+        root = tar.getnames()[0].split("/")[0]
+        names = {n[len(root) + 1:] for n in tar.getnames()}
+
+        def read(path):
+            return tar.extractfile(f"{root}/{path}").read().decode("utf-8", "replace")
+
+        for entry in CONFIG.bundled:
+            assert entry.path in names, entry
+            if entry.license_file:
+                assert entry.license_file in names, entry
+        versions = {b.name: b.version for b in CONFIG.bundled}
+        assert f'#define CPPHTTPLIB_VERSION "{versions["cpp-httplib"]}"' in read("vendor/cpp-httplib/httplib.h")
+        json_h = read("vendor/nlohmann/json.hpp")
+        major, minor, patch = versions["json"].split(".")
+        for part, value in (("MAJOR", major), ("MINOR", minor), ("PATCH", patch)):
+            assert re.search(rf"#define NLOHMANN_JSON_VERSION_{part} {value}\b", json_h)
+        assert f"stb_image - v{versions['stb_image']} " in read("vendor/stb/stb_image.h")
+        assert f"miniaudio - v{versions['miniaudio']} " in read("vendor/miniaudio/miniaudio.h")
+        xx = read("vendor/hash/xxhash/xxhash.h")
+        assert ".".join(re.search(rf"#define XXH_VERSION_{p}\s+(\d+)", xx).group(1)
+                        for p in ("MAJOR", "MINOR", "RELEASE")) == versions["xxhash"]
+        vendored = {n.split("/")[1] for n in names if n.startswith("vendor/") and n.count("/") >= 2}
+        covered = {b.path.split("/")[1] for b in CONFIG.bundled if b.path.startswith("vendor/")}
+        assert vendored - covered == {"sheredom"}, vendored - covered
+        assert "#ifdef LLAMA_SUBPROCESS" in read("common/subproc.h")
+
+
+def test_exclusive_arch_says_why(rendered):
+    text = rendered.read_text()
+    comment = text.split("\nExclusiveArch:", 1)[0].rsplit("\n\n", 1)[1]
+    for word in ("ppc64le", "s390x", "riscv64", "z15", "little-endian"):
+        assert word in comment, word
+    assert re.search(r"(?m)^ExclusiveArch:  %\{x86_64\} aarch64$", text)

@@ -1,0 +1,172 @@
+"""Upgrading from Fedora's own split ollama to the built packages, with the real rpm.
+
+Fedora ships ollama as a metapackage over ollama-base (/usr/bin/ollama and
+ollama.service), ollama-rocm and ollama-vulkan. Small packages of that shape
+are built here with rpmbuild, installed into a scratch root, and the fixture
+RPMs (one session-wide build, conftest.fixture_rpms) are installed over them
+with `rpm -U`, which applies Obsoletes: as dnf does. Without the
+Provides/Obsoletes of packaging.yaml's `replaces`, ollama-base would stay and
+its /usr/bin/ollama and ollama.service would conflict with the new ollama.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from e2e_support import VERSION, rpm_deps, rpm_names
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "rpm2cpio")),
+                       reason="needs rpmbuild, go, cmake and rpm2cpio"),
+]
+
+# An older Fedora build, as `rpm -q` would show it.
+OLD_VERSION, OLD_RELEASE = "0.19.0", "1.fc43"
+
+FEDORA_SHAPED_SPEC = f"""Name:           ollama
+Version:        {OLD_VERSION}
+Release:        {OLD_RELEASE}
+Summary:        Stand-in for Fedora's ollama metapackage
+License:        MIT
+BuildArch:      x86_64
+Requires:       ollama-base = %{{version}}-%{{release}}
+Recommends:     ollama-rocm = %{{version}}-%{{release}}
+Recommends:     ollama-vulkan = %{{version}}-%{{release}}
+%global debug_package %{{nil}}
+
+%description
+Metapackage, shaped like Fedora's ollama.
+
+%package base
+Summary:        Stand-in for Fedora's ollama-base
+%description base
+The ollama command and its system service.
+
+%package rocm
+Summary:        Stand-in for Fedora's ollama-rocm
+Requires:       ollama-base = %{{version}}-%{{release}}
+%description rocm
+ROCm backend.
+
+%package vulkan
+Summary:        Stand-in for Fedora's ollama-vulkan
+Requires:       ollama-base = %{{version}}-%{{release}}
+%description vulkan
+Vulkan backend.
+
+%install
+install -d %{{buildroot}}/usr/bin %{{buildroot}}/usr/lib/systemd/system \\
+    %{{buildroot}}/usr/lib/ollama/rocm %{{buildroot}}/usr/lib/ollama/vulkan
+printf '#!/bin/sh\\necho fedora ollama\\n' > %{{buildroot}}/usr/bin/ollama
+chmod 0755 %{{buildroot}}/usr/bin/ollama
+printf '[Service]\\nExecStart=/usr/bin/ollama serve\\n' > %{{buildroot}}/usr/lib/systemd/system/ollama.service
+echo rocm > %{{buildroot}}/usr/lib/ollama/rocm/libggml-hip.so
+echo vulkan > %{{buildroot}}/usr/lib/ollama/vulkan/libggml-vulkan.so
+
+%files
+
+%files base
+/usr/bin/ollama
+/usr/lib/systemd/system/ollama.service
+
+%files rocm
+/usr/lib/ollama/rocm/
+
+%files vulkan
+/usr/lib/ollama/vulkan/
+
+%changelog
+* Mon Nov 23 2026 Test <test@example.org> - {OLD_VERSION}-{OLD_RELEASE}
+- Stand-in
+"""
+
+OLD_NAMES = ("ollama", "ollama-base", "ollama-rocm", "ollama-vulkan")
+
+
+@pytest.fixture(scope="module")
+def fedora_split(tmp_path_factory):
+    where = tmp_path_factory.mktemp("fedora-ollama")
+    spec = where / "ollama.spec"
+    spec.write_text(FEDORA_SHAPED_SPEC)
+    proc = subprocess.run(["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {where / 'top'}", str(spec)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rpms = sorted((where / "top" / "RPMS").rglob("*.rpm"))
+    assert sorted(rpm_names(rpms)) == sorted(OLD_NAMES)
+    return rpms
+
+
+def rpm_root(root, *args):
+    return subprocess.run(["rpm", "--root", str(root), *map(str, args)], capture_output=True, text=True)
+
+
+def installed(root):
+    out = rpm_root(root, "-qa", "--qf", "%{NAME} %{VERSION}\n").stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def new_rpms(fixture_rpms):
+    return [r for r in fixture_rpms["rpms"] if "-debuginfo-" not in r.name and "-debugsource-" not in r.name]
+
+
+def test_fedora_names_are_provided_and_obsoleted(fixture_rpms):
+    names = rpm_names(new_rpms(fixture_rpms))
+    evr = f"{VERSION}-1.fc43"
+    main = rpm_deps(names["ollama"], "--provides")
+    assert f"ollama-base = {evr}" in main
+    assert f"ollama-base < {evr}" in rpm_deps(names["ollama"], "--obsoletes")
+    # Vulkan is built: its subpackage takes over ollama-vulkan.
+    assert f"ollama-vulkan = {evr}" in rpm_deps(names["ollama-ggml-vulkan"], "--provides")
+    assert f"ollama-vulkan < {evr}" in rpm_deps(names["ollama-ggml-vulkan"], "--obsoletes")
+    # ROCm is not (--without rocm): the main package obsoletes ollama-rocm, without providing it.
+    assert f"ollama-rocm < {evr}" in rpm_deps(names["ollama"], "--obsoletes")
+    assert not [p for p in main if p.startswith("ollama-rocm")]
+
+
+def test_rpm_upgrade_replaces_fedora_split_packages(fixture_rpms, fedora_split, tmp_path):
+    root = tmp_path / "root"
+    assert rpm_root(root, "--initdb").returncode == 0
+    # No glibc or systemd in the scratch root: payload and rpm's own logic only.
+    old = rpm_root(root, "-i", "--nodeps", "--noscripts", *fedora_split)
+    assert old.returncode == 0, old.stderr
+    assert set(installed(root)) == set(OLD_NAMES)
+
+    new = rpm_root(root, "-U", "--nodeps", "--noscripts", *new_rpms(fixture_rpms))
+    assert new.returncode == 0, new.stdout + new.stderr          # no file conflicts
+    now = installed(root)
+    assert now["ollama"] == VERSION
+    for gone in ("ollama-base", "ollama-rocm", "ollama-vulkan"):
+        assert gone not in now, now
+    assert "ollama-ggml-vulkan" in now
+    # The files now belong to the new packages; the old backend trees are gone.
+    owner = rpm_root(root, "-qf", "--qf", "%{NAME}\n", "/usr/bin/ollama").stdout.split()
+    assert owner == ["ollama"]
+    assert "fedora ollama" not in (root / "usr/bin/ollama").read_bytes().decode("latin-1")
+    assert not (root / "usr/lib/ollama/rocm").exists()
+    assert not (root / "usr/lib/ollama/vulkan").exists()
+    # What dnf resolves "ollama-base" to is now the new package.
+    assert rpm_root(root, "-q", "--whatprovides", "ollama-base", "--qf", "%{NAME}\n").stdout.split() == ["ollama"]
+
+
+def test_without_obsoletes_the_upgrade_conflicts(fedora_split, tmp_path):
+    # Control: what `rpm -U` does with a package that lacks the Obsoletes
+    # (the old ollama-base stays and owns the same files).
+    root = tmp_path / "root"
+    assert rpm_root(root, "--initdb").returncode == 0
+    assert rpm_root(root, "-i", "--nodeps", "--noscripts", *fedora_split).returncode == 0
+    spec = tmp_path / "plain.spec"
+    spec.write_text(FEDORA_SHAPED_SPEC.replace(f"Version:        {OLD_VERSION}", f"Version:        {VERSION}")
+                    .replace("Name:           ollama", "Name:           ollama\nProvides:       ollama-base")
+                    .split("%package base")[0]
+                    + "%install\ninstall -d %{buildroot}/usr/bin\necho new > %{buildroot}/usr/bin/ollama\n"
+                      "%files\n/usr/bin/ollama\n")
+    built = subprocess.run(["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {tmp_path / 'top'}", str(spec)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    plain = next(Path(tmp_path / "top" / "RPMS").rglob("ollama-*.rpm"))
+    proc = rpm_root(root, "-U", "--nodeps", "--noscripts", plain)
+    assert proc.returncode != 0
+    assert "conflicts with file from package ollama-base" in proc.stderr
