@@ -144,7 +144,7 @@ def test_empty_toml_gets_default_settings(project, env):
     data = tomllib.loads((project / "go-vendor-tools.toml").read_text())
     assert data["archive"] == {"use_top_level_dir": False, "tidy": False}
     assert data["licensing"]["detector"] == "askalono"
-    assert data["licensing"]["exclude_directories"] == ["llama.cpp-b10488"]
+    assert data["licensing"]["exclude_directories"] == ["llama.cpp-b10488", "llama.cpp-licenses"]
 
 
 @pytest.mark.parametrize("settings, key", [
