@@ -15,8 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
     render, \
     specparse, yamledit
@@ -97,7 +95,7 @@ class Plan:
 
 
 def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today):
-    data = yaml.safe_load(raw_text)
+    data = config_mod.yaml_load(raw_text)
     new = copy.deepcopy(data)
     text = raw_text
     changes = []
@@ -167,7 +165,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
         yamledit.verify(text, new)
     except yamledit.EditError as error:
         raise ToolError(f"{cfg.path}: cannot edit it in place ({error}); edit it by hand") from None
-    new_cfg = config_mod.parse(cfg.path, yaml.safe_load(text))
+    new_cfg = config_mod.parse(cfg.path, config_mod.yaml_load(text))
 
     # sources.lock: drop the old tarballs' pins, pin the new ones.
     new_lock = lock_mod.Lock(lock.path, lock.pins)
@@ -253,7 +251,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
 
-    templates = yaml.safe_load(raw_text)["sources"]
+    templates = config_mod.yaml_load(raw_text)["sources"]
     fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp:
         tmp = Path(tmp)
