@@ -227,7 +227,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
             raise UsageError(f"{first}: has uncommitted changes; commit or stash them before bump")
 
     cfg = config_mod.load(config_path)
-    raw_text = config_path.read_text(encoding="utf-8")
+    raw_text = atomic.read_text(config_path)
     lock = lock_mod.load(lock_path)
     github = GitHub(timeout=timeout)
     secrets = [github.token]
