@@ -77,3 +77,16 @@ def read_text(path):
         raise ConfigError(path, None, f"not UTF-8 text (byte {error.start})") from None
     except OSError as error:
         raise ConfigError(path, None, f"cannot read: {error.strerror or error}") from None
+
+
+def check_output_dir(path, flag):
+    """A directory the command will write into: UsageError now, before any work, when
+    it (or a parent) is something else."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "" if candidate == path else f" ({candidate} is not a directory)"
+                raise UsageError(f"{flag} {path}: not a directory{where}")
+            break
+    return path

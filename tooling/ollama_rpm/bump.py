@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
-    render, \
-    specparse, yamledit
+    render, spec_context, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
 from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_ggml_variants,
@@ -220,13 +219,19 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
     spec_path = root / "ollama.spec"
     targets = (config_path, lock_path, spec_path)
     repo = _repo(root) if commit or push else None
+    cfg = config_mod.load(config_path)
     if repo is not None:
-        dirty = repo.git.status("--porcelain", "--", *map(str, targets))
+        if push and repo.head.is_detached:
+            raise UsageError("--push: HEAD is detached; check out the branch Copr builds from first")
+        # Everything the spec is rendered from: a commit must hold what it was made of.
+        inputs = [*targets, root / project.TEMPLATE_NAME, root / cfg.patches_dir,
+                  *(root / path for _, _, path in spec_context.PROJECT_SOURCES)]
+        dirty = repo.git.status("--porcelain", "--untracked-files=all", "--",
+                                *(str(p) for p in inputs if p.exists() or p in targets))
         if dirty.strip():
             first = dirty.splitlines()[0][3:]
             raise UsageError(f"{first}: has uncommitted changes; commit or stash them before bump")
 
-    cfg = config_mod.load(config_path)
     raw_text = atomic.read_text(config_path)
     lock = lock_mod.load(lock_path)
     github = GitHub(timeout=timeout)
@@ -240,6 +245,13 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
             raise UsageError(f"--to {to}: expected a version like 0.33.0 or v0.33.0-rc2") from None
         tag = f"v{up}"
     release = github.release(repo_name, tag)
+    # GitHub's /releases/latest is the newest release that is neither a draft nor a
+    # pre-release; an answer that says otherwise is not followed.
+    if release.get("draft") is True or (tag is None and (release.get("prerelease") is True
+                                                          or "-" in str(release["tag_name"]))):
+        kind = "a draft" if release.get("draft") is True else "a pre-release"
+        raise UpstreamError(f"GitHub release {str(release['tag_name'])[:40]!r} of {repo_name} is {kind}; "
+                            "not packaged" + ("" if release.get("draft") is True else "; use --to to package it"))
     try:
         new_up, _ = parse_upstream(release["tag_name"])
     except ValueError:

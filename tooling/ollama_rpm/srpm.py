@@ -76,6 +76,8 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
     cache = fetch.Cache()
 
     # Everything is checked before anything is built; missing project files fail first.
+    atomic.check_output_dir(outdir, "--outdir")
+    atomic.check_output_dir(source_dir, "--source-dir")
     check_spec_target(root, config, text, source_dir)
     for src, _ in sources.project_files(config, root):
         if not src.is_file():
