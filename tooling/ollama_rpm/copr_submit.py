@@ -126,7 +126,7 @@ class Session:
         if isinstance(error, CoprException):
             if status and status >= 500:
                 raise NetworkError(f"Copr failed (HTTP {status}) while trying to {what}: {message}") from None
-            if status:
+            if status and 400 <= status < 500:
                 raise UsageError(f"Copr refused to {what} (HTTP {status}): {message}") from None
             raise NetworkError(f"Copr: cannot {what}: {message}") from None
         if isinstance(error, requests.RequestException):
