@@ -263,3 +263,49 @@ def test_ctrl_c_at_any_moment_is_exit_130(tmp_path, delay):
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["ollama-rpm: interrupted"]
     assert snapshot(root) == snapshot(copy_project(tmp_path / "fresh"))
+
+
+# --- full and read-only file systems (needs mount: root, else skipped) ---------------------
+
+@pytest.fixture
+def small_fs(tmp_path):
+    mount_point = tmp_path / "fs"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def _fill(mount_point):
+    (mount_point / "old.spec").write_text("old content\n")
+    fd = os.open(mount_point / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 1024):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_only(mount_point):
+    (mount_point / "old.spec").write_text("old content\n")
+    subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+
+
+FILESYSTEMS = {
+    "full-disk": (_fill, 3, "No space left on device; the old file is kept"),
+    "read-only": (_read_only, 2, "Read-only file system; the old file is kept"),
+}
+
+
+@pytest.mark.parametrize("prepare,code,needle", FILESYSTEMS.values(), ids=FILESYSTEMS.keys())
+def test_unwritable_file_systems_keep_the_old_file(project, small_fs, prepare, code, needle):
+    prepare(small_fs)
+    refused(["render", "-o", small_fs / "old.spec"], cwd=project, code=code, needle=needle, watch=small_fs)
+    assert (small_fs / "old.spec").read_text() == "old content\n"
+    assert sorted(p.name for p in small_fs.iterdir()) in (["filler", "old.spec"], ["old.spec"])
