@@ -9,8 +9,14 @@ sources.lock and ollama.spec written and committed. Any failure restores the
 working tree, the index and HEAD.
 """
 
+import contextlib
 import copy
 import datetime
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -279,32 +285,174 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
         check_spec(new, tmp, root)
 
+    texts = {config_path: new.yaml_text, lock_path: new.lock_text, spec_path: new.spec_text}
     before = {path: (path.read_bytes() if path.exists() else None) for path in targets}
     head = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
     stage = "write"
-    try:
-        atomic.write_text(config_path, new.yaml_text)
-        atomic.write_text(lock_path, new.lock_text)
-        atomic.write_text(spec_path, new.spec_text)
-        if commit:
-            stage = "git commit"
-            repo.git.add("--", *map(str, targets))
-            repo.git.commit("-q", "-m", new.message, "--", *map(str, targets))
-            log(f"committed {repo.head.commit.hexsha[:12]}: {new.message.splitlines()[0]}")
-        else:
-            log(f"updated {', '.join(p.name for p in targets)} (not committed)")
-        if push:
-            stage = "git push"
-            _push(repo, remote, log)
-    except BaseException as error:
-        _restore(repo, head, before)
-        if isinstance(error, git.GitCommandError):
-            detail = [line.strip() for line in str(error.stderr or error).splitlines() if line.strip()]
-            error_type = NetworkError if stage == "git push" else ToolError
-            raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
-                                   secrets)) from None
-        raise
+    with signals_interrupt():
+        _SIGNALS.interrupted = False
+        try:
+            if commit:
+                stage = "git commit"
+                # Objects first (invisible), then one held step: ref, index, files.
+                new_commit = _commit_objects(repo, head, texts, new.message)
+                with _signals_held():
+                    _advance(repo, head, new_commit, texts)
+                _raise_if_interrupted()
+                log(f"committed {new_commit[:12]}: {new.message.splitlines()[0]}")
+            else:
+                with _signals_held():
+                    for path, text in texts.items():
+                        atomic.write_text(path, text)
+                _raise_if_interrupted()
+                log(f"updated {', '.join(p.name for p in targets)} (not committed)")
+            if push:
+                stage = "git push"
+                _push(repo, remote, log)
+        except BaseException as error:
+            with _signals_held():
+                _restore(repo, head, before)
+            # A signal wins over what it caused (a git child killed with the group).
+            _raise_if_interrupted()
+            if isinstance(error, (git.GitCommandError, subprocess.CalledProcessError)):
+                text = getattr(error, "stderr", None) or error
+                text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+                detail = [line.strip() for line in text.splitlines() if line.strip()]
+                error_type = NetworkError if stage == "git push" else ToolError
+                raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
+                                       secrets)) from None
+            raise
     return 0
+
+
+# --- the commit, atomic under signals --------------------------------------------------
+
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _Signals:
+    """SIGINT/SIGTERM/SIGHUP as KeyboardInterrupt, except inside `held()` sections,
+    where they are only noted (and blocked for git children) until the section ends."""
+
+    def __init__(self):
+        self.interrupted = False
+        self.holding = 0
+
+    def handler(self, signum, frame):
+        self.interrupted = True
+        if not self.holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self):
+        self.holding += 1
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)   # pending ones run handler() now
+            self.holding -= 1
+
+
+_SIGNALS = _Signals()
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """Route SIGINT, SIGTERM and SIGHUP through `_SIGNALS` for the duration (main thread)."""
+    old = {}
+    try:
+        for signum in _HELD:
+            old[signum] = signal.signal(signum, _SIGNALS.handler)
+    except ValueError:            # not the main thread: leave the process's handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def _signals_held():
+    return _SIGNALS.held()
+
+
+def _raise_if_interrupted():
+    if _SIGNALS.interrupted:
+        raise KeyboardInterrupt
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when bump dies, so a killed bump never has a git child
+    that moves the branch after it (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _git(repo, *args, data=None, env=None):
+    proc = subprocess.run(["git", *args], cwd=repo.working_tree_dir, input=data, capture_output=True,
+                          env=dict(os.environ, **(env or {})), check=True,
+                          preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    return proc.stdout.decode().strip()
+
+
+def _relative(repo, path):
+    return Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+
+
+def _commit_objects(repo, head, texts, message):
+    """Blobs, a tree (built in a private index) and the commit object: nothing that
+    HEAD, the index or the working tree show. Returns the commit id."""
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(repo, "read-tree", *([head] if head else ["--empty"]), env=env)
+        for path, text in texts.items():
+            rel = _relative(repo, path)
+            blob = _git(repo, "hash-object", "-w", "--stdin", "--path", rel, data=text.encode())
+            _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+        tree = _git(repo, "write-tree", env=env)
+    return _git(repo, "commit-tree", tree, *(["-p", head] if head else []), "-F", "-", data=message.encode())
+
+
+def _advance(repo, head, new_commit, texts):
+    """Make `new_commit` current: the new index and files are first written under
+    temporary names (inside .git when it is on the same file system, so a kill leaves
+    nothing in the working tree), then the branch moves (compare-and-swap on the old
+    id), then only renames follow."""
+    git_dir = Path(_git(repo, "rev-parse", "--absolute-git-dir"))
+    index = git_dir / "index"
+    staged = []
+
+    def temporary(final):
+        same_fs = os.stat(git_dir).st_dev == os.stat(final.parent).st_dev
+        fd, tmp = tempfile.mkstemp(prefix=f"ollama-rpm-{final.name}.", suffix=".part",
+                                   dir=git_dir if same_fs else final.parent)
+        os.close(fd)
+        staged.append((Path(tmp), final))
+        return Path(tmp)
+
+    try:
+        new_index = temporary(index)
+        if index.exists():
+            shutil.copyfile(index, new_index)
+        else:
+            new_index.unlink()
+        entries = "".join(f"100644 {_git(repo, 'rev-parse', f'{new_commit}:{_relative(repo, path)}')}\t"
+                          f"{_relative(repo, path)}\n" for path in texts)
+        _git(repo, "update-index", "--index-info", data=entries.encode(), env={"GIT_INDEX_FILE": str(new_index)})
+        for path, text in texts.items():
+            tmp = temporary(path)
+            tmp.write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o644)
+        _git(repo, "update-ref", "-m", "ollama-rpm bump", "HEAD", new_commit, head or "0" * 40)
+        # Past the commit point: renames only.
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _push(repo, remote, log):
@@ -319,6 +467,8 @@ def _push(repo, remote, log):
 
 
 def _restore(repo, head, before):
+    """Put files, index entries and the branch back as they were. Fresh git processes
+    only: GitPython's long-lived ones may have died with the process group."""
     for path, data in before.items():
         if data is None:
             if path.exists():
@@ -327,8 +477,13 @@ def _restore(repo, head, before):
             atomic.write_bytes(path, data)
     if repo is None:
         return
-    if head and repo.head.commit.hexsha != head:
-        repo.git.reset("-q", "--soft", head)
-    tracked = [str(p) for p in before if repo.git.ls_files("--", str(p)) or before[p] is not None]
-    if tracked and head:
-        repo.git.reset("-q", head, "--", *tracked)
+    try:
+        current = _git(repo, "rev-parse", "-q", "--verify", "HEAD")
+    except subprocess.CalledProcessError:
+        current = None
+    if head and current != head:
+        _git(repo, "update-ref", "-m", "ollama-rpm bump: roll back", "HEAD", head)
+    elif head is None and current:
+        _git(repo, "update-ref", "-d", "HEAD")          # the first commit of an unborn branch
+    if head:
+        _git(repo, "reset", "-q", head, "--", *(_relative(repo, p) for p in before))

@@ -27,5 +27,7 @@ def run(args):
     if args.push and args.no_commit:
         raise UsageError("--push needs a commit; drop --no-commit")
     args.timeout = limits.seconds(args.timeout, "--timeout")
-    return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
-                     remote=args.remote, timeout=args.timeout)
+    # SIGTERM/SIGHUP end a bump like Ctrl-C: cleaned up, exit 130, never half-done.
+    with bump.signals_interrupt():
+        return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
+                         remote=args.remote, timeout=args.timeout)
