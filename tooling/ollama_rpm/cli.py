@@ -82,6 +82,11 @@ def _classify(error):
     return EXIT_TOOL, f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)"
 
 
+def argv_command(argv):
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    return words[0] if words else None
+
+
 def main(argv=None):
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
@@ -90,6 +95,9 @@ def main(argv=None):
         return args.func(args)
     except (KeyboardInterrupt, Exception) as error:
         code, message = _classify(error)
+        # `lint` keeps the CI gate's contract: 1 findings, 2 anything else.
+        if argv_command(argv) == "lint" and code not in (EXIT_INTERRUPTED, 1):
+            code = EXIT_CONFIG
         if debug:
             traceback.print_exception(type(error), error, error.__traceback__)
     try:
