@@ -207,8 +207,8 @@ def parse(path, data):
         top.fail("version", f"expected an upstream version like 0.32.15 or v0.33.0-rc2, got {_describe(raw_version)}")
     top.check("version", version, grammar.rpm_version)
     release = top.get("release", int, "a positive integer")
-    if release < 1:
-        top.fail("release", f"expected a positive integer, got {release}")
+    if not 1 <= release <= 999999:
+        top.fail("release", f"expected a positive integer (at most 999999), got {_describe(release)}")
     summary = top.text("summary", grammar.summary)
     url = top.text("url", lambda value: grammar.url(value, https_only=True))
     license_ = top.text("license", grammar.spdx)

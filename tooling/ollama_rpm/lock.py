@@ -62,8 +62,8 @@ def load(path):
     for name, entry in data["sources"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
                 or not _SHA256.fullmatch(entry["sha256"]) or not isinstance(entry.get("url"), str) \
-                or grammar.url(entry["url"]) or grammar.file_name(name):
+                or grammar.text(entry["url"]) or grammar.file_name(name):
             raise ConfigError(path, f"sources.{str(name)[:60]!r}",
-                              "expected a file name mapped to {url: URL, sha256: 64 hex digits}")
+                              "expected a file name mapped to {url: one line, sha256: 64 hex digits}")
         pins[name] = Pin(entry["url"], entry["sha256"])
     return Lock(path, pins)
