@@ -6,7 +6,8 @@
 
 Faults, one per request in order (the last one repeats): "ok", "500", "404",
 "truncate" (Content-Length larger than the body, then close), "reset" (TCP RST
-before any response), "wrong" (a different body of the same length).
+before any response), "wrong" (a different body of the same length), "trickle"
+(the body one byte every 0.1 s: never a read timeout, never done).
 """
 
 import socket
@@ -55,7 +56,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(declared))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data if fault != "truncate" else data[: len(data) // 2])
+        if fault == "trickle":
+            import time
+            for index in range(len(data)):
+                try:
+                    self.wfile.write(data[index:index + 1])
+                    self.wfile.flush()
+                except OSError:
+                    break
+                time.sleep(0.1)
+        else:
+            self.wfile.write(data if fault != "truncate" else data[: len(data) // 2])
         self.wfile.flush()
         self.close_connection = True
 

@@ -17,6 +17,12 @@ from pathlib import Path
 
 from ollama_rpm.errors import IntegrityError, UsageError
 
+# Ollama and llama.cpp release trees hold ~10k files and a few hundred MiB; a tarball
+# whose headers claim far more is a decompression bomb, refused before a byte is written.
+MAX_TOTAL_BYTES = 4 << 30
+MAX_MEMBER_BYTES = 1 << 30
+MAX_MEMBERS = 200_000
+
 
 def _lexical_problem(member):
     """Why `member` may not be extracted, judged from its own header; None if it may."""
@@ -85,7 +91,7 @@ def safe_extract(tarball, dest):
 def _extract_all(tarball, root):
     try:
         with tarfile.open(tarball, "r:*") as tar:
-            members = tar.getmembers()
+            members = _members_within_caps(tar, tarball)
             # Judge every header before writing a single byte.
             for member in members:
                 why = _lexical_problem(member)
@@ -104,6 +110,36 @@ def _extract_all(tarball, root):
             if os.path.islink(path) and not _inside(root, path):
                 rel = os.path.relpath(path, root)
                 _refuse(tarball, rel, f"symlink to {os.readlink(path)} resolves outside the archive")
+
+
+def _members_within_caps(tar, tarball):
+    members, total = [], 0
+    for member in tar:
+        members.append(member)
+        total += member.size
+        if member.size > MAX_MEMBER_BYTES:
+            raise IntegrityError(f"{tarball}: entry {member.name[:80]!r} claims {member.size} bytes, more than "
+                                 f"the {MAX_MEMBER_BYTES} allowed per file; nothing extracted")
+        if total > MAX_TOTAL_BYTES or len(members) > MAX_MEMBERS:
+            raise IntegrityError(f"{tarball}: more than {MAX_TOTAL_BYTES} bytes or {MAX_MEMBERS} entries "
+                                 "unpacked; nothing extracted")
+    return members
+
+
+def check_readable(tarball, label=None):
+    """Read the whole tar stream (headers and data) without writing anything:
+    IntegrityError unless it is a complete archive within the size caps."""
+    label = label or tarball
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            for member in _members_within_caps(tar, label):
+                if member.isreg():
+                    with tar.extractfile(member) as data:
+                        while data.read(1 << 20):
+                            pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise IntegrityError(f"{label}: not a readable tar archive ({reason}); nothing pinned") from None
 
 
 def _extract_one(tar, tarball, member, root):

@@ -1,9 +1,26 @@
 """Write files so that a final path only ever holds complete content."""
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
+
+from ollama_rpm.errors import ToolError, UsageError
+
+# A path the user named wrongly (exit 2); anything else (full disk, I/O) is the OS's (exit 3).
+_BAD_PATH = {errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
+             errno.ENAMETOOLONG, errno.EEXIST, errno.ELOOP}
+
+
+class _Refused(OSError):
+    def __init__(self, reason):
+        super().__init__(errno.EPERM, reason)
+
+
+def _write_error(final, error):
+    kind = UsageError if error.errno in _BAD_PATH else ToolError
+    return kind(f"{final}: cannot write: {error.strerror or error}; the old file is kept")
 
 
 @contextlib.contextmanager
@@ -13,15 +30,29 @@ def atomic_path(final):
     On any exception the temporary file is removed and `final` is untouched.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
+    try:
+        if final.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if final.exists() and not final.is_file():
+            # Renaming over /dev/null or a FIFO would replace the device node itself.
+            raise _Refused("not a regular file")
+        if any(parent.exists() and not parent.is_dir() for parent in final.parents):
+            raise NotADirectoryError(errno.ENOTDIR, "a parent is not a directory")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        os.close(fd)
+    except OSError as error:
+        raise _write_error(final, error) from None
     tmp = Path(tmp)
     try:
         yield tmp
         os.replace(tmp, final)
+    except OSError as error:
+        if error.filename not in (None, str(tmp), str(final)):
+            raise                   # not about this write (e.g. a source the caller reads)
+        raise _write_error(final, error) from None
     finally:
-        if tmp.exists():
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
@@ -35,3 +66,27 @@ def write_bytes(final, data, mode=0o644):
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
         os.chmod(tmp, mode)
+
+
+def read_text(path):
+    """A UTF-8 text file the toolkit reads; ConfigError (exit 2) naming it otherwise."""
+    from ollama_rpm.errors import ConfigError
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, None, f"not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read: {error.strerror or error}") from None
+
+
+def check_output_dir(path, flag):
+    """A directory the command will write into: UsageError now, before any work, when
+    it (or a parent) is something else."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "" if candidate == path else f" ({candidate} is not a directory)"
+                raise UsageError(f"{flag} {path}: not a directory{where}")
+            break
+    return path

@@ -9,17 +9,20 @@ sources.lock and ollama.spec written and committed. Any failure restores the
 working tree, the index and HEAD.
 """
 
+import contextlib
 import copy
 import datetime
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
-    render, \
-    specparse, yamledit
+    render, spec_context, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
 from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_ggml_variants,
@@ -97,7 +100,7 @@ class Plan:
 
 
 def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today):
-    data = yaml.safe_load(raw_text)
+    data = config_mod.yaml_load(raw_text)
     new = copy.deepcopy(data)
     text = raw_text
     changes = []
@@ -167,7 +170,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
         yamledit.verify(text, new)
     except yamledit.EditError as error:
         raise ToolError(f"{cfg.path}: cannot edit it in place ({error}); edit it by hand") from None
-    new_cfg = config_mod.parse(cfg.path, yaml.safe_load(text))
+    new_cfg = config_mod.parse(cfg.path, config_mod.yaml_load(text))
 
     # sources.lock: drop the old tarballs' pins, pin the new ones.
     new_lock = lock_mod.Lock(lock.path, lock.pins)
@@ -222,14 +225,20 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
     spec_path = root / "ollama.spec"
     targets = (config_path, lock_path, spec_path)
     repo = _repo(root) if commit or push else None
+    cfg = config_mod.load(config_path)
     if repo is not None:
-        dirty = repo.git.status("--porcelain", "--", *map(str, targets))
+        if push and repo.head.is_detached:
+            raise UsageError("--push: HEAD is detached; check out the branch Copr builds from first")
+        # Everything the spec is rendered from: a commit must hold what it was made of.
+        inputs = [*targets, root / project.TEMPLATE_NAME, root / cfg.patches_dir,
+                  *(root / path for _, _, path in spec_context.PROJECT_SOURCES)]
+        dirty = repo.git.status("--porcelain", "--untracked-files=all", "--",
+                                *(str(p) for p in inputs if p.exists() or p in targets))
         if dirty.strip():
             first = dirty.splitlines()[0][3:]
             raise UsageError(f"{first}: has uncommitted changes; commit or stash them before bump")
 
-    cfg = config_mod.load(config_path)
-    raw_text = config_path.read_text(encoding="utf-8")
+    raw_text = atomic.read_text(config_path)
     lock = lock_mod.load(lock_path)
     github = GitHub(timeout=timeout)
     secrets = [github.token]
@@ -242,6 +251,13 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
             raise UsageError(f"--to {to}: expected a version like 0.33.0 or v0.33.0-rc2") from None
         tag = f"v{up}"
     release = github.release(repo_name, tag)
+    # GitHub's /releases/latest is the newest release that is neither a draft nor a
+    # pre-release; an answer that says otherwise is not followed.
+    if release.get("draft") is True or (tag is None and (release.get("prerelease") is True
+                                                          or "-" in str(release["tag_name"]))):
+        kind = "a draft" if release.get("draft") is True else "a pre-release"
+        raise UpstreamError(f"GitHub release {str(release['tag_name'])[:40]!r} of {repo_name} is {kind}; "
+                            "not packaged" + ("" if release.get("draft") is True else "; use --to to package it"))
     try:
         new_up, _ = parse_upstream(release["tag_name"])
     except ValueError:
@@ -253,7 +269,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
 
-    templates = yaml.safe_load(raw_text)["sources"]
+    templates = config_mod.yaml_load(raw_text)["sources"]
     fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp:
         tmp = Path(tmp)
@@ -269,32 +285,174 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
         check_spec(new, tmp, root)
 
+    texts = {config_path: new.yaml_text, lock_path: new.lock_text, spec_path: new.spec_text}
     before = {path: (path.read_bytes() if path.exists() else None) for path in targets}
     head = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
     stage = "write"
-    try:
-        atomic.write_text(config_path, new.yaml_text)
-        atomic.write_text(lock_path, new.lock_text)
-        atomic.write_text(spec_path, new.spec_text)
-        if commit:
-            stage = "git commit"
-            repo.git.add("--", *map(str, targets))
-            repo.git.commit("-q", "-m", new.message, "--", *map(str, targets))
-            log(f"committed {repo.head.commit.hexsha[:12]}: {new.message.splitlines()[0]}")
-        else:
-            log(f"updated {', '.join(p.name for p in targets)} (not committed)")
-        if push:
-            stage = "git push"
-            _push(repo, remote, log)
-    except BaseException as error:
-        _restore(repo, head, before)
-        if isinstance(error, git.GitCommandError):
-            detail = [line.strip() for line in str(error.stderr or error).splitlines() if line.strip()]
-            error_type = NetworkError if stage == "git push" else ToolError
-            raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
-                                   secrets)) from None
-        raise
+    with signals_interrupt():
+        _SIGNALS.interrupted = False
+        try:
+            if commit:
+                stage = "git commit"
+                # Objects first (invisible), then one held step: ref, index, files.
+                new_commit = _commit_objects(repo, head, texts, new.message)
+                with _signals_held():
+                    _advance(repo, head, new_commit, texts)
+                _raise_if_interrupted()
+                log(f"committed {new_commit[:12]}: {new.message.splitlines()[0]}")
+            else:
+                with _signals_held():
+                    for path, text in texts.items():
+                        atomic.write_text(path, text)
+                _raise_if_interrupted()
+                log(f"updated {', '.join(p.name for p in targets)} (not committed)")
+            if push:
+                stage = "git push"
+                _push(repo, remote, log)
+        except BaseException as error:
+            with _signals_held():
+                _restore(repo, head, before)
+            # A signal wins over what it caused (a git child killed with the group).
+            _raise_if_interrupted()
+            if isinstance(error, (git.GitCommandError, subprocess.CalledProcessError)):
+                text = getattr(error, "stderr", None) or error
+                text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+                detail = [line.strip() for line in text.splitlines() if line.strip()]
+                error_type = NetworkError if stage == "git push" else ToolError
+                raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
+                                       secrets)) from None
+            raise
     return 0
+
+
+# --- the commit, atomic under signals --------------------------------------------------
+
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _Signals:
+    """SIGINT/SIGTERM/SIGHUP as KeyboardInterrupt, except inside `held()` sections,
+    where they are only noted (and blocked for git children) until the section ends."""
+
+    def __init__(self):
+        self.interrupted = False
+        self.holding = 0
+
+    def handler(self, signum, frame):
+        self.interrupted = True
+        if not self.holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self):
+        self.holding += 1
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)   # pending ones run handler() now
+            self.holding -= 1
+
+
+_SIGNALS = _Signals()
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """Route SIGINT, SIGTERM and SIGHUP through `_SIGNALS` for the duration (main thread)."""
+    old = {}
+    try:
+        for signum in _HELD:
+            old[signum] = signal.signal(signum, _SIGNALS.handler)
+    except ValueError:            # not the main thread: leave the process's handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def _signals_held():
+    return _SIGNALS.held()
+
+
+def _raise_if_interrupted():
+    if _SIGNALS.interrupted:
+        raise KeyboardInterrupt
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when bump dies, so a killed bump never has a git child
+    that moves the branch after it (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _git(repo, *args, data=None, env=None):
+    proc = subprocess.run(["git", *args], cwd=repo.working_tree_dir, input=data, capture_output=True,
+                          env=dict(os.environ, **(env or {})), check=True,
+                          preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    return proc.stdout.decode().strip()
+
+
+def _relative(repo, path):
+    return Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+
+
+def _commit_objects(repo, head, texts, message):
+    """Blobs, a tree (built in a private index) and the commit object: nothing that
+    HEAD, the index or the working tree show. Returns the commit id."""
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(repo, "read-tree", *([head] if head else ["--empty"]), env=env)
+        for path, text in texts.items():
+            rel = _relative(repo, path)
+            blob = _git(repo, "hash-object", "-w", "--stdin", "--path", rel, data=text.encode())
+            _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+        tree = _git(repo, "write-tree", env=env)
+    return _git(repo, "commit-tree", tree, *(["-p", head] if head else []), "-F", "-", data=message.encode())
+
+
+def _advance(repo, head, new_commit, texts):
+    """Make `new_commit` current: the new index and files are first written under
+    temporary names (inside .git when it is on the same file system, so a kill leaves
+    nothing in the working tree), then the branch moves (compare-and-swap on the old
+    id), then only renames follow."""
+    git_dir = Path(_git(repo, "rev-parse", "--absolute-git-dir"))
+    index = git_dir / "index"
+    staged = []
+
+    def temporary(final):
+        same_fs = os.stat(git_dir).st_dev == os.stat(final.parent).st_dev
+        fd, tmp = tempfile.mkstemp(prefix=f"ollama-rpm-{final.name}.", suffix=".part",
+                                   dir=git_dir if same_fs else final.parent)
+        os.close(fd)
+        staged.append((Path(tmp), final))
+        return Path(tmp)
+
+    try:
+        new_index = temporary(index)
+        if index.exists():
+            shutil.copyfile(index, new_index)
+        else:
+            new_index.unlink()
+        entries = "".join(f"100644 {_git(repo, 'rev-parse', f'{new_commit}:{_relative(repo, path)}')}\t"
+                          f"{_relative(repo, path)}\n" for path in texts)
+        _git(repo, "update-index", "--index-info", data=entries.encode(), env={"GIT_INDEX_FILE": str(new_index)})
+        for path, text in texts.items():
+            tmp = temporary(path)
+            tmp.write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o644)
+        _git(repo, "update-ref", "-m", "ollama-rpm bump", "HEAD", new_commit, head or "0" * 40)
+        # Past the commit point: renames only.
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _push(repo, remote, log):
@@ -309,6 +467,8 @@ def _push(repo, remote, log):
 
 
 def _restore(repo, head, before):
+    """Put files, index entries and the branch back as they were. Fresh git processes
+    only: GitPython's long-lived ones may have died with the process group."""
     for path, data in before.items():
         if data is None:
             if path.exists():
@@ -317,8 +477,13 @@ def _restore(repo, head, before):
             atomic.write_bytes(path, data)
     if repo is None:
         return
-    if head and repo.head.commit.hexsha != head:
-        repo.git.reset("-q", "--soft", head)
-    tracked = [str(p) for p in before if repo.git.ls_files("--", str(p)) or before[p] is not None]
-    if tracked and head:
-        repo.git.reset("-q", head, "--", *tracked)
+    try:
+        current = _git(repo, "rev-parse", "-q", "--verify", "HEAD")
+    except subprocess.CalledProcessError:
+        current = None
+    if head and current != head:
+        _git(repo, "update-ref", "-m", "ollama-rpm bump: roll back", "HEAD", head)
+    elif head is None and current:
+        _git(repo, "update-ref", "-d", "HEAD")          # the first commit of an unborn branch
+    if head:
+        _git(repo, "reset", "-q", head, "--", *(_relative(repo, p) for p in before))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ollama_rpm import cpu_levels
+from ollama_rpm import cpu_levels, grammar
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.version import parse_upstream
 
@@ -19,8 +19,8 @@ ARCHES = ("x86_64", "aarch64")
 # cuda: the current CUDA major (13); cuda12: the previous one, for GPUs CUDA 13
 # dropped (Maxwell, Pascal, Volta). Both build ggml-cuda into their own runner dir.
 BACKENDS = ("cuda", "cuda12", "rocm", "vulkan")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-_SIMPLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# packaging.yaml is a few KiB: a bound keeps a pathological file from eating memory.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -130,22 +130,26 @@ class _Reader:
             self.fail(name, f"expected {expected}, got {_describe(value)}")
         return value
 
-    def text(self, name, expected="a non-empty string", pattern=None, **kw):
+    def check(self, name, value, check):
+        """Fail unless `value` matches its grammar kind (a grammar.* validator)."""
+        problem = check(value)
+        if problem:
+            self.fail(name, f"expected {problem}, got {_describe(value)}")
+        return value
+
+    def text(self, name, check=grammar.text, **kw):
         if name not in self.data and not kw.get("required", True):
             self.seen.add(name)
             return kw.get("default")
-        value = self.get(name, str, expected, **kw)
-        if not value.strip() or (pattern and not pattern.match(value)):
-            self.fail(name, f"expected {expected}, got {value!r}")
-        return value
+        value = self.get(name, str, check(None) or "a string", **kw)
+        return self.check(name, value, check)
 
-    def strings(self, name, expected="a list of strings", **kw):
+    def strings(self, name, check=grammar.text, expected="a list of strings", **kw):
         value = self.get(name, list, expected, **kw)
         if value is None:
             return ()
         for index, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                self.fail(f"{name}[{index}]", f"expected a non-empty string, got {_describe(item)}")
+            self.check(f"{name}[{index}]", item, check)
         return tuple(value)
 
     def sub(self, name, required=True):
@@ -162,23 +166,61 @@ class _Reader:
 def _describe(value):
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    # One line, bounded: a hostile value never floods the terminal.
+    return f"{type(value).__name__} {text[:80] + '...' if len(text) > 80 else text}"
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load without aliases (an alias bomb expands to gigabytes) or duplicate keys
+    (YAML keeps the last one silently)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here", mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                        key_node.start_mark) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def yaml_load(text):
+    """Parse packaging.yaml text (raises yaml.YAMLError or ValueError)."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def load(path):
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(path, None, f"larger than {MAX_CONFIG_BYTES} bytes; not a packaging.yaml")
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(path, None, f"cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, None, f"not UTF-8 (byte {error.start})") from None
     try:
-        data = yaml.safe_load(text)
-    except ValueError as error:          # e.g. an impossible date such as 2026-13-45
-        raise ConfigError(path, None, f"not valid YAML: {error}") from None
+        data = yaml_load(text)
+    except (ValueError, RecursionError) as error:   # an impossible date such as 2026-13-45
+        raise ConfigError(path, None, f"not valid YAML: {' '.join(str(error).split())[:120]}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
-        raise ConfigError(path, None, f"not valid YAML ({where}): {getattr(error, 'problem', error)}") from None
+        problem = " ".join(str(getattr(error, "problem", None) or error).split())
+        raise ConfigError(path, None, f"not valid YAML ({where}): {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(path, None, f"expected a mapping at the top level, got {_describe(data)}")
     return parse(path, data)
@@ -186,50 +228,48 @@ def load(path):
 
 def parse(path, data):
     top = _Reader(path, data)
-    name = top.text("name", "a package name", pattern=_SIMPLE)
+    name = top.text("name", grammar.name)
     raw_version = top.get("version", (str, int, float), "an upstream version like 0.32.15 or v0.33.0-rc2")
     try:
         upstream_version, version = parse_upstream(raw_version)
     except ValueError:
-        top.fail("version", f"expected an upstream version like 0.32.15 or v0.33.0-rc2, got {raw_version!r}")
+        top.fail("version", f"expected an upstream version like 0.32.15 or v0.33.0-rc2, got {_describe(raw_version)}")
+    top.check("version", version, grammar.rpm_version)
     release = top.get("release", int, "a positive integer")
-    if release < 1:
-        top.fail("release", f"expected a positive integer, got {release}")
-    summary = top.text("summary", "one line of text without % or a trailing period",
-                       pattern=re.compile(r"^[^%\n]*[^%\n.]$"))
-    url = top.text("url", "an https:// URL", pattern=re.compile(r"^https://\S+$"))
-    license_ = top.text("license", "an SPDX license expression")
+    if not 1 <= release <= 999999:
+        top.fail("release", f"expected a positive integer (at most 999999), got {_describe(release)}")
+    summary = top.text("summary", grammar.summary)
+    url = top.text("url", lambda value: grammar.url(value, https_only=True))
+    license_ = top.text("license", grammar.spdx)
 
     llama = top.sub("llama_cpp")
-    llama_tag = llama.text("tag", "a llama.cpp tag like b10488", pattern=_SIMPLE)
-    compat_patches = llama.strings("compat_patches", "a list of patch paths inside the Ollama tree")
-    ggml_license = llama.text("ggml_license", "an SPDX expression (what the ggml-only subpackages ship)")
+    llama_tag = llama.text("tag", grammar.name)
+    compat_patches = llama.strings("compat_patches", grammar.patch_path,
+                                   "a list of patch paths inside the Ollama tree")
+    ggml_license = llama.text("ggml_license", grammar.spdx)
     bundled = _bundled(llama)
     llama.reject_unknown()
 
     sources = top.sub("sources")
     source_urls = []
     for key in ("ollama", "llama_cpp"):
-        template = sources.text(key, "a URL (placeholders {upstream_version}, {llama_cpp_tag})",
-                                pattern=re.compile(r"^(https?|file)://\S+$"))
-        try:
-            source_urls.append((key, template.format(upstream_version=upstream_version,
-                                                     llama_cpp_tag=llama_tag, name=name)))
-        except (KeyError, IndexError, ValueError) as error:
-            sources.fail(key, f"unknown placeholder {error}; expected {{upstream_version}}, {{llama_cpp_tag}} or {{name}}")
-    vendor = sources.text("vendor", "a file name (placeholder {upstream_version})",
-                          default="{name}-{upstream_version}-vendor.tar.bz2", required=False)
-    vendor = vendor.format(upstream_version=upstream_version, name=name)
+        template = sources.get(key, str, "a URL (placeholders {upstream_version}, {llama_cpp_tag})")
+        url_ = _format(sources, key, template, upstream_version=upstream_version, llama_cpp_tag=llama_tag,
+                       name=name)
+        sources.check(key, url_, grammar.url)
+        sources.check(key, url_.rsplit("/", 1)[-1], lambda v: grammar.file_name(v, "a URL ending in a file name"))
+        source_urls.append((key, url_))
+    vendor = sources.get("vendor", str, "a file name (placeholder {upstream_version})",
+                         default="{name}-{upstream_version}-vendor.tar.bz2", required=False)
+    vendor = sources.check("vendor", _format(sources, "vendor", vendor, upstream_version=upstream_version,
+                                             name=name), grammar.file_name)
     sources.reject_unknown()
 
     go = top.sub("go")
-    go_min = go.text("min_version", "a Go version like 1.26", pattern=re.compile(r"^\d+\.\d+(\.\d+)?$"))
-    go_vars = go.strings("libdir_variables", "a list of Go variables (importpath.Name) set to the library dir")
-    for index, var in enumerate(go_vars):
-        if not re.match(r"^[\w./-]+\.[A-Za-z_]\w*$", var):
-            go.fail(f"libdir_variables[{index}]", f"expected importpath.Name, got {var!r}")
-    go_license = go.text("license", "an SPDX expression (the Go code's share of `license`)",
-                         required=False, default=license_)
+    go_min = go.text("min_version", grammar.go_version)
+    go_vars = go.strings("libdir_variables", grammar.go_variable,
+                         "a list of Go variables (importpath.Name) set to the library dir")
+    go_license = go.text("license", grammar.spdx, required=False, default=license_)
     go_test_skips = _go_test_skips(go)
     go.reject_unknown()
     for key, part in [("go.license", go_license), ("llama_cpp.ggml_license", ggml_license)] + [
@@ -238,15 +278,13 @@ def parse(path, data):
         if missing:
             top.fail("license", f"does not cover {key} ({part!r}): {', '.join(missing)} missing")
 
-    patches_dir = top.text("patches_dir", "a directory next to the config", default="patches", required=False)
-    if not (Path(path).parent / patches_dir).is_dir():
-        # Without the patches Ollama cannot find its libraries in %{_libdir}/ollama.
-        top.fail("patches_dir", f"expected an existing directory, {Path(path).parent / patches_dir} is not one")
+    patches_dir = top.text("patches_dir", grammar.relative_path, default="patches", required=False)
+    _check_patches(top, Path(path).parent, patches_dir)
     backends = _backends(top.sub("backends"))
     replaces = _replaces(top.sub("replaces", required=False))
     cpu = top.sub("cpu_variants")
     cpu_x86 = _x86_variants(cpu.sub("x86_64"))
-    cpu_arm = cpu.strings("aarch64", "a list of ggml aarch64 CPU variants")
+    cpu_arm = cpu.strings("aarch64", expected="a list of ggml aarch64 CPU variants")
     for index, variant in enumerate(cpu_arm):
         if variant not in cpu_levels.AARCH64_VARIANTS:
             cpu.fail(f"aarch64[{index}]", f"unknown ggml CPU variant {variant!r}; expected one of: "
@@ -254,8 +292,8 @@ def parse(path, data):
     cpu.reject_unknown()
 
     packager_r = top.sub("packager")
-    packager_name = packager_r.text("name")
-    email = packager_r.text("email", "an e-mail address", pattern=_EMAIL)
+    packager_name = packager_r.text("name", grammar.person)
+    email = packager_r.text("email", grammar.email)
     packager_r.reject_unknown()
     packager = f"{packager_name} <{email}>"
 
@@ -293,15 +331,14 @@ def _bundled(llama):
         if not isinstance(item, dict):
             llama.fail(f"bundled[{index}]", f"expected a mapping, got {_describe(item)}")
         entry = _Reader(llama.path, item, f"{llama.key('bundled')}[{index}].")
-        name = entry.text("name", "a library name", pattern=_SIMPLE)
+        name = entry.text("name", grammar.name)
         raw = entry.get("version", (str, int, float), "a version like 0.53.1", default="", required=False)
         version = str(raw)
-        if version and not _SIMPLE.match(version):
-            entry.fail("version", f"expected a version like 0.53.1, got {raw!r}")
-        lic = entry.text("license", "an SPDX expression")
-        where = entry.text("path", "a path in the llama.cpp tree")
-        license_file = entry.text("license_file", "a file in the llama.cpp tree (no spaces, no ..)",
-                                  pattern=re.compile(r"^(?!/)(?!.*\.\.)[\w./+-]+$"), required=False, default="")
+        if version:
+            entry.check("version", version, lambda v: grammar.name(v, "a version like 0.53.1"))
+        lic = entry.text("license", grammar.spdx)
+        where = entry.text("path", grammar.relative_path)
+        license_file = entry.text("license_file", grammar.relative_path, required=False, default="")
         entry.reject_unknown()
         if name in names:
             entry.fail("name", f"{name!r} is listed twice")
@@ -314,11 +351,8 @@ def _replaces(section):
     result = []
     for role in section.data:
         if role not in ("main", *BACKENDS):
-            section.fail(str(role), f"unknown package role; expected main or one of: {', '.join(BACKENDS)}")
-        names = section.strings(role, "a list of package names")
-        for index, name in enumerate(names):
-            if not _SIMPLE.match(name):
-                section.fail(f"{role}[{index}]", f"expected a package name, got {name!r}")
+            section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(BACKENDS)}")
+        names = section.strings(role, lambda v: grammar.name(v, "a package name"), "a list of package names")
         result.append((role, names))
     return tuple(result)
 
@@ -333,18 +367,55 @@ def _go_test_skips(go):
         kinds = [k for k in ("test", "tree") if k in item]
         if len(kinds) != 1:
             entry.fail("test", "expected exactly one of `test` (a test-name regex) or `tree` (an import path)")
-        value = entry.text(kinds[0], "a test-name regex" if kinds[0] == "test" else "an import path",
-                           pattern=re.compile(r"^[^'\s]+$"))
-        if kinds[0] == "test":
-            try:
-                re.compile(value)
-            except re.error as error:
-                entry.fail("test", f"not a valid regex: {error}")
-        reason = entry.text("reason", "why the test cannot run in a Fedora build (one line)",
-                            pattern=re.compile(r"^[^\n%]+$"))
+        value = entry.text(kinds[0], _test_regex if kinds[0] == "test" else grammar.go_import_path)
+        reason = entry.text("reason", lambda v: grammar.text(v, "why the test cannot run in a Fedora build "
+                                                                "(one line)"))
         entry.reject_unknown()
         result.append(GoTestSkip(kinds[0], value, reason))
     return tuple(result)
+
+
+def _test_regex(value):
+    """A `go test -skip` regex: it lands in the spec inside single quotes."""
+    kind = "a test-name regex (no quotes, spaces or %)"
+    if value is None:
+        return kind
+    if not isinstance(value, str) or not re.fullmatch(r"[^'\s%$`\\]{1,200}", value, re.A):
+        return kind
+    try:
+        re.compile(value)
+    except re.error as error:
+        return f"a valid regex ({error})"
+    return None
+
+
+def _format(reader, key, template, **values):
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError) as error:
+        names = ", ".join(f"{{{name}}}" for name in values)
+        reader.fail(key, f"bad placeholder {error}; expected {names}")
+
+
+def _check_patches(top, root, patches_dir):
+    """patches_dir is a real directory inside the project and its *.patch entries are
+    regular files: whatever lies there ends up inside the SRPM that Copr receives."""
+    directory = root / patches_dir
+    try:
+        inside = directory.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside or directory.is_symlink():
+        top.fail("patches_dir", f"expected a directory inside {root}, got {patches_dir!r}")
+    if not directory.is_dir():
+        # Without the patches Ollama cannot find its libraries in %{_libdir}/ollama.
+        top.fail("patches_dir", f"expected an existing directory, {directory} is not one")
+    for entry in sorted(directory.glob("*.patch")):
+        problem = grammar.file_name(entry.name)
+        if problem:
+            top.fail("patches_dir", f"{entry}: expected {problem}")
+        if entry.is_symlink() or not entry.is_file():
+            top.fail("patches_dir", f"{entry}: expected a regular file (not a symlink or directory)")
 
 
 def _backends(section):
@@ -352,30 +423,30 @@ def _backends(section):
     for name in BACKENDS:
         b = section.sub(name)
         enabled = b.get("enabled", bool, "true or false (the %bcond default)")
-        arches = b.strings("arches", "a list of architectures (x86_64, aarch64)")
+        arches = b.strings("arches", expected="a list of architectures (x86_64, aarch64)")
         for index, arch in enumerate(arches):
             if arch not in ARCHES:
                 b.fail(f"arches[{index}]", f"expected one of {', '.join(ARCHES)}, got {arch!r}")
-        runner_dir = b.text("runner_dir", "a directory name like cuda_v12", pattern=_SIMPLE)
-        targets = b.strings("gpu_targets", "a list of GPU architectures", required=False)
-        host_compiler = b.text("host_compiler", "an absolute path to a compiler", required=False, default="",
-                               pattern=re.compile(r"^/[\w./+-]+$"))
+        runner_dir = b.text("runner_dir", lambda v: grammar.file_name(v, "a directory name like cuda_v12"))
+        targets = b.strings("gpu_targets", grammar.gpu_target, "a list of GPU architectures", required=False)
+        host_compiler = b.text("host_compiler", grammar.absolute_path, required=False, default="")
         options = b.get("cmake_options", dict, "a mapping of CMake cache variables", default={}, required=False)
         for key, value in options.items():
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
-                b.fail(f"cmake_options.{key}", "expected a CMake variable name (letters, digits, _)")
-            if not isinstance(value, str) or not re.match(r"^[^\s\"'`$;|&<>\\]+( [^\s\"'`$;|&<>\\]+)*$", value):
-                b.fail(f"cmake_options.{key}", f"expected a quoted string without shell metacharacters, "
-                       f"got {_describe(value)}")
+            problem = grammar.cmake_name(key)
+            if problem:
+                b.fail(f"cmake_options.{str(key)[:40]!r}", f"expected {problem}")
+            b.check(f"cmake_options.{key}", value, grammar.cmake_value)
         result.append(Backend(
             name=name, enabled=enabled, arches=arches, runner_dir=runner_dir,
             gpu_targets=targets, host_compiler=host_compiler,
             cmake_options=tuple(options.items()),
-            build_requires=b.strings("build_requires", required=False),
-            requires=b.strings("requires", required=False),
-            supplements=b.text("supplements", "a rich dependency like (a or b)", required=False, default=""),
-            bundled_runtimes=b.strings("bundled_runtimes", "a list of file globs", required=False),
-            requires_exclude=_sonames(b, "requires_exclude"),
+            build_requires=b.strings("build_requires", grammar.dependency, required=False),
+            requires=b.strings("requires", grammar.dependency, required=False),
+            supplements=b.text("supplements", grammar.rich_dependency, required=False, default=""),
+            bundled_runtimes=b.strings("bundled_runtimes", grammar.runtime_glob, "a list of file globs",
+                                       required=False),
+            requires_exclude=b.strings("requires_exclude", _soname, "a list of library sonames like libcuda.so.1",
+                                       required=False),
         ))
         b.reject_unknown()
         if result[-1].is_cuda:
@@ -391,12 +462,11 @@ def _backends(section):
     return tuple(result)
 
 
-def _sonames(section, key):
-    names = section.strings(key, "a list of library sonames like libcuda.so.1", required=False)
-    for index, soname in enumerate(names):
-        if not re.match(r"^lib[A-Za-z0-9_+-]+\.so(\.\d+)*$", soname):
-            section.fail(f"{key}[{index}]", f"expected a library soname like libcuda.so.1, got {soname!r}")
-    return names
+def _soname(value):
+    kind = "a library soname like libcuda.so.1"
+    if isinstance(value, str) and re.fullmatch(r"lib[A-Za-z0-9_+-]{1,100}\.so(\.[0-9]{1,6}){0,4}", value, re.A):
+        return None
+    return kind
 
 
 # CUDA 13 dropped Maxwell, Pascal and Volta: sm_75 is its oldest architecture.
@@ -406,26 +476,27 @@ _CUDA_MIN_ARCH = {13: 75}
 def _check_cuda(section, backend):
     """The runner dir, the nvcc package, the compiler path and the architectures
     must all name one CUDA major, or nvcc fails deep inside %build."""
-    runner = re.match(r"^cuda_v(\d+)$", backend.runner_dir)
+    runner = re.fullmatch(r"cuda_v([0-9]+)", backend.runner_dir)
     if not runner:
         section.fail("runner_dir", f"expected cuda_v<major> like cuda_v12, got {backend.runner_dir!r}")
     major = int(runner.group(1))
-    named_major = re.match(r"^cuda(\d+)$", backend.name)
+    named_major = re.fullmatch(r"cuda([0-9]+)", backend.name)
     if named_major and int(named_major.group(1)) != major:
         section.fail("runner_dir", f"backends.{backend.name} is CUDA {named_major.group(1)}, got {backend.runner_dir!r}")
     # NVIDIA's versioned package names: cuda-nvcc-13-0, cuda-cudart-13-0, libcublas-devel-13-0...
     named = [(f"{key} {name}", int(m.group(1))) for key, names in (("build_requires", backend.build_requires),
                                                                    ("requires", backend.requires))
-             for name in names for m in [re.match(r"^(?:cuda|libcublas|libnvjitlink)[a-z-]*-(\d+)-\d+$", name)] if m]
+             for name in names for m in [re.fullmatch(r"(?:cuda|libcublas|libnvjitlink)[a-z-]*-([0-9]+)-[0-9]+", name)]
+             if m]
     named += [(f"cmake_options.{key} {value}", int(m.group(1))) for key, value in backend.cmake_options
-              for m in [re.search(r"/cuda-(\d+)\.\d+(/|$)", value)] if m]
+              for m in [re.search(r"/cuda-([0-9]+)\.[0-9]+(/|$)", value)] if m]
     for what, other in named:
         if other != major:
             section.fail("runner_dir", f"{backend.runner_dir} is CUDA {major} but {what} is CUDA {other}")
     floor = _CUDA_MIN_ARCH.get(major, 0)
     for index, target in enumerate(backend.gpu_targets):
-        number = re.match(r"^(\d+)", target)
-        if number and int(number.group(1)) < floor:
+        number = re.match(r"[0-9]+", target)
+        if number and int(number.group(0)) < floor:
             section.fail(f"gpu_targets[{index}]", f"CUDA {major} has no {target}: its oldest architecture is {floor}")
 
 
@@ -457,17 +528,25 @@ def _x86_variants(section):
 
 
 def _x86_long_form(section, variant, data):
-    if not isinstance(variant, str) or not _SIMPLE.match(variant):
-        section.fail(str(variant), "expected a ggml variant name")
+    if grammar.name(variant):
+        section.fail(str(variant)[:40], f"expected {grammar.name(variant)}")
     entry = _Reader(section.path, data, f"{section.key(variant)}.")
     level = entry.get("level", str, f"an x86-64 level ({', '.join(cpu_levels.LEVELS)})")
-    features = entry.strings("features", "a list of ggml ISA feature flags (may be empty)")
+    features = entry.strings("features", expected="a list of ggml ISA feature flags (may be empty)")
     for index, feature in enumerate(features):
         if feature not in cpu_levels.FEATURE_LEVEL:
             entry.fail(f"features[{index}]", f"unknown ISA feature {feature!r}; expected one of: "
                        + ", ".join(cpu_levels.FEATURE_LEVEL))
     entry.reject_unknown()
     return level, features
+
+
+def _author(value):
+    kind = "Name <e-mail>"
+    match = re.fullmatch(r"(.+) <([^<>]+)>", value) if isinstance(value, str) else None
+    if not match:
+        return kind
+    return grammar.person(match.group(1)) or grammar.email(match.group(2))
 
 
 def _changelog(top, packager):
@@ -480,7 +559,7 @@ def _changelog(top, packager):
         if not isinstance(raw, dict):
             top.fail(where, f"expected a mapping with version, date, text, got {_describe(raw)}")
         entry = _Reader(top.path, raw, f"{where}.")
-        evr = entry.text("version", "version-release like 0.32.15-1")
+        evr = entry.text("version", grammar.evr)
         date = entry.get("date", (datetime.date, str), "a date YYYY-MM-DD")
         if isinstance(date, str):
             try:
@@ -489,9 +568,11 @@ def _changelog(top, packager):
                 entry.fail("date", f"expected a date YYYY-MM-DD, got {date!r}")
         text = entry.get("text", (str, list), "a string or a list of lines")
         lines = tuple(text) if isinstance(text, list) else tuple(text.strip().splitlines())
-        if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
+        if not lines:
             entry.fail("text", "expected non-empty lines")
-        author = entry.text("author", required=False, default=packager)
+        for line_no, line in enumerate(lines):
+            entry.check(f"text[{line_no}]", line, grammar.changelog_line)
+        author = entry.text("author", _author, required=False, default=packager)
         entry.reject_unknown()
         result.append(ChangelogEntry(evr=evr, date=date, author=author, lines=lines))
     for newer, older in zip(result, result[1:]):

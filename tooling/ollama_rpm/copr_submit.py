@@ -23,8 +23,10 @@ DEFAULT_CHROOTS = ("fedora-44-x86_64", "fedora-rawhide-x86_64")
 # Backends whose build needs NVIDIA's repository in the chroot.
 CUDA_BACKENDS = ("cuda", "cuda12")
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
-_CHROOT = re.compile(r"^(?P<os>[a-z0-9]+)-(?P<release>\d+|rawhide)-(?P<arch>[a-z0-9_]+)$")
-_PROJECT = re.compile(r"^(@?[A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._+-]*)$")
+# Copr's chroot names: <os>-<release>-<arch>, with the architectures Copr builds for.
+_CHROOT = re.compile(r"(?P<os>[a-z][a-z0-9]*(?:-[a-z]+)?)-(?P<release>[0-9]{1,3}|rawhide|tumbleweed|stream-[0-9]{1,2})"
+                     r"-(?P<arch>x86_64|aarch64|ppc64le|s390x|i386)", re.A)
+_PROJECT = re.compile(r"(@?[A-Za-z0-9][A-Za-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._+-]{0,99})", re.A)
 
 
 class BuildFailed(OllamaRpmError):
@@ -32,7 +34,7 @@ class BuildFailed(OllamaRpmError):
 
 
 def parse_project(text):
-    match = _PROJECT.match(text or "")
+    match = _PROJECT.fullmatch(text or "")
     if not match:
         raise UsageError(f"--project {text!r}: expected OWNER/NAME (a group owner is @group)")
     return match.group(1), match.group(2)
@@ -64,10 +66,15 @@ class Session:
             raise ConfigError(path, None, "no Copr API config; get one at "
                               "https://copr.fedorainfracloud.org/api/ and save it there (or pass --config)")
         self.secrets = _secrets_in(path)
+        _check_config(path)
         try:
             self.client = Client.create_from_config_file(str(path))
-        except CoprException as error:
-            raise ConfigError(path, None, self.redact(_first_line(error))) from None
+        except (CoprException, ValueError, KeyError, AttributeError) as error:
+            message = _first_line(error)
+            if "%" in message or "configuration" in message.lower():
+                # configparser quotes the offending value, which may be a piece of the token.
+                message = "the copr client cannot read it (write a % in a value as %%)"
+            raise ConfigError(path, None, self.redact(message)) from None
         cfg = self.client.config
         if not cfg.get("token") or not cfg.get("login"):
             raise ConfigError(path, "copr-cli", "no login/token; get a fresh config at "
@@ -105,8 +112,15 @@ class Session:
             raise NetworkError(f"Copr ({self.copr_url}) did not answer within {self.api_timeout:g} s ({what})")
         error = box.get("error")
         if error is None:
-            return box.get("value")
-        status = _status(error)
+            value = box.get("value")
+            status = getattr(getattr(value, "__response__", None), "status_code", None)
+            if status is None or 200 <= status < 300:
+                return value
+            # copr.v3 returns any JSON without an "error" key as the answer, whatever
+            # the HTTP status: a 401 or 500 is no success.
+            error = CoprException(f"HTTP {status} without an error message")
+        else:
+            status = _status(error)
         message = self.redact(_first_line(error))
         if isinstance(error, CoprAuthException) or status in (401, 403):
             raise ConfigError(self.config_path, "token",
@@ -119,14 +133,46 @@ class Session:
         if isinstance(error, CoprException):
             if status and status >= 500:
                 raise NetworkError(f"Copr failed (HTTP {status}) while trying to {what}: {message}") from None
-            if status:
+            if status and 400 <= status < 500:
                 raise UsageError(f"Copr refused to {what} (HTTP {status}): {message}") from None
             raise NetworkError(f"Copr: cannot {what}: {message}") from None
         if isinstance(error, requests.RequestException):
             raise NetworkError(f"Copr: cannot {what}: {type(error).__name__}") from None
         if isinstance(error, OSError):
             raise UsageError(f"cannot {what}: {error.strerror or error}") from None
+        if isinstance(error, (TypeError, ValueError, KeyError, AttributeError)):
+            # copr.v3 chokes on JSON that is not an object (a list, a number, ...).
+            raise NetworkError(f"Copr answered something that is not its API's JSON while trying to {what}") from None
         raise error
+
+
+def _expect(answer, what, **fields):
+    """`answer` is a JSON object whose `fields` have the given types, as the API documents."""
+    if not isinstance(answer, dict) or any(not isinstance(answer.get(key), kind) or isinstance(answer.get(key), bool)
+                                           for key, kind in fields.items()):
+        names = ", ".join(fields) or "fields"
+        raise NetworkError(f"Copr answered {type(answer).__name__} without {names} while trying to {what}")
+    return answer
+
+
+def _check_config(path):
+    """What copr.v3 needs from the config, checked so that its KeyErrors never surface."""
+    import configparser
+    from ollama_rpm import atomic, grammar
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(atomic.read_text(path), source=str(path))
+    except configparser.Error as error:
+        raise ConfigError(path, None, f"not an INI file ({type(error).__name__})") from None
+    if not parser.has_section("copr-cli"):
+        raise ConfigError(path, "copr-cli", "missing section; get a fresh config at "
+                          "https://copr.fedorainfracloud.org/api/")
+    section = parser["copr-cli"]
+    for key in ("login", "token", "copr_url"):
+        if not section.get(key, "").strip():
+            raise ConfigError(path, f"copr-cli.{key}", "missing; get a fresh config from your Copr's /api/ page")
+    if grammar.url(section["copr_url"].strip()):
+        raise ConfigError(path, "copr-cli.copr_url", "expected an https:// URL")
 
 
 def _secrets_in(path):
@@ -159,7 +205,8 @@ def ensure_project(session, owner, name, chroots, with_cuda, create=True):
     client = session.client
     full = f"{owner}/{name}"
     try:
-        project = session.call(f"read project {full}", client.project_proxy.get, owner, name)
+        project = _expect(session.call(f"read project {full}", client.project_proxy.get, owner, name),
+                          f"read project {full}")
     except CoprNoResultException:
         if not create:
             raise UsageError(f"Copr project {full} does not exist (create it, or drop --no-create)") from None
@@ -167,11 +214,15 @@ def ensure_project(session, owner, name, chroots, with_cuda, create=True):
             project = session.call(f"create project {full}", client.project_proxy.add, owner, name,
                                    list(chroots), description="Ollama built from ollama-rpm",
                                    homepage="https://ollama.com", enable_net=False)
+            project = _expect(project, f"create project {full}")
         except CoprNoResultException:
             raise UsageError(f"Copr project {full} does not exist and cannot be created: "
                              f"unknown owner {owner}") from None
         session.print(f"created Copr project {full}")
-    enabled = set((project.get("chroot_repos") or {}).keys())
+    chroot_repos = project.get("chroot_repos") or {}
+    if not isinstance(chroot_repos, dict):
+        raise NetworkError(f"Copr answered chroot_repos that is not a mapping for project {full}")
+    enabled = set(chroot_repos)
     missing = [c for c in chroots if c not in enabled]
     if missing and enabled:
         session.call(f"enable chroots in {full}", client.project_proxy.edit, owner, name,
@@ -182,8 +233,8 @@ def ensure_project(session, owner, name, chroots, with_cuda, create=True):
             if not chroot.endswith("x86_64"):
                 continue
             repo, _ = cuda_repo(chroot, with_cuda)
-            current = session.call(f"read chroot {chroot} of {full}", client.project_chroot_proxy.get,
-                                   owner, name, chroot)
+            current = _expect(session.call(f"read chroot {chroot} of {full}", client.project_chroot_proxy.get,
+                                           owner, name, chroot), f"read chroot {chroot} of {full}")
             repos = list(current.get("additional_repos") or [])
             opts = list(current.get("with_opts") or [])
             missing = [backend for backend in with_cuda if backend not in opts]
@@ -210,9 +261,13 @@ def wait(session, build_id, chroots, interval, timeout, plain, url=""):
     spinner = "|/-\\"
     tick = 0
     while True:
-        build = session.call(f"read build {build_id}", client.build_proxy.get, build_id)
+        build = _expect(session.call(f"read build {build_id}", client.build_proxy.get, build_id),
+                        f"read build {build_id}", state=str)
         listing = session.call(f"read chroots of build {build_id}", client.build_chroot_proxy.get_list, build_id)
-        states = {item["name"]: item.get("state", "?") for item in listing}
+        if not isinstance(listing, list):
+            raise NetworkError(f"Copr answered {type(listing).__name__}, not a list, for the chroots of build {build_id}")
+        states = {_expect(item, f"read chroots of build {build_id}", name=str)["name"]: str(item.get("state", "?"))
+                  for item in listing}
         for chroot in chroots:
             states.setdefault(chroot, build.get("state", "?") if build.get("state") in ("pending", "importing")
                               else "?")
@@ -250,8 +305,8 @@ def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None,
     owner, name = parse_project(project)
     chroots = list(dict.fromkeys(chroots or DEFAULT_CHROOTS))
     for chroot in chroots:
-        if not _CHROOT.match(chroot):
-            raise UsageError(f"--chroot {chroot!r}: expected a Copr chroot like fedora-43-x86_64")
+        if not _CHROOT.fullmatch(chroot):
+            raise UsageError(f"--chroot {chroot[:60]!r}: expected a Copr chroot like fedora-44-x86_64")
     unknown = [w for w in with_ if w not in CUDA_BACKENDS]
     if unknown:
         raise UsageError(f"--with {unknown[0]}: only {' and '.join(CUDA_BACKENDS)} need Copr-side setup")
@@ -277,8 +332,9 @@ def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None,
     if srpm is None:
         srpm = _build_srpm(root, session)
     session.print(f"uploading {srpm.name} to {owner}/{name} ({', '.join(chroots)})")
-    build = session.call(f"upload {srpm.name} to {owner}/{name}", session.client.build_proxy.create_from_file,
-                         owner, name, str(srpm), buildopts={"chroots": chroots})
+    build = _expect(session.call(f"upload {srpm.name} to {owner}/{name}", session.client.build_proxy.create_from_file,
+                                 owner, name, str(srpm), buildopts={"chroots": chroots}),
+                    f"upload {srpm.name}", id=int)
     url = build_url(session.copr_url, owner, name, build["id"])
     session.print(f"build {build['id']}: {url}")
     if not wait_for:

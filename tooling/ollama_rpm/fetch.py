@@ -10,36 +10,40 @@ Environment:
   OLLAMA_RPM_RETRY_BASE_DELAY   seconds before the first retry, doubled each time (default 1)
   OLLAMA_RPM_CONNECT_TIMEOUT    seconds (default 15)
   OLLAMA_RPM_READ_TIMEOUT       seconds without a byte before giving up (default 60)
+  OLLAMA_RPM_DOWNLOAD_DEADLINE  seconds for one file, all attempts together (default 3600):
+                                a server that trickles a byte now and then never hits
+                                the read timeout
 """
 
 import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ollama_rpm import limits
 from ollama_rpm.errors import IntegrityError, NetworkError, UsageError
 
 CHUNK = 1 << 16
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def _env_number(name, default, kind=float):
+def _env_number(name, default, kind=float, allow_zero=False):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UsageError(f"{name}={raw}: expected a non-negative number")
-    return value
+    if kind is int:
+        if not (raw.isascii() and raw.isdigit() and int(raw) <= 100):
+            raise UsageError(f"{name}={raw[:40]}: expected a whole number from 0 to 100")
+        return int(raw)
+    return limits.seconds(raw, name, allow_zero=allow_zero, env=True)
 
 
 def cache_root():
@@ -72,12 +76,23 @@ class Cache:
     def lookup(self, sha256):
         """The cached file with this hash, re-verified; None if absent (a corrupt one is dropped)."""
         path = self.path(sha256)
+        if path.is_dir() and not path.is_symlink():
+            raise self.error(path, "a directory where a cached file belongs")
         if not path.is_file():
             return None
-        if sha256_file(path) != sha256:
-            path.unlink()
-            return None
+        try:
+            if sha256_file(path) != sha256:
+                path.unlink()
+                return None
+        except OSError as error:
+            raise self.error(path, error.strerror or str(error)) from None
         return path
+
+    def error(self, path, reason):
+        """The cache is the OS's or the user's setting, never a download fault (exit 3)."""
+        from ollama_rpm.errors import ToolError
+        hint = f"; check OLLAMA_RPM_CACHE={os.environ['OLLAMA_RPM_CACHE']}" if os.environ.get("OLLAMA_RPM_CACHE") else ""
+        return ToolError(f"download cache {path}: {reason}{hint}")
 
     @contextlib.contextmanager
     def writer(self, label):
@@ -85,8 +100,11 @@ class Cache:
 
         Whatever happens, no temporary file is left behind.
         """
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{label}.", suffix=".part", dir=self.dir)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{label}.", suffix=".part", dir=self.dir)
+        except OSError as error:
+            raise self.error(self.dir, f"cannot write: {error.strerror or error}") from None
         handle = _HashingFile(os.fdopen(fd, "wb"), Path(tmp), self)
         try:
             yield handle
@@ -136,7 +154,10 @@ class _HashingFile:
                                  f"(sources.lock), got {self.sha256}")
         os.chmod(self.tmp, 0o644)
         final = self.cache.path(self.sha256)
-        os.replace(self.tmp, final)
+        try:
+            os.replace(self.tmp, final)
+        except OSError as error:
+            raise self.cache.error(final, f"cannot store: {error.strerror or error}") from None
         return final
 
 
@@ -195,17 +216,19 @@ def download(url, cache, name, expected=None, timeout=None):
     import requests   # imported here: commands that never download do not pay for it
 
     retries = int(_env_number("OLLAMA_RPM_RETRIES", 4, int))
-    base_delay = _env_number("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0)
+    base_delay = _env_number("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0, allow_zero=True)
     if timeout is None:
         timeout = (_env_number("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_number("OLLAMA_RPM_READ_TIMEOUT", 60.0))
+    overall = _env_number("OLLAMA_RPM_DOWNLOAD_DEADLINE", 3600.0)
+    deadline = time.monotonic() + overall
     with requests.Session() as session, cache.writer(name) as out:
         last = None
         for attempt in range(retries + 1):
             if attempt:
-                time.sleep(base_delay * 2 ** (attempt - 1))
+                time.sleep(min(base_delay * 2 ** (attempt - 1), max(0.0, deadline - time.monotonic())))
                 out.reset()
             try:
-                _attempt(session, url, out, timeout, name)
+                _attempt(session, url, out, timeout, name, (deadline, overall))
                 break
             except _Retry as error:
                 last = error
@@ -214,7 +237,7 @@ def download(url, cache, name, expected=None, timeout=None):
         return out.commit(expected, what), out.sha256
 
 
-def _attempt(session, url, out, timeout, name):
+def _attempt(session, url, out, timeout, name, deadline=(float("inf"), 0)):
     import requests
     import urllib3
 
@@ -234,16 +257,39 @@ def _attempt(session, url, out, timeout, name):
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         progress = Progress(name)
+        # A read blocks until its chunk is full: at the deadline a watchdog cuts the
+        # connection, since a trickling server never lets the read timeout fire.
+        watchdog = threading.Timer(max(0.0, min(deadline[0] - time.monotonic(), 1e6)), _cut, (response,))
+        watchdog.daemon = True
+        if deadline[0] != float("inf"):
+            watchdog.start()
         try:
             for block in response.raw.stream(CHUNK, decode_content=False):
                 out.write(block)
                 progress.update(out.size, total)
+                if time.monotonic() > deadline[0]:
+                    break
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-            raise _Retry(f"connection broken after {out.size} bytes: {_short(error)}") from None
+            if time.monotonic() <= deadline[0]:
+                raise _Retry(f"connection broken after {out.size} bytes: {_short(error)}") from None
         finally:
+            watchdog.cancel()
             progress.done()
+        if time.monotonic() > deadline[0]:
+            raise NetworkError(f"{name} ({url}): not complete after {deadline[1]:g} s "
+                               f"({out.size} bytes so far; OLLAMA_RPM_DOWNLOAD_DEADLINE)")
         if total is not None and out.size != total:
             raise _Retry(f"truncated body: got {out.size} of {total} bytes")
+
+
+def _cut(response):
+    """Shut the socket under a streaming response down, waking a blocked read."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:
+        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    with contextlib.suppress(OSError, AttributeError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _short(error):

@@ -114,18 +114,24 @@ def _message(response):
         body = response.json()
     except ValueError:
         return ""
-    return str(body.get("message", "")).splitlines()[0][:200] if isinstance(body, dict) else ""
+    if not isinstance(body, dict):
+        return ""
+    # Empty, multi-line or huge messages all come out as one bounded line (or nothing).
+    return " ".join(str(body.get("message") or "").split())[:200]
 
 
 def _rate_limit_text(response, authenticated):
     headers = response.headers
     reset = headers.get("X-RateLimit-Reset")
     when = ""
-    if reset and reset.isdigit():
+    # ASCII digits, and a reset within a day: anything else is not GitHub's to believe.
+    now = time.time()
+    if reset and reset.isascii() and reset.isdigit() and 0 <= int(reset) - now <= 86400:
         at = datetime.datetime.fromtimestamp(int(reset), datetime.timezone.utc)
-        minutes = max(0, round((int(reset) - time.time()) / 60))
+        minutes = max(0, round((int(reset) - now) / 60))
         when = f"; it resets at {at:%Y-%m-%d %H:%M:%S} UTC (in {minutes} min)"
-    elif headers.get("Retry-After", "").isdigit():
+    elif headers.get("Retry-After", "").isascii() and headers.get("Retry-After", "").isdigit() \
+            and len(headers["Retry-After"]) <= 6:
         when = f"; retry after {headers['Retry-After']} s"
     hint = "" if authenticated else "; set GITHUB_TOKEN for a higher limit"
     return f"GitHub API rate limit exceeded (HTTP {response.status_code}){when}{hint}"

@@ -109,10 +109,20 @@ def audit_library(path, variant, package_level=""):
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     md.detail = True
     fallback = _ObjdumpFallback(path)
-    with open(path, "rb") as handle:
-        elf = ELFFile(handle)
-        for section in _executable_sections(elf):
-            _decode_section(md, section.data(), section["sh_addr"], report, fallback)
+    try:
+        with open(path, "rb") as handle:
+            elf = ELFFile(handle)
+            if elf["e_machine"] != "EM_X86_64":
+                # Decoding another architecture as x86 would "pass" on noise.
+                raise UsageError(f"{path}: an ELF file for {elf['e_machine']}, not x86-64; cannot audit it")
+            for section in _executable_sections(elf):
+                _decode_section(md, section.data(), section["sh_addr"], report, fallback)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UsageError:
+        raise
+    except Exception as error:       # pyelftools: ELFError, struct.error, ValueError on bad input
+        raise UsageError(f"{path}: not a readable ELF file ({type(error).__name__}); truncated or not a library") from None
     _judge(report)
     return report
 

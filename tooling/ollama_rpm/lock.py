@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import atomic
+from ollama_rpm import atomic, grammar
 from ollama_rpm.errors import ConfigError
 
 FORMAT = 1
@@ -54,12 +54,16 @@ def load(path):
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigError(path, None, f"not a readable JSON lock file: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("sources"), dict):
+    # `type(...) is int`: JSON true would pass as 1.
+    if not isinstance(data, dict) or type(data.get("format")) is not int or data["format"] != FORMAT \
+            or not isinstance(data.get("sources"), dict):
         raise ConfigError(path, "format", f"expected a format {FORMAT} lock with a 'sources' mapping")
     pins = {}
     for name, entry in data["sources"].items():
-        if not isinstance(entry, dict) or not _SHA256.match(str(entry.get("sha256", ""))) \
-                or not isinstance(entry.get("url"), str):
-            raise ConfigError(path, f"sources.{name}", "expected {url: string, sha256: 64 hex digits}")
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
+                or not _SHA256.fullmatch(entry["sha256"]) or not isinstance(entry.get("url"), str) \
+                or grammar.text(entry["url"]) or grammar.file_name(name):
+            raise ConfigError(path, f"sources.{str(name)[:60]!r}",
+                              "expected a file name mapped to {url: one line, sha256: 64 hex digits}")
         pins[name] = Pin(entry["url"], entry["sha256"])
     return Lock(path, pins)

@@ -44,7 +44,7 @@ def write(output, text):
 def drift(output, text):
     """Unified diff between the spec on disk and `text`; "" when identical."""
     output = Path(output)
-    current = output.read_text(encoding="utf-8") if output.exists() else ""
+    current = atomic.read_text(output) if output.exists() else ""
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{output} (committed)", tofile=f"{output} (rendered)")
     return "".join(diff)

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ollama_rpm import atomic, fetch, lock as lock_mod, project, spec_context
+from ollama_rpm import archive, atomic, fetch, lock as lock_mod, project, spec_context
 from ollama_rpm.errors import ConfigError, IntegrityError
 
 VENDOR_SOURCE = 2
@@ -91,6 +91,9 @@ def fetch_url_sources(config, source_dir, *, update_lock=False, cache=None, lock
             report(f"{name}: {how} (sha256 {pin.sha256})")
         else:
             cached, sha256 = fetch.download(url, cache, name)
+            # Pin only what `build` can unpack: an HTML error page or a truncated
+            # stream would otherwise be pinned as the release.
+            archive.check_readable(cached, f"{name} ({url})")
             place(cached, dest)
             lock.set(name, url, sha256)
             report(f"{name}: downloaded, pinned in {lock.path.name} (sha256 {sha256})")
@@ -153,7 +156,8 @@ def copy_project_files(config, root, source_dir, report=print):
 def fetch_sources(root, config, source_dir=None, *, update_lock=False, cache=None, report=print):
     """`ollama-rpm sources`: every Source and Patch into `source_dir`; returns the paths."""
     root = Path(root)
-    source_dir = Path(source_dir) if source_dir else default_source_dir(root)
+    source_dir = atomic.check_output_dir(Path(source_dir) if source_dir else default_source_dir(root),
+                                         "--source-dir")
     cache = cache or fetch.Cache()
     lock = lock_mod.load(lock_path(config))
     before = lock.to_json()

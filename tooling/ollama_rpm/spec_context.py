@@ -92,7 +92,8 @@ def _upstream_status(patch):
     match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.M | re.S | re.I)
     if not match:
         return ["(no upstream status in the patch header)"]
-    text = "Upstream status: " + " ".join(match.group(1).split()).rstrip(".") + "."
+    # rpm expands macros even in comments: a `%` from a patch header must stay literal.
+    text = "Upstream status: " + " ".join(match.group(1).split()).rstrip(".").replace("%", "%%") + "."
     return textwrap.wrap(text, width=77)
 
 

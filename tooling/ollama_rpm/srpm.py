@@ -23,7 +23,7 @@ def check_spec_target(root, config, text, source_dir):
     """Where the spec goes; UsageError if that is the project's ollama.spec with other content."""
     spec = Path(source_dir) / f"{config.name}.spec"
     committed = Path(root) / "ollama.spec"
-    if spec.resolve() == committed.resolve() and spec.exists() and spec.read_text(encoding="utf-8") != text:
+    if spec.resolve() == committed.resolve() and spec.exists() and atomic.read_text(spec) != text:
         raise UsageError(f"{committed}: differs from a fresh render and would be overwritten "
                          "(--source-dir is the project); run `ollama-rpm render` or pick another --source-dir")
     return spec
@@ -35,7 +35,7 @@ def write_spec(root, config, text, source_dir):
     Refuses to replace the project's own ollama.spec with different content.
     """
     spec = check_spec_target(root, config, text, source_dir)
-    if not (spec.exists() and spec.read_text(encoding="utf-8") == text):
+    if not (spec.exists() and atomic.read_text(spec) == text):
         atomic.write_text(spec, text)
     return spec
 
@@ -76,6 +76,8 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
     cache = fetch.Cache()
 
     # Everything is checked before anything is built; missing project files fail first.
+    atomic.check_output_dir(outdir, "--outdir")
+    atomic.check_output_dir(source_dir, "--source-dir")
     check_spec_target(root, config, text, source_dir)
     for src, _ in sources.project_files(config, root):
         if not src.is_file():

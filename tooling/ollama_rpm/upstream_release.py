@@ -12,6 +12,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ollama_rpm import grammar
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
 
 # backend -> the CMake cache variable holding its GPU list in CMakePresets.json
@@ -62,13 +63,14 @@ def read_ollama(tar_path, version):
     tar, files = _members(tar_path)
     with tar:
         tag = _read(tar, files, "LLAMA_CPP_VERSION", name).strip()
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", tag):
-            raise UpstreamError(f"{name}: LLAMA_CPP_VERSION holds {tag[:40]!r}, not a llama.cpp tag")
+        _check(name, "LLAMA_CPP_VERSION", tag, grammar.name)
         go_mod = _read(tar, files, "go.mod", name)
-        match = re.search(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", go_mod, re.M)
+        # ASCII digits and blanks only: \d and \s would take other scripts' digits and line breaks.
+        match = re.search(r"^go[ \t]+([0-9]+\.[0-9]+(?:\.[0-9]+)?)[ \t]*$", go_mod, re.M | re.A)
         if not match:
             raise UpstreamError(f"{name}: go.mod has no `go 1.N` line")
-        go_version = re.sub(r"^(\d+\.\d+)\.0$", r"\1", match.group(1))
+        go_version = re.sub(r"^([0-9]+\.[0-9]+)\.0$", r"\1", match.group(1))
+        _check(name, "go.mod go line", go_version, grammar.go_version)
         try:
             presets = json.loads(_read(tar, files, "llama/server/CMakePresets.json", name))
         except ValueError as error:
@@ -78,11 +80,23 @@ def read_ollama(tar_path, version):
         patches = sorted((path for path in files
                           if path.startswith("llama/compat/") and path.endswith(".patch")),
                          key=lambda path: f"{PurePosixPath(path).name}|{path}")
+        for patch in patches:
+            _check(name, "llama/compat patch", patch, grammar.patch_path)
     return Upstream(version=version, llama_cpp_tag=tag, go_version=go_version,
                     compat_patches=patches, presets=_resolve_presets(presets, name))
 
 
+def _check(tarball, what, value, check):
+    """A malicious or broken release stops the bump here, before anything is written."""
+    problem = check(value)
+    if problem:
+        shown = repr(value if len(value) <= 60 else value[:60] + "...")
+        raise UpstreamError(f"{tarball}: {what} {shown} is not {problem}; nothing changed")
+
+
 def _resolve_presets(data, tarball):
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{tarball}: llama/server/CMakePresets.json is not a JSON object")
     presets = {p.get("name"): p for p in data.get("configurePresets", []) if isinstance(p, dict)}
     resolved = {}
 
@@ -100,9 +114,13 @@ def _resolve_presets(data, tarball):
         resolved[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in variables.items()}
         return resolved[name]
 
-    for name, preset in presets.items():
-        if not preset.get("hidden"):
-            resolve(name)
+    try:
+        for name, preset in presets.items():
+            if not preset.get("hidden"):
+                resolve(name)
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        raise UpstreamError(f"{tarball}: llama/server/CMakePresets.json configurePresets are not "
+                            "in CMake's preset format") from None
     return {name: resolved[name] for name, preset in presets.items() if not preset.get("hidden")}
 
 
@@ -115,7 +133,10 @@ def gpu_list(upstream, backend, runner_dir):
         found = "no" if not matches else "several"
         raise UpstreamError(f"ollama {upstream.version}: llama/server/CMakePresets.json has {found} Linux preset "
                             f"for {runner_dir} with {variable}; check backends.{backend}.runner_dir")
-    return [item for item in str(matches[0][1]).split(";") if item]
+    items = [item for item in str(matches[0][1]).split(";") if item]
+    for item in items:
+        _check(f"ollama {upstream.version}", f"CMakePresets.json {variable} entry", item, grammar.gpu_target)
+    return items
 
 
 def read_ggml_variants(tar_path):

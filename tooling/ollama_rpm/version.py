@@ -3,7 +3,9 @@
 import re
 
 # v0.32.15, 0.32.15, 0.33.0-rc2, v0.33.0-rc2
-_TAG = re.compile(r"^v?(?P<base>\d+(?:\.\d+){1,3})(?:-(?P<pre>(?:rc|alpha|beta)\.?\d+))?$")
+# ASCII digits only (\d takes other scripts' digits, which rpm rejects), bounded so a
+# Version and the tarball names built from it stay within what rpm and file systems take.
+_TAG = re.compile(r"v?(?P<base>[0-9]{1,20}(?:\.[0-9]{1,20}){1,3})(?:-(?P<pre>(?:rc|alpha|beta)\.?[0-9]{1,20}))?")
 
 
 def parse_upstream(text):
@@ -13,7 +15,7 @@ def parse_upstream(text):
     (it names tarballs and is stamped into the binary); the RPM version maps a
     pre-release "-rc1" to "~rc1" so it sorts before the final release.
     """
-    match = _TAG.match(str(text).strip())
+    match = _TAG.fullmatch(str(text).strip())
     if not match:
         raise ValueError(text)
     base, pre = match.group("base"), match.group("pre")

@@ -4,7 +4,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import builder, config as config_mod, mockcfg, progress, project
+from ollama_rpm import atomic, builder, config as config_mod, mockcfg, progress, project
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
@@ -89,7 +89,7 @@ def run(args):
     cfg = config_mod.load(args.config or root / project.CONFIG_NAME)
     _validate(args, cfg)
     with_, without = _unique(args.with_), _unique(args.without)
-    resultdir = (args.resultdir or root / "results").resolve()
+    resultdir = atomic.check_output_dir((args.resultdir or root / "results").resolve(), "--resultdir")
     if args.engine == "mock":
         return _run_mock(args, cfg, root, resultdir, with_, without)
     return _run_rpmbuild(args, root, resultdir, with_, without)

@@ -1,6 +1,6 @@
 """`ollama-rpm bump`: move packaging.yaml, sources.lock and ollama.spec to a new Ollama release."""
 
-from ollama_rpm import bump
+from ollama_rpm import bump, limits
 from ollama_rpm.errors import UsageError
 
 
@@ -26,7 +26,8 @@ def register(sub):
 def run(args):
     if args.push and args.no_commit:
         raise UsageError("--push needs a commit; drop --no-commit")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
-                     remote=args.remote, timeout=args.timeout)
+    args.timeout = limits.seconds(args.timeout, "--timeout")
+    # SIGTERM/SIGHUP end a bump like Ctrl-C: cleaned up, exit 130, never half-done.
+    with bump.signals_interrupt():
+        return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
+                         remote=args.remote, timeout=args.timeout)

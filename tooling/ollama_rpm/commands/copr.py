@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from ollama_rpm import copr_submit
-from ollama_rpm.errors import UsageError
+from ollama_rpm import copr_submit, limits
 
 
 def register(sub):
@@ -35,9 +34,9 @@ def register(sub):
 
 
 def run_submit(args):
-    for name in ("poll_interval", "api_timeout"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    for name in ("poll_interval", "api_timeout", "wait_timeout"):
+        flag = f"--{name.replace('_', '-')}"
+        setattr(args, name, limits.seconds(getattr(args, name), flag, allow_zero=name == "wait_timeout"))
     return copr_submit.submit(args.project, chroots=args.chroot, with_=args.with_, srpm=args.srpm,
                               wait_for=not args.no_wait, config=args.config, create=not args.no_create,
                               interval=args.poll_interval, timeout=args.wait_timeout,

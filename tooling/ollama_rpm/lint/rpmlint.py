@@ -125,8 +125,17 @@ def read_filters(profile, rpmlintrc):
     with open(profile, "rb") as handle:
         patterns = list(tomllib.load(handle).get("Filters", []))
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
-    for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
+    from ollama_rpm.atomic import read_text
+    sources = [(profile, None, pattern) for pattern in patterns]
+    for number, line in enumerate(read_text(rpmlintrc).splitlines(), start=1):
         match = add_filter.match(line)
         if match:
-            patterns.append(match.group(1))
-    return [re.compile(p) for p in patterns]
+            sources.append((rpmlintrc, number, match.group(1)))
+    compiled = []
+    for path, number, pattern in sources:
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError) as error:
+            where = f"{path}:{number}" if number else str(path)
+            raise UsageError(f"{where}: filter {str(pattern)[:60]!r} is not a valid regex ({error})") from None
+    return compiled

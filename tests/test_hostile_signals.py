@@ -1,0 +1,107 @@
+"""`bump` under signals: SIGINT, SIGTERM, SIGHUP (to the process or its group) at
+each step of the commit end in exit 130 with the repository untouched; SIGKILL
+leaves it untouched or fully committed, never half-staged.
+
+A `git` wrapper first on PATH (the process boundary) marks and stalls one git
+subcommand, which makes the window; the real git then runs as usual."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from hostile_support import snapshot
+from test_bump import repo, snapshot as repo_snapshot, upstream  # noqa: F401 (fixtures)
+
+REAL_GIT = shutil.which("git")
+POINTS = ("hash-object", "commit-tree", "update-index", "update-ref")
+
+
+@pytest.fixture
+def slow_git(tmp_path):
+    bindir = tmp_path / "slow-bin"
+    bindir.mkdir()
+    wrapper = bindir / "git"
+    # Python, not sh: dash clears the signal mask that bump hands to its git children.
+    wrapper.write_text(f"""#!{sys.executable} -S
+import os, sys, time
+if sys.argv[1:2] == [os.environ.get("SLOW_GIT")]:
+    open(os.environ["SLOW_GIT_MARK"], "w").close()
+    time.sleep(1.5)
+os.execv({REAL_GIT!r}, ["git"] + sys.argv[1:])
+""")
+    wrapper.chmod(0o755)
+    return bindir
+
+
+def _start(repo, upstream, slow_git, point, mark):
+    home = repo.working_tree_dir + "/../home"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tooling"), OLLAMA_RPM_GITHUB_API=upstream.server.url,
+               HOME=home, XDG_CACHE_HOME=home + "/cache", OLLAMA_RPM_RETRIES="0",
+               PATH=f"{slow_git}:{os.environ['PATH']}", SLOW_GIT=point, SLOW_GIT_MARK=str(mark),
+               GIT_PYTHON_GIT_EXECUTABLE=str(slow_git / "git"), OLLAMA_RPM_DEBUG=os.environ.get("T_DEBUG", ""))
+    env.pop("OLLAMA_RPM_PROJECT", None)
+    return subprocess.Popen([sys.executable, "-m", "ollama_rpm", "bump", "--latest", "--timeout", "5"],
+                            cwd=repo.working_tree_dir, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(mark, proc, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the bump never reached its git step"
+        time.sleep(0.02)
+
+
+def _state(repo):
+    root = Path(repo.working_tree_dir)
+    # Temporary files may stay inside .git after SIGKILL; never in the tree, never a lock.
+    leftovers = sorted(p.name for p in root.rglob("*.part") if ".git" not in p.parts) \
+        + sorted(p.name for p in Path(repo.git_dir).glob("*.lock"))
+    return repo_snapshot(repo), snapshot(root / "patches"), leftovers
+
+
+CASES = [(signum, point, group) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+         for point in POINTS for group in (False, True)]
+
+
+@pytest.mark.parametrize("signum,point,group", CASES,
+                         ids=[f"{s.name}-{p}-{'group' if g else 'process'}" for s, p, g in CASES])
+def test_a_signal_at_any_step_rolls_bump_back(repo, upstream, slow_git, tmp_path, signum, point, group):  # noqa: F811
+    upstream.release("0.33.0", "b10600")
+    before = _state(repo)
+    mark = tmp_path / "reached"
+    proc = _start(repo, upstream, slow_git, point, mark)
+    _wait_for(mark, proc)
+    (os.killpg if group else os.kill)(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1:] == ["ollama-rpm: interrupted"], stderr
+    assert "Traceback" not in stderr
+    assert _state(repo) == before
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("group", [False, True], ids=["process", "group"])
+def test_sigkill_leaves_the_repo_untouched_or_committed(repo, upstream, slow_git, tmp_path, point, group):  # noqa: F811
+    upstream.release("0.33.0", "b10600")
+    before = _state(repo)
+    head = repo.head.commit.hexsha
+    mark = tmp_path / "reached"
+    proc = _start(repo, upstream, slow_git, point, mark)
+    _wait_for(mark, proc)
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    time.sleep(2)                # an orphaned git child, if any, would finish by now
+    after = _state(repo)
+    if after != before:          # then it must be the whole bump, committed and clean
+        assert repo.head.commit.parents[0].hexsha == head
+        assert repo.git.status("--porcelain") == ""
+        assert after[2] == []

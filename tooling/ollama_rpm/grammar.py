@@ -1,0 +1,203 @@
+"""The grammar of every value that reaches ollama.spec, one validator per kind.
+
+The spec is code: rpm expands `%{...}` and runs `%(...)` while parsing, a newline
+starts a new tag or scriptlet, and %prep/%build/%install are shell. So nothing from
+packaging.yaml, an upstream tarball or the network goes into the template unless it
+matches the grammar of its kind, checked with re.fullmatch (re.match with `$` takes a
+trailing newline) and ASCII classes (`\\d` takes Arabic-Indic digits).
+
+Each validator returns None when the value is fine, else what was expected (the
+caller names file and key). The only macros any value may use are MACRO_ALLOW_LIST.
+"""
+
+import re
+
+# rpm macros a packager may write in a value, with the kinds that take them: Fedora
+# names its ROCm GPU list and compiler directory with these. Nothing else expands.
+MACRO_ALLOW_LIST = ("%{rocm_gpu_list_default}", "%{rocmllvm_bindir}")
+
+# What rpm (and most file systems) can take as one Version or file name component.
+MAX_LENGTH = 200
+
+_MACRO = re.compile("|".join(re.escape(m) for m in MACRO_ALLOW_LIST))
+_A = re.ASCII
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+~-]*", _A)
+_SIMPLE = re.compile(_NAME, _A)
+_SPDX = re.compile(r"[A-Za-z0-9(][A-Za-z0-9.+():-]*(?: [A-Za-z0-9(][A-Za-z0-9.+():-]*)*", _A)
+_DEP = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+()/:-]*(?: (?:<|>|<=|>=|=) [A-Za-z0-9_.+~^:-]+)?", _A)
+_RICH = re.compile(r"\([A-Za-z0-9_.+()/:<>= -]*\)", _A)
+_GLOB = re.compile(r"[A-Za-z0-9_.*?+-]+(?:/[A-Za-z0-9_.*?+-]+)*", _A)
+_CMAKE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", _A)
+# Words of [A-Za-z0-9_.,:/=+@^~-] separated by single spaces: no quote, $, `, ;, |, &,
+# <, >, \, glob or brace, so the shell line `-DNAME="value"` stays one argument.
+_CMAKE_VALUE = re.compile(r"[A-Za-z0-9_.,:/=+@^~-]+(?: [A-Za-z0-9_.,:/=+@^~-]+)*", _A)
+_GPU_TARGET = re.compile(r"[A-Za-z0-9_.:+-]+", _A)
+_URL = re.compile(r"(?:https?|file)://[A-Za-z0-9._~:/?#@!&+,;=-]+", _A)
+_HTTPS_URL = re.compile(r"https://[A-Za-z0-9._~:/?#@!&+,;=-]+", _A)
+_EMAIL = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", _A)
+_ABS_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*", _A)
+_GO_VERSION = re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?", _A)
+_GO_VARIABLE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.[A-Za-z_][A-Za-z0-9_]*", _A)
+_GO_IMPORT_PATH = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*", _A)
+_EVR = re.compile(r"[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+", _A)
+_RPM_VERSION = re.compile(r"[A-Za-z0-9._+~^]+", _A)
+
+
+def _plain(value, kind, macros=False):
+    """The common rules: a string, one line, printable, bounded, no `%` but allowed macros."""
+    if not isinstance(value, str):
+        return f"{kind} (a string)"
+    if not value or value != value.strip():
+        return f"{kind} without leading or trailing blanks"
+    if len(value) > MAX_LENGTH:
+        return f"{kind} of at most {MAX_LENGTH} characters"
+    if not value.isprintable():
+        return f"{kind} on one line without control characters"
+    rest = _MACRO.sub("", value) if macros else value
+    if "%" in rest:
+        allowed = ", ".join(MACRO_ALLOW_LIST) if macros else "none"
+        return f"{kind} without rpm macros (`%`; allowed: {allowed})"
+    return None
+
+
+def _match(pattern, value, kind, macros=False):
+    problem = _plain(value, kind, macros)
+    if problem:
+        return problem
+    # An allowed macro stands for one word of safe characters.
+    candidate = _MACRO.sub("M", value) if macros else value
+    return None if pattern.fullmatch(candidate) else kind
+
+
+def _no_dotdot(value, kind):
+    return kind if any(part in ("", ".", "..") for part in value.split("/")) else None
+
+
+def text(value, kind="one line of text"):
+    """Free text of a tag value or changelog line: anything printable but `%`."""
+    return _plain(value, kind)
+
+
+def summary(value):
+    kind = "one line of text without % or a trailing period"
+    return _plain(value, kind) or (kind if value.endswith(".") else None)
+
+
+def changelog_line(value):
+    kind = "one changelog line of text without % (not starting with *)"
+    return _plain(value, kind) or (kind if value.startswith("*") else None)
+
+
+def person(value):
+    """A packager name: free text without the <> that delimit the e-mail."""
+    kind = "a name without %, < or >"
+    return _plain(value, kind) or (kind if any(c in value for c in "<>") else None)
+
+
+def name(value, kind="a name of letters, digits and . _ + -"):
+    return _match(_SIMPLE, value, kind)
+
+
+def file_name(value, kind="a file name of letters, digits and . _ + ~ -"):
+    problem = _match(_FILE_NAME, value, kind)
+    return problem or (kind if value in (".", "..") else None)
+
+
+def relative_path(value, kind="a relative path of file names (no .., no leading /)"):
+    """A path the spec's shell sees, made of file-name components."""
+    problem = _plain(value, kind)
+    if problem:
+        return problem
+    if value.startswith("/") or _no_dotdot(value, kind):
+        return kind
+    return next((kind for part in value.split("/") if file_name(part)), None)
+
+
+def patch_path(value):
+    kind = "a relative path to a .patch file (file names, no .., no leading /)"
+    return relative_path(value, kind) or (None if value.endswith(".patch") else kind)
+
+
+def spdx(value):
+    return _match(_SPDX, value, "an SPDX license expression")
+
+
+def dependency(value):
+    return _match(_DEP, value, "an rpm dependency like name, pkgconfig(x) or name >= 1.2")
+
+
+def rich_dependency(value):
+    kind = "a rich rpm dependency like (a or b)"
+    problem = _match(_RICH, value, kind)
+    if problem:
+        return problem
+    depth = 0
+    for char in value:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return kind
+    return None if depth == 0 else kind
+
+
+def runtime_glob(value):
+    """A file glob below a backend's runner directory, as `rm -rf` sees it."""
+    kind = "a file glob inside the runner directory (letters, digits, . _ + - * ?; no .., no leading /)"
+    problem = _match(_GLOB, value, kind)
+    if problem:
+        return problem
+    if _no_dotdot(value, kind):
+        return kind
+    # "*" alone, or ".*", would remove the whole directory or hidden entries wholesale.
+    return kind if any(part.strip("*?.") == "" for part in value.split("/")) else None
+
+
+def cmake_name(value):
+    return _match(_CMAKE_NAME, value, "a CMake variable name (letters, digits, _)")
+
+
+def cmake_value(value):
+    return _match(_CMAKE_VALUE, value, "a CMake value of words without quotes or shell metacharacters",
+                  macros=True)
+
+
+def gpu_target(value):
+    return _match(_GPU_TARGET, value, "a GPU architecture like 86, 90a, 50-virtual or gfx90a:xnack-",
+                  macros=True)
+
+
+def url(value, https_only=False):
+    if https_only:
+        return _match(_HTTPS_URL, value, "an https:// URL without %, quotes, spaces or $")
+    return _match(_URL, value, "an https://, http:// or file:// URL without %, quotes, spaces or $")
+
+
+def email(value):
+    return _match(_EMAIL, value, "an e-mail address")
+
+
+def absolute_path(value):
+    kind = "an absolute path of file names (no ..)"
+    return _match(_ABS_PATH, value, kind) or _no_dotdot(value[1:], kind)
+
+
+def go_version(value):
+    return _match(_GO_VERSION, value, "a Go version like 1.26")
+
+
+def go_variable(value):
+    return _match(_GO_VARIABLE, value, "a Go variable importpath.Name")
+
+
+def go_import_path(value):
+    kind = "a Go import path like github.com/ollama/ollama/x/foo"
+    return _match(_GO_IMPORT_PATH, value, kind) or _no_dotdot(value, kind)
+
+
+def evr(value):
+    return _match(_EVR, value, "version-release like 0.32.15-1")
+
+
+def rpm_version(value):
+    return _match(_RPM_VERSION, value, f"an rpm version of at most {MAX_LENGTH} characters")
