@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "build",
     "lint",
     "audit_isa",
+    "smoke",
     "copr",
     "bump",
 )
