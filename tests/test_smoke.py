@@ -60,6 +60,8 @@ def test_tiny_gguf_reads_back_as_a_small_llama_with_a_byte_free_vocabulary(tmp_p
     assert shapes["token_embd.weight"] == [64, len(tokens)]              # ggml order: ne0 = embedding
     assert shapes["blk.1.attn_k.weight"] == [64, 32]                     # 2 KV heads of 16
     assert len(shapes) == 3 + 2 * 9
+    output = next(t for t in reader.tensors if t.name == "output.weight").data
+    assert not output[:3].any() and output[3:].any()           # specials never sampled greedily
     # Deterministic: the same seed gives the same bytes.
     again = tinymodel.write_tiny_gguf(tmp_path / "again.gguf")
     assert again.read_bytes() == path.read_bytes()
