@@ -12,10 +12,12 @@ covered by the real-upstream suite.
 
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,6 +64,7 @@ def test_tiny_gguf_reads_back_as_a_small_llama_with_a_byte_free_vocabulary(tmp_p
     assert len(shapes) == 3 + 2 * 9
     output = next(t for t in reader.tensors if t.name == "output.weight").data
     assert not output[:3].any() and output[3:].any()           # specials never sampled greedily
+    assert path.stat().st_mode & 0o777 == 0o644                # the service account reads it in mock
     # Deterministic: the same seed gives the same bytes.
     again = tinymodel.write_tiny_gguf(tmp_path / "again.gguf")
     assert again.read_bytes() == path.read_bytes()
@@ -224,6 +227,31 @@ def test_a_server_that_exits_fails_with_its_status_in_json(tmp_path):
                                 "detail": "ollama serve exited with 3 before answering /api/version"}
     assert "Error: listen tcp: address already in use" in report["server_log_tail"]
     assert checks["cpu variant"]["status"] == "skip"
+
+
+@pytest.mark.skipif(not CAN_BUILD or os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root (to become nobody with setpriv), rpmbuild, rpm and unshare")
+def test_without_root_the_namespace_maps_the_caller_to_root(tmp_path):
+    """As an unprivileged user: rpm --root installs without chown, unshare adds --map-root-user."""
+    rpms = stub_rpm(tmp_path / "stub", "echo \"uid=$(id -u)\" >&2\nexit 3\n")
+    shared = Path(tempfile.mkdtemp(prefix="smoke-nobody-"))
+    try:
+        rpm = shutil.copy2(next(rpms.rglob("*.rpm")), shared)
+        shared.chmod(0o755)
+        os.chmod(rpm, 0o644)
+        env = dict(os.environ, PYTHONPATH=str(Path(smoke.__file__).parents[1]), HOME=str(shared), TMPDIR=str(shared))
+        shared.chmod(0o777)
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                               "ollama_rpm", "smoke", "--engine", "rootfs", "--json", rpm],
+                              capture_output=True, text=True, env=env, cwd=shared, timeout=120)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    report = json.loads(proc.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["install"]["status"] == "ok", checks
+    assert checks["server"]["detail"] == "ollama serve exited with 3 before answering /api/version", checks
+    assert "uid=0" in report["server_log_tail"]                 # the binary ran at /usr/bin/ollama as mapped root
+    assert report["user"] == f"{pwd.getpwuid(65534).pw_name} (root in a user namespace)"
 
 
 # ---- the mock engine, at mock's process boundary -----------------------------------

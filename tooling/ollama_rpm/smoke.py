@@ -15,15 +15,17 @@ CPU can run among those installed, and every installed GPU backend loads.
 
 import json
 import os
+import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ollama_rpm import cpu_select, smoke_session, tinymodel
+from ollama_rpm import cpu_levels, cpu_select, smoke_session, tinymodel
 from ollama_rpm.errors import ToolError, UsageError
 
 BINARY = "/usr/bin/ollama"
@@ -183,9 +185,13 @@ class RootfsEngine:
                  if os.path.lexists(root / path.lstrip("/"))]        # a set without libraries is smoke-tested as is
         plan = _plan(layout_, work, model, work / "result.json", binds=binds, **self.timeouts)
         (work / "plan.json").write_text(json.dumps(plan))
-        unshare = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+        mapped = os.geteuid() != 0
+        unshare = ["unshare", "--mount"] + (["--map-root-user"] if mapped else [])
         cmd = [*unshare, "--", sys.executable, smoke_session.__file__, str(work / "plan.json")]
-        return _run_driver(cmd, work / "result.json", _budget(self.timeouts, layout_))
+        result = _run_driver(cmd, work / "result.json", _budget(self.timeouts, layout_))
+        if mapped and result.get("user"):
+            result["user"] = f"{pwd.getpwuid(os.geteuid()).pw_name} (root in a user namespace)"
+        return result
 
     def cleanup(self):
         if self.scratch is not None:
@@ -268,7 +274,7 @@ def _run_driver(cmd, result, budget):
     try:
         out, _ = proc.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return {"errors": [f"the smoke session did not finish within {budget}s"]}
     if proc.returncode != 0 or not result.exists():
@@ -344,7 +350,7 @@ def judge(report, layout_, result, flags, arch):
 def _judge_cpu(report, layout_, result, flags, arch, ran):
     loaded = loaded_cpu_variants(result)
     best, best_score = cpu_select.best_variant(layout_.cpu_variants, flags)
-    possible, _ = cpu_select.best_variant(list(cpu_select.cpu_levels.X86_VARIANT_FEATURES), flags)
+    possible, _ = cpu_select.best_variant(list(cpu_levels.X86_VARIANT_FEATURES), flags)
     report.facts["cpu"] = {"installed_variants": layout_.cpu_variants, "loaded": loaded,
                            "best_installed": best, "best_installed_score": best_score,
                            "best_for_this_cpu": possible}

@@ -7,6 +7,7 @@ UTF-8 in a response. Instead every printable ASCII character and "\\n" is a
 normal token, so any ASCII prompt tokenizes without byte fallback.
 """
 
+import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,4 +106,5 @@ def write_tiny_gguf(path, shape=TinyShape(), seed=0):
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        os.chmod(tmp, 0o644)       # read by the service account in a mock chroot
     return path
