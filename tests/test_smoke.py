@@ -116,8 +116,15 @@ def _judged(result, layout=None, cpu=AVX2_EPYC):
     return {c.name: (c.status, c.detail) for c in report.checks}, report
 
 
-def test_the_variant_ggml_kept_is_the_last_one_it_loaded():
+def test_the_variant_ggml_kept_is_the_one_it_loaded_twice_or_the_one_it_logged():
     assert smoke.loaded_cpu_variants(_result("haswell")) == ["haswell"]
+    assert smoke.loaded_cpu_variants(_result("x64")) == ["x64"]
+    # Candidates never unloaded (NODELETE): nothing loaded twice, the trace cannot tell.
+    nodelete = _result("sse42")
+    assert smoke.loaded_cpu_variants(nodelete) == []
+    logged = dict(nodelete, server_log_backends=[["CPU", "/usr/lib64/ollama/libggml-cpu-skylakex.so"],
+                                                 ["Vulkan", "/usr/lib64/ollama/vulkan/libggml-vulkan.so"]])
+    assert smoke.loaded_cpu_variants(logged) == ["skylakex"]
     checks, report = _judged(_result("haswell"))
     assert checks["cpu variant"][0] == "ok" and report.ok
 
@@ -144,6 +151,30 @@ def test_a_gpu_backend_that_does_not_load_fails_and_one_that_loads_passes():
     assert not report.ok
     checks, report = _judged(_result("haswell", gpu_probes={lib: {"ok": True, "error": ""}}), layout)
     assert checks["gpu ollama-ggml-vulkan"][0] == "ok" and report.ok
+
+
+def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
+    from ollama_rpm.smoke_session import Session
+    session = Session({"workdir": str(tmp_path), "ollama": "/usr/bin/ollama", "libdir": "/usr/lib64/ollama"})
+    session.log_path = tmp_path / "server.log"
+    lib = "/usr/lib64/ollama/vulkan/libggml-vulkan.so"
+    session.log_path.write_text(
+        'time=2026-11-30T04:00:00Z level=INFO msg="load_backend: loaded CPU backend from '
+        '/usr/lib64/ollama/libggml-cpu-zen4.so"\n'
+        f"load_backend: failed to load {lib}: libvulkan.so.1: cannot open shared object file\n")
+    session.trace.mkdir()
+    (session.trace / "ld.41").write_text(LD_TRACE.format(chosen="haswell"))
+    (session.trace / "ld.40").write_text("     40:\tfile=libc.so.6 [0];  needed by /usr/bin/ollama [0]\n")
+    session.collect()
+    result = dict(session.result, steps=["server", "create", "generate"], version=VERSION,
+                  generate={"response": "x", "eval_count": 1}, gpu_probes={lib: {"ok": True, "error": ""}})
+    assert list(result["ld_traces"]) == ["41"] and len(result["ld_traces"]["41"]) == 4
+    assert smoke.loaded_cpu_variants(result) == ["zen4"]              # the log line wins over the trace
+    checks, _ = _judged(result, _layout(variants=("x64", "haswell", "zen4"), gpu={"ollama-ggml-vulkan": lib}),
+                        cpu=AVX512_EPYC)
+    assert checks["cpu variant"][0] == "ok"
+    assert checks["gpu ollama-ggml-vulkan"] == ("FAIL", f"the server failed to load {lib}: libvulkan.so.1: "
+                                                        "cannot open shared object file")
 
 
 def test_no_tokens_and_a_wrong_version_fail():
@@ -367,3 +398,4 @@ def test_fixture_without_cpu_packages_cannot_generate(fixture_rpms):
     assert proc.returncode == 1
     assert re.search(r"generate\s+FAIL\s+/api/generate answered 500: .*no CPU backend found", proc.stdout), proc.stdout
     assert re.search(r"cpu variant\s+FAIL\s+could not tell which libggml-cpu-\*\.so was loaded", proc.stdout)
+    assert "server log (last lines):\n" in proc.stdout and "  (no CPU backend found)" in proc.stdout

@@ -297,20 +297,29 @@ def _last(text):
 # ---- judging -----------------------------------------------------------------
 
 def loaded_cpu_variants(result):
-    """CPU variants the processes kept: the last libggml-cpu-*.so each one dlopened.
+    """CPU variants the server's processes kept.
 
-    ggml scores every candidate (dlopen, score, dlclose) and then loads the
-    winner again, so the last one in a process's loader trace is its choice.
+    llama-server logs "load_backend: loaded CPU backend from <path>" on
+    stderr (ggml's default logger, before llama.cpp installs its own), which
+    Ollama copies to its log. Without that line the loader trace decides:
+    ggml dlopens every candidate to score it, dlcloses it, then dlopens the
+    winner again, so the one library a process loaded twice is its choice (a
+    process that loaded a single candidate kept that one). If dlclose did not
+    unload the candidates (NODELETE), nothing was loaded twice and the trace
+    cannot tell.
     """
+    logged = {m.group("variant") for _backend, path in result.get("server_log_backends") or []
+              for m in [_CPU_LIB.search(path)] if m}
+    if logged:
+        return sorted(logged)
     chosen = set()
     for libs in (result.get("ld_traces") or {}).values():
         cpu = [m.group("variant") for m in map(_CPU_LIB.search, libs) if m]
-        if cpu:
-            chosen.add(cpu[-1])
-    for _backend, path in result.get("server_log_backends") or []:
-        match = _CPU_LIB.search(path)
-        if match:
-            chosen.add(match.group("variant"))
+        twice = {v for v in cpu if cpu.count(v) > 1}
+        if len(twice) == 1:
+            chosen |= twice
+        elif len(set(cpu)) == 1:
+            chosen.add(cpu[0])
     return sorted(chosen)
 
 
@@ -374,10 +383,14 @@ def _judge_gpu(report, layout_, result):
     report.facts["gpu"] = []
     for package, lib in sorted(layout_.gpu_libs.items()):
         probe = probes.get(lib)
-        traced = any(lib in libs for libs in (result.get("ld_traces") or {}).values())
+        traced = (any(lib in libs for libs in (result.get("ld_traces") or {}).values())
+                  or any(path == lib for _backend, path in result.get("server_log_backends") or []))
         report.facts["gpu"].append({"package": package, "library": lib, "loads": bool(probe and probe["ok"]),
                                     "loaded_by_server": traced, "error": (probe or {}).get("error")})
-        if probe is None:
+        server_error = next((err for path, err in result.get("server_log_load_errors") or [] if path == lib), None)
+        if server_error:
+            report.add(f"gpu {package}", "FAIL", f"the server failed to load {lib}: {server_error}")
+        elif probe is None:
             report.add(f"gpu {package}", "skip", f"{lib}: not probed")
         elif probe["ok"]:
             report.add(f"gpu {package}", "ok", f"{lib} loads" + (" (and the server loaded it)" if traced else ""))

@@ -259,8 +259,9 @@ class Session:
     def collect(self):
         log = self.log_path.read_text(errors="replace") if getattr(self, "log_path", None) else ""
         self.result["server_log_tail"] = _tail(log, 30)
-        self.result["server_log_backends"] = re.findall(r"loaded (\S+) backend from (\S+)", log)
-        self.result["server_log_load_errors"] = re.findall(r"failed to load (\S+): (.*)", log)
+        # ggml's lines, raw or quoted inside Ollama's own log lines: stop the path at ".so".
+        self.result["server_log_backends"] = re.findall(r"loaded (\S+) backend from (/\S+?\.so)\b", log)
+        self.result["server_log_load_errors"] = re.findall(r"failed to load (/\S+?\.so)\S*: (.*)", log)
         traces = {}
         for path in sorted(self.trace.glob("ld.*")):
             loaded = re.findall(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+dynamically loaded by",

@@ -45,4 +45,7 @@ def run(args):
         engine = smoke.RootfsEngine(timeouts)
     report = smoke.run_smoke(args.paths, engine, timeouts)
     print(report.to_json() if args.json else report.table())
+    if not args.json and not report.ok and report.facts.get("server_log_tail"):
+        print("server log (last lines):")
+        print("\n".join(f"  {line}" for line in report.facts["server_log_tail"][-10:]))
     return EXIT_OK if report.ok else EXIT_FAILED
