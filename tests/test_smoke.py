@@ -88,14 +88,26 @@ def test_scores_match_ggml_on_real_cpus():
     assert cpu_select.best_variant(["haswell"], frozenset(OLD_X86.split())) == (None, 0)
 
 
-LD_TRACE = """\
-     41:	file=libggml-base.so.0 [0];  needed by /usr/lib64/ollama/llama-server [0]
-     41:	file=/usr/lib64/ollama/libggml-cpu-haswell.so [0];  dynamically loaded by /usr/lib64/ollama/libggml-base.so.0 [0]
-     41:	file=/usr/lib64/ollama/libggml-cpu-haswell.so [0];  generating link map
-     41:	file=/usr/lib64/ollama/libggml-cpu-skylakex.so [0];  dynamically loaded by /usr/lib64/ollama/libggml-base.so.0 [0]
-     41:	file=/usr/lib64/ollama/libggml-cpu-x64.so [0];  dynamically loaded by /usr/lib64/ollama/libggml-base.so.0 [0]
-     41:	file=/usr/lib64/ollama/libggml-cpu-{chosen}.so [0];  dynamically loaded by /usr/lib64/ollama/libggml-base.so.0 [0]
-"""
+def ld_trace(chosen, candidates=("haswell", "skylakex", "x64"), unload=True, dirs=2):
+    """An LD_DEBUG=files trace of ggml scoring candidates in `dirs` search directories, then keeping one."""
+    lines = ["     41:\tfile=libggml-base.so.0 [0];  needed by /usr/lib64/ollama/llama-server [0]"]
+    for _ in range(dirs):
+        for variant in candidates:
+            lib = f"/usr/lib64/ollama/libggml-cpu-{variant}.so"
+            lines += [f"     41:\tfile={lib} [0];  dynamically loaded by /usr/lib64/ollama/libggml.so.0 [0]",
+                      f"     41:\tfile={lib} [0];  generating link map",
+                      f"     41:\tcalling init: {lib}"]
+            if unload:
+                lines += [f"     41:\tcalling fini: {lib} [0]", f"     41:\tfile={lib} [0];  destroying link map"]
+    if unload:
+        lines.append(f"     41:\tfile=/usr/lib64/ollama/libggml-cpu-{chosen}.so [0];  dynamically loaded by "
+                     "/usr/lib64/ollama/libggml.so.0 [0]")
+    return "\n".join(lines) + "\n"
+
+
+def _events(trace):
+    from ollama_rpm.smoke_session import _LD_EVENT
+    return [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in _LD_EVENT.findall(trace)]
 
 
 def _layout(variants=("x64", "sse42", "haswell", "skylakex"), gpu=None):
@@ -104,10 +116,9 @@ def _layout(variants=("x64", "sse42", "haswell", "skylakex"), gpu=None):
 
 
 def _result(chosen, **extra):
-    trace = LD_TRACE.format(chosen=chosen)
-    loaded = re.findall(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+dynamically loaded by", trace)
     return dict({"steps": ["server", "create", "generate"], "version": VERSION, "user": "ollama",
-                 "generate": {"response": "a b", "eval_count": 2}, "ld_traces": {"41": loaded}}, **extra)
+                 "generate": {"response": "a b", "eval_count": 2}, "ld_traces": {"41": _events(ld_trace(chosen))}},
+                **extra)
 
 
 def _judged(result, layout=None, cpu=AVX2_EPYC):
@@ -116,11 +127,13 @@ def _judged(result, layout=None, cpu=AVX2_EPYC):
     return {c.name: (c.status, c.detail) for c in report.checks}, report
 
 
-def test_the_variant_ggml_kept_is_the_one_it_loaded_twice_or_the_one_it_logged():
+def test_the_variant_ggml_kept_is_the_one_still_loaded_or_the_one_it_logged():
     assert smoke.loaded_cpu_variants(_result("haswell")) == ["haswell"]
     assert smoke.loaded_cpu_variants(_result("x64")) == ["x64"]
-    # Candidates never unloaded (NODELETE): nothing loaded twice, the trace cannot tell.
-    nodelete = _result("sse42")
+    one_dir = _result("skylakex", ld_traces={"7": _events(ld_trace("skylakex", dirs=1))})
+    assert smoke.loaded_cpu_variants(one_dir) == ["skylakex"]
+    # Candidates never unloaded (NODELETE): all stay loaded, the trace cannot tell.
+    nodelete = _result("x64", ld_traces={"7": _events(ld_trace("x64", unload=False, dirs=1))})
     assert smoke.loaded_cpu_variants(nodelete) == []
     logged = dict(nodelete, server_log_backends=[["CPU", "/usr/lib64/ollama/libggml-cpu-skylakex.so"],
                                                  ["Vulkan", "/usr/lib64/ollama/vulkan/libggml-vulkan.so"]])
@@ -163,12 +176,15 @@ def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
         '/usr/lib64/ollama/libggml-cpu-zen4.so"\n'
         f"load_backend: failed to load {lib}: libvulkan.so.1: cannot open shared object file\n")
     session.trace.mkdir()
-    (session.trace / "ld.41").write_text(LD_TRACE.format(chosen="haswell"))
+    (session.trace / "ld.41").write_text(ld_trace("haswell"))
     (session.trace / "ld.40").write_text("     40:\tfile=libc.so.6 [0];  needed by /usr/bin/ollama [0]\n")
     session.collect()
     result = dict(session.result, steps=["server", "create", "generate"], version=VERSION,
                   generate={"response": "x", "eval_count": 1}, gpu_probes={lib: {"ok": True, "error": ""}})
-    assert list(result["ld_traces"]) == ["41"] and len(result["ld_traces"]["41"]) == 4
+    assert list(result["ld_traces"]) == ["41"] and len(result["ld_traces"]["41"]) == 3 * 2 * 2 + 1
+    assert result["ld_traces"]["41"][-1] == ["load", "/usr/lib64/ollama/libggml-cpu-haswell.so"]
+    trace_only = {k: v for k, v in result.items() if k != "server_log_backends"}
+    assert smoke.loaded_cpu_variants(trace_only) == ["haswell"]
     assert smoke.loaded_cpu_variants(result) == ["zen4"]              # the log line wins over the trace
     checks, _ = _judged(result, _layout(variants=("x64", "haswell", "zen4"), gpu={"ollama-ggml-vulkan": lib}),
                         cpu=AVX512_EPYC)

@@ -302,25 +302,32 @@ def loaded_cpu_variants(result):
     llama-server logs "load_backend: loaded CPU backend from <path>" on
     stderr (ggml's default logger, before llama.cpp installs its own), which
     Ollama copies to its log. Without that line the loader trace decides:
-    ggml dlopens every candidate to score it, dlcloses it, then dlopens the
-    winner again, so the one library a process loaded twice is its choice (a
-    process that loaded a single candidate kept that one). If dlclose did not
-    unload the candidates (NODELETE), nothing was loaded twice and the trace
-    cannot tell.
+    ggml dlopens every candidate (once per search directory) to score it,
+    dlcloses it, then dlopens the winner for good, so the one libggml-cpu
+    still loaded at the end of a process's trace is its choice. If dlclose
+    unloaded nothing (NODELETE libraries), several remain and the trace cannot tell.
     """
     logged = {m.group("variant") for _backend, path in result.get("server_log_backends") or []
               for m in [_CPU_LIB.search(path)] if m}
     if logged:
         return sorted(logged)
     chosen = set()
-    for libs in (result.get("ld_traces") or {}).values():
-        cpu = [m.group("variant") for m in map(_CPU_LIB.search, libs) if m]
-        twice = {v for v in cpu if cpu.count(v) > 1}
-        if len(twice) == 1:
-            chosen |= twice
-        elif len(set(cpu)) == 1:
-            chosen.add(cpu[0])
+    for events in (result.get("ld_traces") or {}).values():
+        kept = _still_loaded(events)
+        cpu = {m.group("variant") for m in map(_CPU_LIB.search, kept) if m}
+        if len(cpu) == 1:
+            chosen |= cpu
     return sorted(chosen)
+
+
+def _still_loaded(events):
+    kept = []
+    for event, lib in events:
+        if lib in kept:
+            kept.remove(lib)
+        if event == "load":
+            kept.append(lib)
+    return kept
 
 
 def judge(report, layout_, result, flags, arch):
@@ -331,7 +338,8 @@ def judge(report, layout_, result, flags, arch):
                  address=result.get("address"), server_log_tail=result.get("server_log_tail", []))
 
     if "server" in steps:
-        version, expected = result.get("version"), layout_.main.version
+        # RPM spells pre-releases 0.33.0~rc2, Ollama 0.33.0-rc2.
+        version, expected = result.get("version"), layout_.main.version.replace("~", "-")
         report.add("server", "ok" if version == expected else "FAIL",
                    f"ollama serve answered /api/version ({version}) on {result.get('address')} after "
                    f"{result.get('startup_seconds')}s as {result.get('user')}"
@@ -383,7 +391,7 @@ def _judge_gpu(report, layout_, result):
     report.facts["gpu"] = []
     for package, lib in sorted(layout_.gpu_libs.items()):
         probe = probes.get(lib)
-        traced = (any(lib in libs for libs in (result.get("ld_traces") or {}).values())
+        traced = (any(lib in _still_loaded(events) for events in (result.get("ld_traces") or {}).values())
                   or any(path == lib for _backend, path in result.get("server_log_backends") or []))
         report.facts["gpu"].append({"package": package, "library": lib, "loads": bool(probe and probe["ok"]),
                                     "loaded_by_server": traced, "error": (probe or {}).get("error")})

@@ -264,11 +264,16 @@ class Session:
         self.result["server_log_load_errors"] = re.findall(r"failed to load (/\S+?\.so)\S*: (.*)", log)
         traces = {}
         for path in sorted(self.trace.glob("ld.*")):
-            loaded = re.findall(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+dynamically loaded by",
-                                path.read_text(errors="replace"))
-            if loaded:
-                traces[path.suffix.lstrip(".")] = loaded
+            events = [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in
+                      _LD_EVENT.findall(path.read_text(errors="replace"))]
+            if events:
+                traces[path.suffix.lstrip(".")] = events
         self.result["ld_traces"] = traces
+
+
+# LD_DEBUG=files: "file=<path> [0];  dynamically loaded by ..." on dlopen,
+# "file=<path> [0];  destroying link map" when dlclose unloads it.
+_LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamically loaded by|destroying link map)")
 
 
 def _signal_group(pid, sig):
