@@ -371,6 +371,18 @@ def test_mock_install_failure_is_a_failed_check_and_the_chroot_is_still_cleaned(
     assert [a[2] for a in argv] == ["--init", "--install", "--clean"]
 
 
+@pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild")
+def test_mock_engine_without_mock_is_a_tool_error(tmp_path):
+    rpms = stub_rpm(tmp_path / "stub", "exit 0\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "rpm").symlink_to(shutil.which("rpm"))
+    proc = run_cli("smoke", "--engine", "mock", rpms, env={"PATH": str(bindir)})
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == ("ollama-rpm: --engine mock needs mock on PATH (dnf install mock); "
+                                   "or use --engine rootfs")
+
+
 # ---- the fixture's RPMs, installed and served ---------------------------------------
 
 @pytest.fixture(scope="module")
@@ -415,3 +427,4 @@ def test_fixture_without_cpu_packages_cannot_generate(fixture_rpms):
     assert re.search(r"generate\s+FAIL\s+/api/generate answered 500: .*no CPU backend found", proc.stdout), proc.stdout
     assert re.search(r"cpu variant\s+FAIL\s+could not tell which libggml-cpu-\*\.so was loaded", proc.stdout)
     assert "server log (last lines):\n" in proc.stdout and "  (no CPU backend found)" in proc.stdout
+
