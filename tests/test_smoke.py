@@ -193,6 +193,26 @@ def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
                                                         "cannot open shared object file")
 
 
+def test_a_failed_create_is_reported_without_the_progress_display(tmp_path):
+    """Real `ollama create` output: progress with terminal escapes, then the error (v0.32.15's text)."""
+    from ollama_rpm.smoke_session import Session
+    cli = tmp_path / "ollama"
+    cli.write_text("#!/bin/sh\nprintf '\\033[?2026h\\033[?25l\\033[1Ggathering model components \\033[K\\n'\n"
+                   "printf 'parsing GGUF \\033[K\\033[?25h\\033[?2026l\\n'\n"
+                   "echo 'Error: failed to validate GGUF with llama-quantize without compatibility patches' >&2\n"
+                   "exit 1\n")
+    cli.chmod(0o755)
+    session = Session({"workdir": str(tmp_path / "work"), "ollama": str(cli), "model": str(tmp_path / "m.gguf")})
+    for path in (session.home, session.trace):                  # as start() leaves them
+        path.mkdir(parents=True)
+    assert session.create() is False
+    assert session.result["create"]["output"] == [
+        "gathering model components ", "parsing GGUF ",
+        "Error: failed to validate GGUF with llama-quantize without compatibility patches"]
+    assert session.result["errors"] == ["ollama create failed (1): Error: failed to validate GGUF with "
+                                        "llama-quantize without compatibility patches"]
+
+
 def test_no_tokens_and_a_wrong_version_fail():
     checks, _ = _judged(_result("haswell", generate={"response": "", "eval_count": 0}))
     assert checks["generate"][0] == "FAIL"

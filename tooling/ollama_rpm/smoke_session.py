@@ -201,10 +201,11 @@ class Session:
         except subprocess.TimeoutExpired:
             self.result["errors"].append(f"ollama create did not finish within {self.plan.get('create_timeout', 120)}s")
             return False
-        self.result["create"] = {"exit": proc.returncode, "output": _tail(proc.stdout + proc.stderr, 5)}
+        output = _tail(_ANSI.sub("", proc.stdout + "\n" + proc.stderr), 5)
+        self.result["create"] = {"exit": proc.returncode, "output": output}
         if proc.returncode != 0:
             self.result["errors"].append(f"ollama create failed ({proc.returncode}): "
-                                         f"{_tail(proc.stderr or proc.stdout, 1)[-1:]}")
+                                         f"{output[-1] if output else '(no output)'}")
             return False
         return True
 
@@ -271,6 +272,8 @@ class Session:
         self.result["ld_traces"] = traces
 
 
+# The CLI's progress display (cursor moves, erase-line) around its messages.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # LD_DEBUG=files: "file=<path> [0];  dynamically loaded by ..." on dlopen,
 # "file=<path> [0];  destroying link map" when dlclose unloads it.
 _LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamically loaded by|destroying link map)")
