@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "build",
     "lint",
     "audit_isa",
+    "smoke",
     "copr",
     "bump",
 )

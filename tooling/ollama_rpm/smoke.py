@@ -1,0 +1,427 @@
+"""`ollama-rpm smoke`: install the built RPMs and make the installed Ollama answer a prompt.
+
+Two engines put the packages where a user would have them:
+- mock: `mock --install` into the chroot, the session runs there under
+  `mock --chroot` as the sysusers account `ollama`;
+- rootfs: `rpm --root --nodeps --noscripts` into a scratch root, the session
+  runs in a private mount namespace where the root's /usr/bin/ollama and
+  /usr/lib64/ollama are bound at their real paths (the binary is stamped with
+  its library directory, so it must see it there).
+The session itself (ollama_rpm.smoke_session) starts the server, imports a
+tiny generated GGUF with `ollama create` and asks for tokens; this module
+judges what it saw: tokens came back, ggml loaded the best CPU variant this
+CPU can run among those installed, and every installed GPU backend loads.
+"""
+
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ollama_rpm import cpu_levels, cpu_select, smoke_session, tinymodel
+from ollama_rpm.errors import ToolError, UsageError
+
+BINARY = "/usr/bin/ollama"
+DEFAULT_LIBDIR = "/usr/lib64/ollama"
+MOCK_WORKDIR = "/var/tmp/ollama-smoke"
+_CPU_LIB = re.compile(r"/libggml-cpu-(?P<variant>[\w.]+)\.so$")
+_MOCK_EXIT = {10: "build failed", 20: "chroot error (see root.log)", 30: "package manager error (see root.log)",
+              60: "buildroot locked", 90: "bootstrap failure"}
+
+
+@dataclass
+class Package:
+    path: str
+    name: str
+    version: str
+    arch: str
+    files: list
+
+
+@dataclass
+class Check:
+    name: str
+    status: str          # ok | FAIL | skip
+    detail: str
+
+
+@dataclass
+class Report:
+    engine: str
+    packages: list
+    checks: list = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return all(c.status != "FAIL" for c in self.checks) and any(c.status == "ok" for c in self.checks)
+
+    def add(self, name, status, detail):
+        self.checks.append(Check(name, status, detail))
+
+    def to_json(self):
+        return json.dumps({"ok": self.ok, "engine": self.engine, "packages": self.packages,
+                           "checks": [asdict(c) for c in self.checks], **self.facts}, indent=2, sort_keys=True)
+
+    def table(self):
+        rows = [("check", "result", "detail")] + [(c.name, c.status, c.detail) for c in self.checks]
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        return "\n".join(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}".rstrip() for r in rows)
+
+
+# ---- the RPM set -------------------------------------------------------------
+
+def collect_rpms(paths):
+    """The binary RPMs named by files and result directories (no SRPM, no debug packages)."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.rpm") if not p.name.endswith(".src.rpm"))
+        elif path.is_file():
+            if not path.name.endswith(".rpm") or path.name.endswith(".src.rpm"):
+                raise UsageError(f"{path}: expected a binary RPM or a result directory")
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    rpms = [p.resolve() for p in found if not re.search(r"-debug(info|source)-", p.name)]
+    if not rpms:
+        raise UsageError(f"{', '.join(map(str, paths))}: no binary RPMs found")
+    return rpms
+
+
+def query_packages(rpms):
+    packages = []
+    for rpm in rpms:
+        proc = subprocess.run(["rpm", "-qp", "--qf", r"%{NAME}\t%{VERSION}\t%{ARCH}\n[%{FILENAMES}\n]", str(rpm)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise UsageError(f"{rpm}: not a readable RPM: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        head, *files = proc.stdout.splitlines()
+        name, version, arch = head.split("\t")
+        packages.append(Package(str(rpm), name, version, arch, files))
+    return packages
+
+
+@dataclass
+class Layout:
+    main: Package
+    libdir: str
+    cpu_variants: list       # variants shipped (libggml-cpu-<v>.so in libdir)
+    gpu_libs: dict           # package name -> backend library path
+
+
+def layout(packages):
+    """Where the packages put the binary, the CPU variants and the GPU backends."""
+    main = next((p for p in packages if BINARY in p.files), None)
+    if main is None:
+        raise UsageError(f"no package in {', '.join(p.name for p in packages)} ships {BINARY}")
+    servers = [f for p in packages for f in p.files if f.endswith("/llama-server")]
+    libdir = os.path.dirname(servers[0]) if servers else DEFAULT_LIBDIR
+    variants, gpu = [], {}
+    for package in packages:
+        for path in package.files:
+            match = _CPU_LIB.search(path)
+            if match and os.path.dirname(path) == libdir:
+                variants.append(match.group("variant"))
+            elif (os.path.dirname(os.path.dirname(path)) == libdir
+                  and re.fullmatch(r"libggml-(?!base|cpu)[\w-]+\.so", os.path.basename(path))):
+                gpu[package.name] = path
+    return Layout(main, libdir, sorted(variants), gpu)
+
+
+# ---- engines -----------------------------------------------------------------
+
+def _scratch(prefix):
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def _rmtree(path):
+    def writable(func, failed, _info):
+        os.chmod(os.path.dirname(failed), 0o755)
+        func(failed)
+    shutil.rmtree(path, onerror=writable)
+
+
+def _plan(layout_, workdir, model, result, **extra):
+    return dict({"workdir": str(workdir), "ollama": BINARY, "libdir": layout_.libdir, "model": str(model),
+                 "result": str(result), "gpu_libs": sorted(layout_.gpu_libs.values())}, **extra)
+
+
+class RootfsEngine:
+    name = "rootfs"
+
+    def __init__(self, timeouts):
+        self.timeouts = timeouts
+        self.scratch = None
+
+    def install(self, rpms):
+        for tool in ("rpm", "unshare"):
+            if shutil.which(tool) is None:
+                raise ToolError(f"--engine rootfs needs {tool} (util-linux, rpm)")
+        self.scratch = _scratch("ollama-smoke-")
+        root = self.scratch / "root"
+        steps = (["rpm", "--root", str(root), "--initdb"],
+                 ["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts", *map(str, rpms)])
+        for cmd in steps:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                return False, f"{' '.join(cmd[:4])}... exited {proc.returncode}: {_last(proc.stderr)}"
+        return True, f"{len(rpms)} packages into {root} (rpm --nodeps --noscripts)"
+
+    def run(self, layout_, model_source):
+        work = self.scratch / "work"
+        work.mkdir()
+        model = work / "tiny.gguf"
+        shutil.copy2(model_source, model)
+        root = self.scratch / "root"
+        binds = [[str(root / path.lstrip("/")), path] for path in (layout_.libdir, BINARY)
+                 if os.path.lexists(root / path.lstrip("/"))]        # a set without libraries is smoke-tested as is
+        plan = _plan(layout_, work, model, work / "result.json", binds=binds, **self.timeouts)
+        (work / "plan.json").write_text(json.dumps(plan))
+        mapped = os.geteuid() != 0
+        unshare = ["unshare", "--mount"] + (["--map-root-user"] if mapped else [])
+        cmd = [*unshare, "--", sys.executable, smoke_session.__file__, str(work / "plan.json")]
+        result = _run_driver(cmd, work / "result.json", _budget(self.timeouts, layout_))
+        if mapped and result.get("user"):
+            result["user"] = f"{pwd.getpwuid(os.geteuid()).pw_name} (root in a user namespace)"
+        return result
+
+    def cleanup(self):
+        if self.scratch is not None:
+            _rmtree(self.scratch)
+
+
+class MockEngine:
+    name = "mock"
+
+    def __init__(self, chroot, timeouts):
+        self.chroot = chroot
+        self.timeouts = timeouts
+        self.scratch = None
+        self.initialized = False
+
+    def _mock(self, *args, timeout=None):
+        cmd = ["mock", "-r", self.chroot, *map(str, args)]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {timeout}s")
+
+    def _failed(self, proc, what):
+        meaning = _MOCK_EXIT.get(proc.returncode, "")
+        return f"mock {what} exited {proc.returncode}{f' ({meaning})' if meaning else ''}: {_last(proc.stderr or proc.stdout)}"
+
+    def install(self, rpms):
+        if shutil.which("mock") is None:
+            raise ToolError("--engine mock needs mock on PATH (dnf install mock); or use --engine rootfs")
+        self.scratch = _scratch("ollama-smoke-mock-")
+        proc = self._mock("--init")
+        self.initialized = True
+        if proc.returncode != 0:
+            return False, self._failed(proc, "--init")
+        # python3 runs the session inside the chroot; the rest comes from the packages' Requires.
+        proc = self._mock("--install", "python3", *rpms)
+        if proc.returncode != 0:
+            return False, self._failed(proc, "--install")
+        return True, f"{len(rpms)} packages into mock chroot {self.chroot} (mock --install)"
+
+    def run(self, layout_, model_source):
+        stage = self.scratch / "ollama-smoke"
+        stage.mkdir()
+        shutil.copy2(smoke_session.__file__, stage / "smoke_session.py")
+        shutil.copy2(model_source, stage / "tiny.gguf")
+        inside = Path(MOCK_WORKDIR)
+        plan = _plan(layout_, inside / "work", inside / "tiny.gguf", inside / "result.json", user="ollama",
+                     **self.timeouts)
+        (stage / "plan.json").write_text(json.dumps(plan))
+        proc = self._mock("--copyin", stage, MOCK_WORKDIR)
+        if proc.returncode != 0:
+            return {"errors": [self._failed(proc, "--copyin")]}
+        budget = _budget(self.timeouts, layout_)
+        proc = self._mock("--chroot", "--", "python3", f"{MOCK_WORKDIR}/smoke_session.py", f"{MOCK_WORKDIR}/plan.json",
+                          timeout=budget)
+        if proc.returncode != 0:
+            return {"errors": [self._failed(proc, "--chroot")]}
+        result = self.scratch / "result.json"
+        proc = self._mock("--copyout", f"{MOCK_WORKDIR}/result.json", result)
+        if proc.returncode != 0:
+            return {"errors": [self._failed(proc, "--copyout")]}
+        return _read_result(result)
+
+    def cleanup(self):
+        if self.initialized:
+            self._mock("--clean")
+        if self.scratch is not None:
+            _rmtree(self.scratch)
+
+
+def _budget(timeouts, layout_):
+    """Seconds the whole session may take; the session bounds every step itself."""
+    return (timeouts["startup_timeout"] + timeouts["create_timeout"] + timeouts["generate_timeout"]
+            + timeouts["stop_timeout"] + 60 * len(layout_.gpu_libs) + 60)
+
+
+def _run_driver(cmd, result, budget):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"errors": [f"the smoke session did not finish within {budget}s"]}
+    if proc.returncode != 0 or not result.exists():
+        return {"errors": [f"the smoke session failed ({proc.returncode}): {_last(out)}"]}
+    return _read_result(result)
+
+
+def _read_result(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        return {"errors": [f"no readable session result: {error}"]}
+
+
+def _last(text):
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+# ---- judging -----------------------------------------------------------------
+
+def loaded_cpu_variants(result):
+    """CPU variants the server's processes kept.
+
+    llama-server logs "load_backend: loaded CPU backend from <path>" on
+    stderr (ggml's default logger, before llama.cpp installs its own), which
+    Ollama copies to its log. Without that line the loader trace decides:
+    ggml dlopens every candidate (once per search directory) to score it,
+    dlcloses it, then dlopens the winner for good, so the one libggml-cpu
+    still loaded at the end of a process's trace is its choice. If dlclose
+    unloaded nothing (NODELETE libraries), several remain and the trace cannot tell.
+    """
+    logged = {m.group("variant") for _backend, path in result.get("server_log_backends") or []
+              for m in [_CPU_LIB.search(path)] if m}
+    if logged:
+        return sorted(logged)
+    chosen = set()
+    for events in (result.get("ld_traces") or {}).values():
+        kept = _still_loaded(events)
+        cpu = {m.group("variant") for m in map(_CPU_LIB.search, kept) if m}
+        if len(cpu) == 1:
+            chosen |= cpu
+    return sorted(chosen)
+
+
+def _still_loaded(events):
+    kept = []
+    for event, lib in events:
+        if lib in kept:
+            kept.remove(lib)
+        if event == "load":
+            kept.append(lib)
+    return kept
+
+
+def judge(report, layout_, result, flags, arch):
+    errors = list(result.get("errors") or [])
+    steps = result.get("steps") or []
+    facts = report.facts
+    facts.update(server_version=result.get("version"), user=result.get("user"),
+                 address=result.get("address"), server_log_tail=result.get("server_log_tail", []))
+
+    if "server" in steps:
+        # RPM spells pre-releases 0.33.0~rc2, Ollama 0.33.0-rc2.
+        version, expected = result.get("version"), layout_.main.version.replace("~", "-")
+        report.add("server", "ok" if version == expected else "FAIL",
+                   f"ollama serve answered /api/version ({version}) on {result.get('address')} after "
+                   f"{result.get('startup_seconds')}s as {result.get('user')}"
+                   + ("" if version == expected else f"; the package is version {expected}"))
+    else:
+        report.add("server", "FAIL", errors[0] if errors else "ollama serve did not start")
+    if "server" in steps:
+        report.add("model", "ok" if "create" in steps else "FAIL",
+                   f"ollama create {smoke_session.MODEL_NAME} from a generated GGUF" if "create" in steps
+                   else next((e for e in errors if "create" in e), "ollama create failed"))
+    if "create" in steps:
+        gen = result.get("generate") or {}
+        count = gen.get("eval_count") or 0
+        if "generate" in steps and count > 0:
+            report.add("generate", "ok", f"{count} tokens: {gen.get('response')!r}")
+        else:
+            report.add("generate", "FAIL", next((e for e in errors if "generate" in e),
+                                                f"no tokens came back: {gen}"))
+
+    _judge_cpu(report, layout_, result, flags, arch, ran="server" in steps)
+    _judge_gpu(report, layout_, result)
+    facts["errors"] = errors
+
+
+def _judge_cpu(report, layout_, result, flags, arch, ran):
+    loaded = loaded_cpu_variants(result)
+    best, best_score = cpu_select.best_variant(layout_.cpu_variants, flags)
+    possible, _ = cpu_select.best_variant(list(cpu_levels.X86_VARIANT_FEATURES), flags)
+    report.facts["cpu"] = {"installed_variants": layout_.cpu_variants, "loaded": loaded,
+                           "best_installed": best, "best_installed_score": best_score,
+                           "best_for_this_cpu": possible}
+    if arch not in ("x86_64",):
+        report.add("cpu variant", "skip", f"loaded {', '.join(loaded) or '?'}; best-variant check is x86_64 only")
+    elif not ran:
+        report.add("cpu variant", "skip", "the server did not run")
+    elif not loaded:
+        report.add("cpu variant", "FAIL", "could not tell which libggml-cpu-*.so was loaded "
+                                          "(no loader trace, no 'loaded CPU backend' log line)")
+    elif loaded != [best]:
+        report.add("cpu variant", "FAIL", f"loaded {', '.join(loaded)}; this CPU can run {best} "
+                                          f"(score {best_score}) of the installed {', '.join(layout_.cpu_variants)}")
+    else:
+        note = "" if possible == best else f" (the {possible} variant would suit this CPU better; not installed)"
+        report.add("cpu variant", "ok", f"{best} loaded, the best of the installed variants for this CPU{note}")
+
+
+def _judge_gpu(report, layout_, result):
+    probes = result.get("gpu_probes") or {}
+    report.facts["gpu"] = []
+    for package, lib in sorted(layout_.gpu_libs.items()):
+        probe = probes.get(lib)
+        traced = (any(lib in _still_loaded(events) for events in (result.get("ld_traces") or {}).values())
+                  or any(path == lib for _backend, path in result.get("server_log_backends") or []))
+        report.facts["gpu"].append({"package": package, "library": lib, "loads": bool(probe and probe["ok"]),
+                                    "loaded_by_server": traced, "error": (probe or {}).get("error")})
+        server_error = next((err for path, err in result.get("server_log_load_errors") or [] if path == lib), None)
+        if server_error:
+            report.add(f"gpu {package}", "FAIL", f"the server failed to load {lib}: {server_error}")
+        elif probe is None:
+            report.add(f"gpu {package}", "skip", f"{lib}: not probed")
+        elif probe["ok"]:
+            report.add(f"gpu {package}", "ok", f"{lib} loads" + (" (and the server loaded it)" if traced else ""))
+        else:
+            report.add(f"gpu {package}", "FAIL", f"{lib} does not load: {probe['error']}")
+    if not layout_.gpu_libs:
+        report.add("gpu", "skip", "no GPU backend package among the RPMs")
+
+
+def run_smoke(paths, engine, timeouts, cpuinfo="/proc/cpuinfo"):
+    rpms = collect_rpms(paths)
+    packages = query_packages(rpms)
+    layout_ = layout(packages)
+    report = Report(engine.name, sorted(p.name for p in packages))
+    flags = cpu_select.read_cpu_flags(cpuinfo)
+    try:
+        ok, detail = engine.install(rpms)
+        report.add("install", "ok" if ok else "FAIL", detail)
+        if ok:
+            model = engine.scratch / "tiny.gguf"
+            tinymodel.write_tiny_gguf(model)
+            result = engine.run(layout_, model)
+            judge(report, layout_, result, flags, layout_.main.arch)
+    finally:
+        engine.cleanup()
+    return report

@@ -1,0 +1,325 @@
+"""The part of `ollama-rpm smoke` that runs where the packages are installed.
+
+Standard library only: it runs with the host's Python inside a private mount
+namespace (rootfs engine) or with the chroot's python3 under `mock --chroot`.
+It reads a JSON plan, then:
+
+1. (rootfs) binds the scratch root's files over their real paths, so the
+   binary sees /usr/bin/ollama and /usr/lib64/ollama as an installed package;
+2. starts `ollama serve` as the unit does (its HOME, OLLAMA_MODELS and working
+   directory, UMask 0027, 127.0.0.1 and a free port, the service account when
+   asked), with LD_DEBUG=files so the dynamic loader records which ggml
+   libraries each process (llama-server included) loaded;
+3. waits for /api/version, runs `ollama create` on a Modelfile naming the
+   tiny GGUF, and asks /api/generate for a few tokens;
+4. tries to load each installed GPU backend library (in a child process, with
+   the library path Ollama gives llama-server);
+5. stops the server (SIGTERM to its process group, SIGKILL after a timeout)
+   and writes the observations to the plan's result file.
+
+Every step is bounded in time. The judging is done by ollama_rpm.smoke.
+"""
+
+import ctypes
+import json
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MODEL_NAME = "smoke-tiny"
+PROMPT = "Why is the sky blue?"
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+# ---- mounts (rootfs engine) --------------------------------------------------
+
+def _mount(source, target, fstype=None, flags=0, data=None):
+    enc = (lambda s: None if s is None else str(s).encode())
+    if _LIBC.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _overlay_dir(directory, keep):
+    """Make `directory` writable in this namespace with its entries unchanged.
+
+    A tmpfs goes over it and every original entry is bound back (symlinks are
+    recreated), so a missing path (/usr/lib64/ollama on a host without Ollama)
+    can be created under it without touching the host. No process may start
+    between the tmpfs mount and the last bind: the dynamic loader itself may
+    live in `directory` (/usr/lib64 on Debian holds only ld-linux).
+    """
+    keep.mkdir(parents=True, exist_ok=True)
+    _mount(directory, keep, flags=MS_BIND | MS_REC)
+    mode = directory.stat().st_mode & 0o7777
+    _mount("tmpfs", directory, "tmpfs", 0, f"mode={mode:o}")
+    for entry in sorted(os.listdir(keep)):
+        src, dst = keep / entry, directory / entry
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+            continue
+        if src.is_dir():
+            dst.mkdir()
+        else:
+            dst.touch()
+        _mount(src, dst, flags=MS_BIND | MS_REC)
+
+
+def bind_into_place(source, target, scratch):
+    """Bind `source` (file or directory) at `target`, creating the target as needed."""
+    source, target = Path(source), Path(target)
+    if not os.path.lexists(target):
+        parent = target.parent
+        if parent == Path("/"):
+            raise OSError(f"refusing to overlay / for {target}")
+        if not parent.is_dir():
+            bind_into_place_dir(parent, scratch)
+        else:
+            _overlay_dir(parent, scratch / ("keep" + str(parent).replace("/", "_")))
+        if source.is_dir():
+            target.mkdir()
+        else:
+            target.touch()
+    _mount(source, target, flags=MS_BIND | MS_REC)
+
+
+def bind_into_place_dir(directory, scratch):
+    """Create an empty directory at `directory` (its ancestors overlaid as needed)."""
+    empty = scratch / ("empty" + str(directory).replace("/", "_"))
+    empty.mkdir(parents=True, exist_ok=True)
+    bind_into_place(empty, directory, scratch)
+
+
+# ---- server ------------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent():
+    _LIBC.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG: no server outlives the driver
+    os.umask(0o027)                  # the unit's UMask=
+
+
+class Session:
+    def __init__(self, plan):
+        self.plan = plan
+        self.work = Path(plan["workdir"])
+        self.result = {"errors": [], "user": None}
+        self.server = None
+        self.account = None
+        if plan.get("user"):
+            try:
+                self.account = pwd.getpwnam(plan["user"])
+            except KeyError:
+                self.result["errors"].append(f"user {plan['user']!r} does not exist (sysusers did not run?)")
+        self.result["user"] = self.account.pw_name if self.account else pwd.getpwuid(os.getuid()).pw_name
+        self.home = self.work / "home"
+        self.trace = self.work / "ld-trace"
+        self.port = int(plan.get("port") or free_port())
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            "PATH": "/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin", "LANG": "C.UTF-8",
+            "HOME": str(self.home), "OLLAMA_MODELS": str(self.home / "models"),
+            "OLLAMA_HOST": f"127.0.0.1:{self.port}", "OLLAMA_NO_CLOUD": "1",
+            "LD_DEBUG": "files", "LD_DEBUG_OUTPUT": str(self.trace / "ld"),
+        }
+        self.env.update(plan.get("env") or {})
+
+    def _owned_dir(self, path):
+        path.mkdir(parents=True, exist_ok=True)
+        if self.account:
+            os.chown(path, self.account.pw_uid, self.account.pw_gid)
+
+    def _spawn_kwargs(self):
+        kwargs = {"env": self.env, "cwd": str(self.home), "preexec_fn": _die_with_parent}
+        if self.account:
+            kwargs.update(user=self.account.pw_uid, group=self.account.pw_gid,
+                          extra_groups=[g for g in os.getgrouplist(self.account.pw_name, self.account.pw_gid)])
+        return kwargs
+
+    def start(self):
+        for path in (self.work, self.home, self.trace):
+            self._owned_dir(path)
+        self.log_path = self.work / "server.log"
+        log = open(self.log_path, "wb")
+        try:
+            self.server = subprocess.Popen([self.plan["ollama"], "serve"], stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True, **self._spawn_kwargs())
+        except OSError as error:
+            self.result["errors"].append(f"cannot start {self.plan['ollama']} serve: {error}")
+            return False
+        finally:
+            log.close()
+        deadline = time.monotonic() + float(self.plan.get("startup_timeout", 60))
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                self.result["errors"].append(f"ollama serve exited with {self.server.returncode} "
+                                             f"before answering /api/version")
+                return False
+            try:
+                body = self._request("GET", "/api/version", timeout=2)
+                self.result["version"] = body.get("version")
+                self.result["startup_seconds"] = round(time.monotonic() - started, 2)
+                self.result["address"] = f"127.0.0.1:{self.port}"
+                return True
+            except (OSError, ValueError):
+                time.sleep(0.2)
+        self.result["errors"].append(f"ollama serve did not answer /api/version on 127.0.0.1:{self.port} "
+                                     f"within {self.plan.get('startup_timeout', 60)}s")
+        return False
+
+    def _request(self, method, path, payload=None, timeout=10):
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read().decode() or "{}")
+
+    def create(self):
+        model_dir = self.work / "model"
+        self._owned_dir(model_dir)
+        modelfile = model_dir / "Modelfile"
+        modelfile.write_text(f"FROM {self.plan['model']}\n")
+        try:
+            proc = subprocess.run([self.plan["ollama"], "create", MODEL_NAME, "-f", str(modelfile)],
+                                  capture_output=True, text=True, timeout=float(self.plan.get("create_timeout", 120)),
+                                  **self._spawn_kwargs())
+        except subprocess.TimeoutExpired:
+            self.result["errors"].append(f"ollama create did not finish within {self.plan.get('create_timeout', 120)}s")
+            return False
+        output = _tail(_ANSI.sub("", proc.stdout + "\n" + proc.stderr), 5)
+        self.result["create"] = {"exit": proc.returncode, "output": output}
+        if proc.returncode != 0:
+            self.result["errors"].append(f"ollama create failed ({proc.returncode}): "
+                                         f"{output[-1] if output else '(no output)'}")
+            return False
+        return True
+
+    def generate(self):
+        payload = {"model": MODEL_NAME, "prompt": PROMPT, "raw": True, "stream": False,
+                   "options": {"num_predict": int(self.plan.get("num_predict", 8)), "temperature": 0, "seed": 1}}
+        timeout = float(self.plan.get("generate_timeout", 120))
+        try:
+            body = self._request("POST", "/api/generate", payload, timeout=timeout)
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace").strip()
+            self.result["errors"].append(f"/api/generate answered {error.code}: {detail}")
+            return False
+        except (OSError, ValueError) as error:
+            self.result["errors"].append(f"/api/generate failed: {error}")
+            return False
+        self.result["generate"] = {k: body.get(k) for k in ("response", "eval_count", "done", "done_reason")}
+        return True
+
+    def probe_gpu_libs(self):
+        """dlopen each GPU backend library in a child, as llama-server would find it."""
+        probes = {}
+        libdir = self.plan["libdir"]
+        code = "import ctypes, os, sys; ctypes.CDLL(sys.argv[1], mode=os.RTLD_NOW | os.RTLD_GLOBAL)"
+        for lib in self.plan.get("gpu_libs", []):
+            env = dict(self.env, LD_LIBRARY_PATH=f"{libdir}:{os.path.dirname(lib)}")
+            env.pop("LD_DEBUG", None)
+            try:
+                proc = subprocess.run([sys.executable, "-c", code, lib], capture_output=True, text=True,
+                                      timeout=60, **dict(self._spawn_kwargs(), env=env))
+                error = _tail(proc.stderr, 1)
+                probes[lib] = {"ok": proc.returncode == 0,
+                               "error": "" if proc.returncode == 0 else (error[-1] if error else f"exit {proc.returncode}")}
+            except subprocess.TimeoutExpired:
+                probes[lib] = {"ok": False, "error": "loading did not finish within 60s"}
+        self.result["gpu_probes"] = probes
+
+    def stop(self):
+        if self.server is None:
+            return
+        timeout = float(self.plan.get("stop_timeout", 15))
+        if self.server.poll() is None:
+            _signal_group(self.server.pid, signal.SIGTERM)
+            try:
+                self.server.wait(timeout)
+                self.result["stopped"] = "SIGTERM"
+            except subprocess.TimeoutExpired:
+                self.result["stopped"] = f"SIGKILL after {timeout}s"
+        _signal_group(self.server.pid, signal.SIGKILL)      # llama-server children too
+        self.server.wait()
+
+    def collect(self):
+        log = self.log_path.read_text(errors="replace") if getattr(self, "log_path", None) else ""
+        self.result["server_log_tail"] = _tail(log, 30)
+        # ggml's lines, raw or quoted inside Ollama's own log lines: stop the path at ".so".
+        self.result["server_log_backends"] = re.findall(r"loaded (\S+) backend from (/\S+?\.so)\b", log)
+        self.result["server_log_load_errors"] = re.findall(r"failed to load (/\S+?\.so)\S*: (.*)", log)
+        traces = {}
+        for path in sorted(self.trace.glob("ld.*")):
+            events = [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in
+                      _LD_EVENT.findall(path.read_text(errors="replace"))]
+            if events:
+                traces[path.suffix.lstrip(".")] = events
+        self.result["ld_traces"] = traces
+
+
+# The CLI's progress display (cursor moves, erase-line) around its messages.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# LD_DEBUG=files: "file=<path> [0];  dynamically loaded by ..." on dlopen,
+# "file=<path> [0];  destroying link map" when dlclose unloads it.
+_LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamically loaded by|destroying link map)")
+
+
+def _signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _tail(text, lines):
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def run(plan):
+    session = Session(plan)
+    try:
+        for source, target in plan.get("binds", []):
+            bind_into_place(source, target, session.work / "mnt")
+        if not session.result["errors"] and session.start():
+            session.result["steps"] = ["server"]
+            if session.create():
+                session.result["steps"].append("create")
+                if session.generate():
+                    session.result["steps"].append("generate")
+        if not session.result["errors"] or session.server is not None:
+            session.probe_gpu_libs()
+    except OSError as error:
+        session.result["errors"].append(f"smoke driver: {error}")
+    finally:
+        session.stop()
+        session.collect()
+    return session.result
+
+
+def main(argv):
+    plan = json.loads(Path(argv[1]).read_text())
+    result = run(plan)
+    out = Path(plan["result"])
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
