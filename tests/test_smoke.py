@@ -405,13 +405,7 @@ def test_mock_engine_without_mock_is_a_tool_error(tmp_path):
 
 # ---- the fixture's RPMs, installed and served ---------------------------------------
 
-@pytest.fixture(scope="module")
-def fixture_rpms(tmp_path_factory):
-    from e2e_support import build_fixture_rpms
-    result = build_fixture_rpms(tmp_path_factory.mktemp("smoke-e2e"), build_args=("--without", "rocm"))
-    result["server"].stop()
-    return result
-
+# fixture_rpms: the session-wide fixture build (conftest.py), shared with test_e2e.
 
 @pytest.mark.slow
 @pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "unshare")),
