@@ -55,6 +55,9 @@ class Config:
     url: str
     license: str
     llama_cpp_tag: str
+    llama_cpp_build_number: int   # N of the tag bN: llama.cpp's `git rev-list --count`
+    llama_cpp_commit: str         # the tag's full commit id
+    llama_cpp_install_manifest: Path  # upstream's recorded CPU install (names under lib/ollama)
     llama_cpp_compat_patches: tuple
     source_urls: tuple            # ((key, url), ...): ollama, llama_cpp
     vendor_tarball: str
@@ -173,6 +176,16 @@ def parse(path, data):
 
     llama = top.sub("llama_cpp")
     llama_tag = llama.text("tag", "a llama.cpp tag like b10488", pattern=_SIMPLE)
+    build_number = re.fullmatch(r"b(\d+)", llama_tag)
+    if not build_number:
+        llama.fail("tag", f"expected a llama.cpp build tag b<number> like b10488, got {llama_tag!r}")
+    commit = llama.text("commit", "the tag's full 40-hex git commit id")
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        llama.fail("commit", f"expected the tag's full 40-hex git commit id, got {commit!r}")
+    manifest = llama.text("install_manifest", "a file next to the config listing upstream's CPU install")
+    manifest_path = Path(path).parent / manifest
+    if not manifest_path.is_file():
+        llama.fail("install_manifest", f"expected an existing file, {manifest_path} is not one")
     compat_patches = llama.strings("compat_patches", "a list of patch paths inside the Ollama tree")
     llama.reject_unknown()
 
@@ -231,7 +244,8 @@ def parse(path, data):
     return Config(
         path=path, name=name, upstream_version=upstream_version, version=version, release=release,
         summary=summary, url=url, license=license_, llama_cpp_tag=llama_tag,
-        llama_cpp_compat_patches=compat_patches, source_urls=tuple(source_urls),
+        llama_cpp_build_number=int(build_number.group(1)), llama_cpp_commit=commit,
+        llama_cpp_install_manifest=manifest_path, llama_cpp_compat_patches=compat_patches, source_urls=tuple(source_urls),
         vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
         packager=packager, changelog=changelog,
