@@ -148,3 +148,31 @@ def test_spec_prep_applies_compat_patches_with_git_and_requires_it(project):
         assert (f'GIT_CEILING_DIRECTORIES="$PWD" git -C llama.cpp-%{{llama_cpp_tag}} apply '
                 f'--whitespace=nowarn "$PWD/{patch}"') in prep
     assert "BuildRequires:  git-core\n" in spec
+
+
+@pytest.mark.skipif(not shutil.which("git"), reason="git required")
+def test_prep_git_apply_is_not_fooled_by_a_repository_around_the_build_dir(tmp_path):
+    """rpmbuild's BUILD directory may sit inside someone's git checkout. There a bare
+    `git apply` resolves the patch's paths against that repository's top and silently
+    skips them; the spec's ceiling (as apply-patch.cmake's) keeps git in the tree."""
+    from fixture.project import make_fixture_project
+    project, _ = make_fixture_project(tmp_path / "project", "https://example.invalid/o.tar.gz",
+                                      "https://example.invalid/l.tar.gz")
+    spec = _render(project)
+    lines = [line.replace("%{llama_cpp_tag}", "b10488") for line in spec.splitlines()
+             if " apply --whitespace=nowarn " in line and not line.startswith("#")]
+    assert len(lines) == 2
+
+    def prep(where, commands):
+        subprocess.run(["git", "init", "-q", str(where)], check=True)
+        top = upstream.write_ollama_tree(where / "BUILD" / "ollama-0.32.15")
+        upstream.write_llama_cpp_tree(top / "llama.cpp-b10488")
+        for command in commands:
+            subprocess.run(["bash", "-ec", command], cwd=top, check=True)
+        return (top / "llama.cpp-b10488" / "src" / "llama.cpp").read_text()
+
+    patched = prep(tmp_path / "topdir", lines)
+    assert "llama_ollama_compat_info()" in patched and upstream.COMPAT_MODELS_MARKER in patched
+    # The same commands without the ceiling "succeed" and change nothing.
+    bare = [line.replace('GIT_CEILING_DIRECTORIES="$PWD" ', "") for line in lines]
+    assert upstream.COMPAT_MODELS_MARKER not in prep(tmp_path / "bare", bare)
