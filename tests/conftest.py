@@ -11,7 +11,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_MACROS = REPO / "tests" / "support" / "fedora-macros.standin"
 # Files a project needs to render and build (the same template as the real package).
-PROJECT_FILES = ("ollama.spec.j2", "packaging.yaml", "go-vendor-tools.toml", "ollama.rpmlintrc")
+PROJECT_FILES = ("ollama.spec.j2", "packaging.yaml", "go-vendor-tools.toml", "ollama.rpmlintrc",
+                 "tests/data/upstream-install-manifest.txt")
 PROJECT_DIRS = ("patches", "units", "sysusers", "doc", "lint")
 
 
@@ -21,6 +22,7 @@ def copy_project(dest):
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         if (REPO / name).exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
     for name in PROJECT_DIRS:
         if (REPO / name).is_dir():

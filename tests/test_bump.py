@@ -64,9 +64,11 @@ def presets(cuda12, rocm72, cuda13):
     ]}, indent=2)
 
 
-def tarball(top, files):
+def tarball(top, files, commit=None):
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
+    # `git archive` of a commit (GitHub's archives) records its id in the pax global header.
+    extra = {"format": tarfile.PAX_FORMAT, "pax_headers": {"comment": commit}} if commit else {}
+    with tarfile.open(fileobj=buffer, mode="w", **extra) as tar:
         for name, text in files.items():
             data = text.encode() if isinstance(text, str) else text
             info = tarfile.TarInfo(f"{top}/{name}")
@@ -97,10 +99,15 @@ def ollama_tarball(version, llama_tag, go="1.26.0",
     return tarball(f"ollama-{version}", files)
 
 
-def llama_tarball(tag, extra=""):
+def llama_commit(tag):
+    return hashlib.sha1(tag.encode()).hexdigest()
+
+
+def llama_tarball(tag, extra="", commit=True):
     return tarball(f"llama.cpp-{tag}", {"ggml/src/CMakeLists.txt": "if (GGML_CPU_ALL_VARIANTS)\n"
                                         + GGML_X86.replace("{extra}", extra) + "endif()\n",
-                                        "README.md": "llama.cpp\n"})
+                                        "README.md": "llama.cpp\n"},
+                   commit=llama_commit(tag) if commit else None)
 
 
 class Upstream:
@@ -116,8 +123,8 @@ class Upstream:
         self.server.files[f"/ollama/archive/v{version}/ollama-{version}.tar.gz"] = ollama_tarball(
             version, llama_tag, **kw)
 
-    def add_llama(self, tag, extra=""):
-        self.server.files[f"/llama/archive/{tag}/llama.cpp-{tag}.tar.gz"] = llama_tarball(tag, extra)
+    def add_llama(self, tag, extra="", commit=True):
+        self.server.files[f"/llama/archive/{tag}/llama.cpp-{tag}.tar.gz"] = llama_tarball(tag, extra, commit)
 
     def release(self, version, llama_tag="b10600", extra="", **kw):
         self.server.releases.insert(0, {"tag_name": f"v{version}", "prerelease": False})
@@ -210,10 +217,12 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     cfg = load_yaml(f"{root}/packaging.yaml")
     assert cfg["version"] == "0.33.0" and cfg["release"] == 1
     # Recursive and ordered by file name, as upstream's apply-patch.cmake applies them.
-    # (bump updates tag and compat patches; the license/bundled records it keeps)
-    assert {k: cfg["llama_cpp"][k] for k in ("tag", "compat_patches")} == {"tag": "b10600", "compat_patches": [
-        "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch",
-        "llama/compat/models/003-llama-cpp-laguna-metal.patch"]}
+    # (bump updates tag, commit and compat patches; the license/bundled records it keeps)
+    assert {k: cfg["llama_cpp"][k] for k in ("tag", "commit", "install_manifest", "compat_patches")} == {
+        "tag": "b10600", "commit": llama_commit("b10600"),
+        "install_manifest": "tests/data/upstream-install-manifest.txt", "compat_patches": [
+            "llama/compat/001-llama-cpp-hooks.patch", "llama/compat/002-vision.patch",
+            "llama/compat/models/003-llama-cpp-laguna-metal.patch"]}
     assert cfg["llama_cpp"]["ggml_license"] == "MIT" and cfg["llama_cpp"]["bundled"]
     assert cfg["go"]["min_version"] == "1.27"
     # each CUDA backend follows the Linux preset of its own runner dir
@@ -239,6 +248,8 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
 
     spec = open(f"{root}/ollama.spec").read()
     assert "Version:        0.33.0\n" in spec and "%global llama_cpp_tag b10600\n" in spec
+    assert "%global llama_cpp_build 10600\n" in spec
+    assert f"%global llama_cpp_commit {llama_commit('b10600')}\n" in spec
     assert "golang >= 1.27" in spec
     assert "- Update to 0.33.0 (llama.cpp b10600)" in spec
     assert run_cli("render", "--check", cwd=root).returncode == 0
@@ -463,3 +474,14 @@ def test_a_release_our_patch_no_longer_fits_is_refused_and_nothing_changes(repo,
     assert f"{PACKAGE_PATCH} does not apply to ollama-0.33.0" in proc.stderr
     assert repo.head.commit == before and repo.git.status("--porcelain") == ""
     assert open(repo.working_tree_dir + "/packaging.yaml").read() == config_before
+
+
+def test_bump_to_a_llama_cpp_tag_without_a_commit_id_changes_nothing(repo, upstream):
+    upstream.release("0.33.0", "b10600")
+    upstream.add_llama("b10600", commit=False)
+    before = repo.head.commit
+    proc = bump(repo, "--latest", upstream=upstream)
+    assert proc.returncode != 0
+    assert "llama.cpp-b10600.tar.gz records no git commit id" in proc.stderr
+    assert "llama_cpp.commit" in proc.stderr
+    assert repo.head.commit == before and repo.git.status("--porcelain") == ""

@@ -48,6 +48,8 @@ def test_sources_were_downloaded_over_http_with_a_retry_and_pinned(built):
 def test_patches_were_checked_as_prep_applies_them(built):
     out = built["steps"]["check-patches"].stdout
     assert f"ok  {upstream.GO_PATCH_NAME}" in out and f"ok  {upstream.COMPAT_PATCH}" in out
+    # shaped like the real laguna patch: git apply takes it, patch --fuzz=0 does not
+    assert f"ok  {upstream.COMPAT_MODELS_PATCH}" in out
 
 
 def test_the_expected_set_of_rpms(built):
@@ -69,7 +71,8 @@ def test_every_file_in_the_right_subpackage_with_mode_and_owner(built):
     for path in ("/usr/lib/systemd/system/ollama.service", "/usr/lib/systemd/user/ollama.service",
                  "/usr/lib/sysusers.d/ollama.conf", "/usr/share/doc/ollama/README.Fedora"):
         assert main[path][:3] == ("-rw-r--r--", "root", "root"), path
-    for path in (f"{LIBDIR}/llama-server", f"{LIBDIR}/llama-quantize", f"{LIBDIR}/libggml-base.so.0.9.4"):
+    for path in (f"{LIBDIR}/llama-server", f"{LIBDIR}/llama-quantize", f"{LIBDIR}/libggml-base.so.{upstream.GGML_VERSION}",
+                 f"{LIBDIR}/libllama-server-impl.so", f"{LIBDIR}/libllama-quantize-impl.so"):
         assert main[path][0] == "-rwxr-xr-x", path
     assert f"{LIBDIR}/libggml-base.so" not in main                         # no link-time symlinks
     assert any(p.startswith("/usr/share/licenses/ollama/vendor/") for p in main)
@@ -179,6 +182,11 @@ def test_rpms_install_into_a_scratch_root_and_run(built, tmp_path):
     assert devices.returncode == 0, devices.stderr
     assert upstream.COMPAT_MARKER in devices.stdout + devices.stderr
     assert re.search(r"libggml-cpu-\w+\.so", devices.stdout + devices.stderr)
+    # The pinned tag's build number and commit reached llama.cpp's CMake.
+    version = subprocess.run([str(server), "--version"], capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    commit = built["cfg"]["llama_cpp"]["commit"]
+    assert f"(build {TAG[1:]}, commit {commit})" in version.stdout + version.stderr
     runpath = subprocess.run(["readelf", "-d", str(server)], capture_output=True, text=True).stdout
     assert "[$ORIGIN]" in runpath and "BUILD" not in runpath
 

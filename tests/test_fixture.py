@@ -19,13 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+from ollama_rpm import manifest
+
 from fixture.upstream import (
     COMPAT_MARKER,
+    COMPAT_MODELS_MARKER,
+    COMPAT_MODELS_PATCH,
     COMPAT_PATCH,
     COMPAT_UNPATCHED_MARKER,
     CPU_VARIANTS,
     GGML_VERSION,
     GO_PATCH_NAME,
+    LLAMA_VERSION,
     RUNTIME_LIB,
     go_offline_env,
     make_llama_cpp_tarball,
@@ -49,14 +55,17 @@ CPU_FILES = {
     "llama-server", "llama-quantize",
     "libggml-base.so", "libggml-base.so.0", f"libggml-base.so.{GGML_VERSION}",
     "libggml.so", "libggml.so.0", f"libggml.so.{GGML_VERSION}",
-    "libllama.so", "libllama.so.0", "libllama.so.0.0.0",
-    "libmtmd.so", "libmtmd.so.0", "libmtmd.so.0.0.0",
+    "libllama.so", "libllama.so.0", f"libllama.so.{LLAMA_VERSION}",
+    "libmtmd.so", "libmtmd.so.0", f"libmtmd.so.{LLAMA_VERSION}",
+    "libllama-common.so", "libllama-common.so.0", f"libllama-common.so.{LLAMA_VERSION}",
+    "libllama-server-impl.so", "libllama-quantize-impl.so",
 } | {f"libggml-cpu-{v}.so" for v in CPU_VARIANTS}
+UPSTREAM_MANIFEST = REPO / "tests" / "data" / "upstream-install-manifest.txt"
 VULKAN_FILES = {"vulkan/libggml-vulkan.so", f"vulkan/{RUNTIME_LIB}"}
 
 needs_tools = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("cmake", "go", "patch", "readelf", "cc", "c++")),
-    reason="cmake, go, patch, readelf and a C/C++ compiler are required")
+    not all(shutil.which(t) for t in ("cmake", "go", "git", "patch", "readelf", "cc", "c++")),
+    reason="cmake, go, git, patch, readelf and a C/C++ compiler are required")
 
 
 # ------------------------------------------------------------------ helpers
@@ -120,9 +129,10 @@ def prep(workdir: Path, sources: Path, patches) -> Path:
         with open(patch) as fh:
             subprocess.run(["patch", "-p1", "--fuzz=0"], cwd=top, stdin=fh, check=True,
                            stdout=subprocess.DEVNULL)
-    with open(top / COMPAT_PATCH) as fh:
-        subprocess.run(["patch", "-d", f"llama.cpp-{TAG}", "-p1", "--fuzz=0"], cwd=top,
-                       stdin=fh, check=True, stdout=subprocess.DEVNULL)
+    # as the spec's %prep (and upstream's apply-patch.cmake): git apply
+    for compat in (COMPAT_PATCH, COMPAT_MODELS_PATCH):
+        subprocess.run(["git", "-C", f"llama.cpp-{TAG}", "apply", "--whitespace=nowarn", str(top / compat)],
+                       cwd=top, check=True, env=dict(os.environ, GIT_CEILING_DIRECTORIES=str(top)))
     return top
 
 
@@ -239,15 +249,17 @@ def test_cpu_variant_flags_match_ggml():
         "-mavx512vbmi", "-mavx512vnni"}
 
 
-@pytest.mark.skipif(not shutil.which("patch"), reason="patch(1) required")
-def test_patches_apply_with_fuzz_0(tmp_path, sources):
+@pytest.mark.skipif(not (shutil.which("patch") and shutil.which("git")), reason="patch(1) and git required")
+def test_patches_apply_as_prep_applies_them(tmp_path, sources):
     patches = write_fixture_patches(tmp_path / "patches")
     assert [p.name for p in patches] == [GO_PATCH_NAME]
     if not (sources / f"ollama-{VERSION}-vendor.tar.gz").exists():
         pytest.skip("go missing: no vendor tarball")
     top = prep(tmp_path, sources, patches)
     assert "var PackageLibDir string" in (top / "ml/path.go").read_text()
-    assert "llama_ollama_compat_info()" in (top / f"llama.cpp-{TAG}/src/llama.cpp").read_text()
+    patched = (top / f"llama.cpp-{TAG}/src/llama.cpp").read_text()
+    assert "llama_ollama_compat_info()" in patched and COMPAT_MODELS_MARKER in patched
+    assert not [p for p in top.rglob("*") if p.suffix in (".orig", ".rej")]
 
 
 @pytest.mark.skipif(not shutil.which("go"), reason="go required")
@@ -286,7 +298,7 @@ def test_fetchcontent_needs_the_source_override(tmp_path, sources):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sources):
     """The spec's %prep/%build/%install by hand: CPU, Vulkan, Go."""
-    if not all(shutil.which(t) for t in ("cmake", "go", "patch", "readelf")):
+    if not all(shutil.which(t) for t in ("cmake", "go", "git", "patch", "readelf")):
         pytest.skip("toolchain missing")
     work = tmp_path_factory.mktemp("build")
     patches = write_fixture_patches(work / "patches")
@@ -326,9 +338,29 @@ def test_cpu_and_vulkan_install_layout(built):
     # everything of the component install is under lib64/ollama
     assert {p.split("/")[0] for p in listing(built["work"] / "root")} == {"usr"}
     assert all(p.startswith("usr/lib64/ollama/") for p in listing(built["work"] / "root"))
-    for name in ("libggml-base.so", "libggml.so", "libllama.so", "libmtmd.so"):
+    for name in ("libggml-base.so", "libggml.so", "libllama.so", "libmtmd.so", "libllama-common.so"):
         assert (libdir / name).is_symlink()
         assert (libdir / f"{name}.0").is_symlink()
+
+
+@pytest.mark.slow
+def test_cpu_install_has_the_shape_of_the_recorded_upstream_install(built):
+    """Same names, file types and link targets as the real tree's recorded
+    install (tests/data), except that the fixture builds a subset of the CPU
+    variants: a re-recorded manifest with a new file fails here until the
+    fixture installs it too."""
+    libdir = built["libdir"]
+    recorded = manifest.load(UPSTREAM_MANIFEST)
+    fixture = {}
+    for path in sorted(libdir.iterdir()):
+        if path.is_dir():
+            continue
+        fixture[path.name] = os.readlink(path) if path.is_symlink() else ""
+    variants = set(manifest.cpu_variants(recorded))
+    expected = {e.name: e.target for e in recorded if not manifest.CPU_VARIANT.match(e.name)}
+    expected.update({f"libggml-cpu-{v}.so": "" for v in CPU_VARIANTS})
+    assert set(CPU_VARIANTS) <= variants
+    assert fixture == expected
 
 
 @pytest.mark.slow
@@ -366,16 +398,22 @@ def test_elf_dynamic_sections(built):
     expect_soname = {
         f"libggml-base.so.{GGML_VERSION}": "libggml-base.so.0",
         f"libggml.so.{GGML_VERSION}": "libggml.so.0",
-        "libllama.so.0.0.0": "libllama.so.0",
-        "libmtmd.so.0.0.0": "libmtmd.so.0",
+        f"libllama.so.{LLAMA_VERSION}": "libllama.so.0",
+        f"libmtmd.so.{LLAMA_VERSION}": "libmtmd.so.0",
+        f"libllama-common.so.{LLAMA_VERSION}": "libllama-common.so.0",
     }
     for name, soname in expect_soname.items():
         assert dynamic(libdir / name)["SONAME"] == soname
     assert "libggml-base.so.0" in dynamic(libdir / f"libggml.so.{GGML_VERSION}")["NEEDED"]
-    assert "libllama.so.0" in dynamic(libdir / "libmtmd.so.0.0.0")["NEEDED"]
-    server = dynamic(libdir / "llama-server")
-    assert {"libllama.so.0", "libmtmd.so.0", "libggml.so.0", "libggml-base.so.0"} <= set(server["NEEDED"])
-    for name in [*expect_soname, "llama-server", "llama-quantize"]:
+    assert "libllama.so.0" in dynamic(libdir / f"libmtmd.so.{LLAMA_VERSION}")["NEEDED"]
+    # as upstream: the executables NEED the unversioned impl libraries
+    assert "libllama-server-impl.so" in dynamic(libdir / "llama-server")["NEEDED"]
+    assert "libllama-quantize-impl.so" in dynamic(libdir / "llama-quantize")["NEEDED"]
+    impl = dynamic(libdir / "libllama-server-impl.so")
+    assert impl["SONAME"] == "libllama-server-impl.so"
+    assert {"libllama.so.0", "libmtmd.so.0", "libllama-common.so.0"} <= set(impl["NEEDED"])
+    for name in [*expect_soname, "llama-server", "llama-quantize", "libllama-server-impl.so",
+                 "libllama-quantize-impl.so"]:
         assert dynamic(libdir / name)["RUNPATH"] == "$ORIGIN", name
     for v in CPU_VARIANTS:
         d = dynamic(libdir / f"libggml-cpu-{v}.so")

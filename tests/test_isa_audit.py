@@ -105,3 +105,26 @@ def test_instructions_capstone_cannot_decode_are_still_attributed(tmp_path):
     assert report.ok
     as_haswell = isa_audit.audit_library(lib, "haswell")
     assert any("AVX_VNNI" in v and "haswell" in v for v in as_haswell.violations)
+
+
+F16C_KERNEL = r"""
+#include <immintrin.h>
+float half_to_float(unsigned short h) { return _cvtsh_ss(h); }
+"""
+
+
+@pytest.mark.parametrize("variant", ["x64", "sse42", "sandybridge"])
+def test_f16c_leak_fails_whatever_capstone_calls_the_group(tmp_path, variant):
+    # Capstone 4.0.2 (Debian 12) names the F16C group "fc16": an audit keyed on
+    # "f16c" alone let vcvtph2ps through in sandybridge (AVX allowed, F16C not).
+    src = tmp_path / "f16c.c"
+    src.write_text(F16C_KERNEL)
+    lib = tmp_path / f"libggml-cpu-{variant}.so"
+    subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-mf16c", str(src), "-o", str(lib)], check=True)
+    disassembly = subprocess.run(["objdump", "-d", str(lib)], capture_output=True, text=True).stdout
+    assert "vcvtph2ps" in disassembly
+    report = isa_audit.audit_library(lib, variant, package_level="v2" if variant != "x64" else "v1")
+    assert report.features.get("F16C", 0) >= 1, report.features
+    assert any(v.startswith("uses F16C") and f"not in the {variant} variant's flags" in v
+               for v in report.violations), report.violations
+    assert isa_audit.audit_library(lib, "ivybridge").ok

@@ -25,8 +25,8 @@ from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as 
     render, spec_context, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
-from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_ggml_variants,
-                                         read_ollama)
+from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_commit,
+                                         read_ggml_variants, read_ollama)
 from ollama_rpm.version import parse_upstream
 
 DEFAULT_REPO = "ollama/ollama"
@@ -99,7 +99,7 @@ class Plan:
     message: str
 
 
-def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today):
+def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today, llama_commit=None):
     data = config_mod.yaml_load(raw_text)
     new = copy.deepcopy(data)
     text = raw_text
@@ -130,6 +130,11 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
     scalar(("release",), 1)
     if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
         scalar(("llama_cpp", "tag"), upstream.llama_cpp_tag)
+        # llama-server reports the tag's commit (LLAMA_BUILD_COMMIT): it moves with the tag.
+        if llama_commit is None:
+            raise UpstreamError(f"llama.cpp-{upstream.llama_cpp_tag}.tar.gz records no git commit id "
+                                "(GitHub's archives do): set llama_cpp.commit to the tag's commit by hand")
+        scalar(("llama_cpp", "commit"), llama_commit)
     if listed(("llama_cpp", "compat_patches"), upstream.compat_patches):
         changes.append("llama.cpp compat patches: " + ", ".join(PurePosixPath(p).name
                                                                 for p in upstream.compat_patches))
@@ -282,7 +287,11 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
                                    llama_tar, upstream.compat_patches)
         log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
         today = today or datetime.date.today()
-        new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today)
+        new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today,
+                   llama_commit=read_commit(llama_tar))
+        if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
+            log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "
+                "from a real build (doc/verification.md); %files follows it")
         check_spec(new, tmp, root)
 
     texts = {config_path: new.yaml_text, lock_path: new.lock_text, spec_path: new.spec_text}

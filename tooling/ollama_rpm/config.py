@@ -84,6 +84,9 @@ class Config:
     bundled: tuple                # Bundled, in file order
     replaces: tuple               # ((role, (names...)), ...): role "main" or a backend
     go_test_skips: tuple          # GoTestSkip, in file order
+    llama_cpp_build_number: int   # N of the tag bN: llama.cpp's `git rev-list --count`
+    llama_cpp_commit: str         # the tag's full commit id
+    llama_cpp_install_manifest: Path  # upstream's recorded CPU install (names under lib/ollama)
     llama_cpp_compat_patches: tuple
     source_urls: tuple            # ((key, url), ...): ollama, llama_cpp
     vendor_tarball: str
@@ -244,6 +247,15 @@ def parse(path, data):
 
     llama = top.sub("llama_cpp")
     llama_tag = llama.text("tag", grammar.name)
+    build_number = re.fullmatch(r"b([0-9]{1,9})", llama_tag, re.A)
+    if not build_number:
+        llama.fail("tag", f"expected a llama.cpp build tag b<number> like b10488, got {llama_tag!r}")
+    commit = llama.text("commit", lambda v: None if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{40}", v)
+                        else "the tag's full 40-hex git commit id")
+    manifest = llama.text("install_manifest", grammar.relative_path)
+    manifest_path = Path(path).parent / manifest
+    if not manifest_path.is_file():
+        llama.fail("install_manifest", f"expected an existing file, {manifest_path} is not one")
     compat_patches = llama.strings("compat_patches", grammar.patch_path,
                                    "a list of patch paths inside the Ollama tree")
     ggml_license = llama.text("ggml_license", grammar.spdx)
@@ -308,7 +320,9 @@ def parse(path, data):
         path=path, name=name, upstream_version=upstream_version, version=version, release=release,
         summary=summary, url=url, license=license_, llama_cpp_tag=llama_tag,
         ggml_license=ggml_license, bundled=bundled, replaces=replaces, go_test_skips=go_test_skips,
-        llama_cpp_compat_patches=compat_patches, source_urls=tuple(source_urls),
+        llama_cpp_build_number=int(build_number.group(1)), llama_cpp_commit=commit,
+        llama_cpp_install_manifest=manifest_path, llama_cpp_compat_patches=compat_patches,
+        source_urls=tuple(source_urls),
         vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
         packager=packager, changelog=changelog,

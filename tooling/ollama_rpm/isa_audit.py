@@ -24,10 +24,11 @@ _LEVEL_PACKAGE = re.compile(r"-x86_64-(?P<level>v[1-4])$")
 
 # capstone instruction groups -> ggml feature tokens. SSE3..SSE4.2 and POPCNT
 # all come with ggml's SSE42 token (x86-64-v2); BMI1/LZCNT/MOVBE with the v3
-# BMI2 token. SSE/SSE2 are the x86-64 baseline and cost nothing.
+# BMI2 token. SSE/SSE2 are the x86-64 baseline and cost nothing. Capstone 4
+# (Debian 12's 4.0.2) names the F16C group "fc16", newer releases "f16c".
 _GROUP_FEATURE = {
     "sse3": "SSE42", "ssse3": "SSE42", "sse41": "SSE42", "sse42": "SSE42",
-    "avx": "AVX", "f16c": "F16C", "fma": "FMA", "avx2": "AVX2",
+    "avx": "AVX", "f16c": "F16C", "fc16": "F16C", "fma": "FMA", "avx2": "AVX2",
     "bmi": "BMI2", "bmi2": "BMI2",
     "avx512": "AVX512", "cdi": "AVX512", "dqi": "AVX512", "bwi": "AVX512", "vlx": "AVX512",
     "fma4": "FMA4", "xop": "XOP", "sse4a": "SSE4A", "tbm": "TBM", "3dnow": "3DNOW",
@@ -40,6 +41,9 @@ _MNEMONIC_FEATURE = {
     "vpmultishiftqb": "AVX512_VBMI",
     "vcvtne2ps2bf16": "AVX512_BF16", "vcvtneps2bf16": "AVX512_BF16", "vdpbf16ps": "AVX512_BF16",
 }
+# F16C's two instructions, when VEX-encoded (their EVEX forms are AVX-512): by
+# name too, so neither a group-name change nor objdump's fallback hides them.
+_F16C_MNEMONICS = {"vcvtph2ps", "vcvtps2ph"}
 # Features the audit knows but no ggml variant may use (AMD-only legacy).
 _NEVER_ALLOWED_LEVEL = "never"  # also the level of UNDECODED bytes
 
@@ -75,6 +79,8 @@ def _feature_of(md, insn):
         return token
     if _encoding_is_evex(insn.bytes) or "zmm" in insn.op_str:
         return "AVX512"
+    if mnemonic in _F16C_MNEMONICS:
+        return "F16C"
     if mnemonic.startswith(("tdp", "tile")) and "tmm" in insn.op_str:
         return "AMX_TILE"
     found = None
@@ -195,6 +201,8 @@ def _feature_from_text(code, mnemonic, operands):
         return token
     if _encoding_is_evex(code) or "%zmm" in operands:
         return "AVX512"
+    if mnemonic in _F16C_MNEMONICS:
+        return "F16C"
     if "%tmm" in operands:
         return "AMX_TILE"
     first = next((b for b in code if b not in _LEGACY_PREFIXES), None)

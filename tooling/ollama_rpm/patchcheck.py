@@ -1,17 +1,19 @@
 """Check that the patches apply, the way the spec's %prep applies them.
 
-Our patches (patches_dir) go onto the Ollama tree with -p1 and no fuzz, then
-Ollama's llama.cpp compat patches onto the llama.cpp tree, on scratch copies
-of the two tarballs. `bump` runs this before it changes anything, so a release
+Our patches (patches_dir) go onto the Ollama tree with -p1 and no fuzz
+(%autopatch), then Ollama's llama.cpp compat patches onto the llama.cpp tree
+with `git apply`, as %prep and upstream's llama/compat/apply-patch.cmake apply
+them, on scratch copies of the two tarballs. `bump` runs this before it changes anything, so a release
 that breaks a patch never reaches Copr.
 """
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 from ollama_rpm import archive
-from ollama_rpm.errors import OllamaRpmError
+from ollama_rpm.errors import OllamaRpmError, ToolError
 
 
 class PatchError(OllamaRpmError):
@@ -35,6 +37,23 @@ def _apply(patch, tree, what):
         raise PatchError(f"{Path(patch).name} does not apply to {what}: {detail.strip()}")
 
 
+def _git_apply(patch, tree, what):
+    # The ceiling stops git from using a repository above the scratch tree.
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(Path(tree).parent))
+    try:
+        proc = subprocess.run(["git", "-C", str(tree), "apply", "--whitespace=nowarn", str(patch)],
+                              capture_output=True, text=True, env=env)
+    except FileNotFoundError:
+        raise ToolError("git: command not found; the llama.cpp compat patches are applied with git apply") from None
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        detail = next((line for line in lines if line.startswith("error:")), lines[-1] if lines else "")
+        raise PatchError(f"{Path(patch).name} does not apply to {what}: {detail.strip()}")
+    leftovers = sorted(p.name for p in Path(tree).rglob("*") if p.suffix in (".orig", ".rej"))
+    if leftovers:
+        raise PatchError(f"{Path(patch).name} left {', '.join(leftovers)} in {what}")
+
+
 def check(ollama_tarball, patches, llama_tarball=None, compat_patches=()):
     """Apply `patches` to the Ollama tarball's tree, then `compat_patches` (paths inside
     that tree) to the llama.cpp tarball's tree. Returns the names applied."""
@@ -50,7 +69,7 @@ def check(ollama_tarball, patches, llama_tarball=None, compat_patches=()):
                 patch = ollama / rel
                 if not patch.is_file():
                     raise PatchError(f"{rel}: listed in llama_cpp.compat_patches but not in {ollama.name}")
-                _apply(patch, llama, llama.name)
+                _git_apply(patch, llama, llama.name)
                 applied.append(rel)
     return applied
 

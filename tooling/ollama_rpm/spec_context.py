@@ -9,7 +9,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import cpu_levels
+from ollama_rpm import cpu_levels, manifest
 
 # Files of this project shipped as Sources: (number, spec name, path in the project).
 PROJECT_SOURCES = (
@@ -266,7 +266,10 @@ def build(config, root):
         "replaces_main": replaces(config).get("main", []),
         "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
+        "llama_cpp_build": config.llama_cpp_build_number,
+        "llama_cpp_commit": config.llama_cpp_commit,
         "compat_patches": config.llama_cpp_compat_patches,
+        "private_files": manifest.packaged_files(manifest.load(config.llama_cpp_install_manifest)),
         "sources": sources(config),
         "patches": patches(config, root),
         "go_min_version": config.go_min_version,

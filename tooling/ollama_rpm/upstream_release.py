@@ -94,6 +94,18 @@ def _check(tarball, what, value, check):
         raise UpstreamError(f"{tarball}: {what} {shown} is not {problem}; nothing changed")
 
 
+def read_commit(tar_path):
+    """The commit id `git archive` records in the pax global header (GitHub's
+    archives carry it; `git get-tar-commit-id` reads the same); None without one."""
+    try:
+        with tarfile.open(tar_path) as tar:
+            tar.next()                        # the global header is read with the first member
+            comment = tar.pax_headers.get("comment", "")
+    except (tarfile.TarError, OSError) as error:
+        raise UpstreamError(f"{Path(tar_path).name}: not a readable tarball: {error}") from None
+    return comment if re.fullmatch(r"[0-9a-f]{40}", comment) else None
+
+
 def _resolve_presets(data, tarball):
     if not isinstance(data, dict):
         raise UpstreamError(f"{tarball}: llama/server/CMakePresets.json is not a JSON object")
