@@ -112,14 +112,17 @@ SECTION = re.compile(r"^%(package|description|prep|generate_buildrequires|conf|b
                      r"|(?:trans)?(?:file)?trigger\w*|files|changelog|sourcelist|patchlist)\b.*$", re.M)
 
 # (path, a strategy of plausible values for that kind)
+_BASE_LICENSE = " ".join(str(load_yaml(REPO / "packaging.yaml")["license"]).split())
 _word = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,12}", fullmatch=True)
 FIELDS = [
     (("summary",), st.from_regex(r"[A-Za-z][A-Za-z0-9 ,:()/'\"&;$-]{0,30}[a-z]", fullmatch=True)),
+    # `license` must name every identifier of its parts (go.license, ggml, bundled): keep the
+    # real one and add the drawn expression to it.
     (("license",), st.from_regex(r"(MIT|Apache-2\.0|[A-Z][A-Za-z0-9.-]{0,8})( (AND|OR) [A-Z][A-Za-z0-9.+-]{0,8}){0,3}",
-                                 fullmatch=True)),
+                                 fullmatch=True).map(lambda v: f"({v}) AND {_BASE_LICENSE}")),
     (("go", "license"), st.just("MIT AND (Apache-2.0 OR BSD-3-Clause)")),
     (("url",), st.from_regex(r"https://[a-z0-9.-]{1,12}(/[A-Za-z0-9._~?=&+-]{0,10}){0,3}", fullmatch=True)),
-    (("llama_cpp", "tag"), _word),
+    (("llama_cpp", "tag"), st.from_regex(r"b[1-9][0-9]{0,6}", fullmatch=True)),
     (("llama_cpp", "compat_patches", 0), st.from_regex(r"([a-z0-9_-]{1,6}/){0,3}[A-Za-z0-9_][A-Za-z0-9._+-]{0,8}\.patch",
                                                        fullmatch=True)),
     (("sources", "vendor"), st.from_regex(r"[a-z0-9_][a-z0-9._+~-]{0,15}", fullmatch=True)),
@@ -130,7 +133,8 @@ FIELDS = [
     (("packager", "email"), st.from_regex(r"[a-z0-9._+-]{1,8}@[a-z0-9-]{1,8}\.[a-z]{2,4}", fullmatch=True)),
     (("changelog", 0, "text", 0), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 ,.:;()'\"$`&|<>/\\!?#-]{0,40}[a-z]",
                                                 fullmatch=True)),
-    (B + ("cuda", "gpu_targets", 0), st.from_regex(r"[0-9]{2,3}[a-z]?(-virtual)?|%\{rocm_gpu_list_default\}",
+    # (CUDA 13, the default cuda backend, starts at sm_75)
+    (B + ("cuda", "gpu_targets", 0), st.from_regex(r"(7[5-9]|[89][0-9]|1[0-9]{2})[a-z]?(-virtual)?|%\{rocm_gpu_list_default\}",
                                                    fullmatch=True)),
     (B + ("rocm", "gpu_targets", 0), st.from_regex(r"gfx[0-9]{3,4}[a-z]?(:xnack[+-])?", fullmatch=True)),
     (B + ("vulkan", "cmake_options", "GGML_VULKAN"), st.from_regex(r"[A-Za-z0-9_./=+-]{1,10}( [A-Za-z0-9_.-]{1,5}){0,2}",
