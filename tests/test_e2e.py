@@ -210,7 +210,7 @@ def test_cmake_builds_use_ninja_and_fedoras_lto_flags(built):
     log = _build_log(built)
     assert re.search(r"(?m)^\+ /usr/bin/cmake -S llama/server -B build-cpu .*-G Ninja\b", log), log[:3000]
     compiles = [line for line in log.splitlines()
-                if re.search(r"\b(cc|c\+\+|gcc|g\+\+)\b.* -c .*ggml-base", line)]
+                if re.search(r"/(cc|c\+\+|gcc|g\+\+) ", line) and " -c " in line and "ggml-base.dir/" in line]
     assert compiles, "no ggml-base compile line in build.log"
     assert all("-flto=auto" in line for line in compiles), compiles[0]
     assert "jobserver unavailable" not in log
