@@ -73,10 +73,10 @@ def children_usage() -> tuple[float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def cli(args, cwd, env, label):
+def cli(args, cwd, env, label, check=True):
     proc = subprocess.run([sys.executable, "-m", "ollama_rpm", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
 
@@ -171,9 +171,10 @@ def main() -> None:
         shutil.rmtree(results, ignore_errors=True)
         cpu0, _ = children_usage()
         t0 = time.time()
-        cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps", "--resultdir", results,
-             *(build_args or default_args), *[a for m in macros for a in ("--macros", m)]],
-            project, build_env, "build")
+        # A failed build still reports the phases that ran (their figures hold).
+        proc = cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps", "--resultdir", results,
+                    *(build_args or default_args), *[a for m in macros for a in ("--macros", m)]],
+                   project, build_env, "build", check=False)
         t1 = time.time()
         cpu1, _ = children_usage()
         records = [json.loads(line) for line in log.read_text().splitlines()]
@@ -182,6 +183,8 @@ def main() -> None:
         title = (f"{'real tree ' + real if real else 'fixture'}, {os.cpu_count()} cores, "
                  f"build args: {' '.join(build_args or default_args)}")
         report(records, t1 - t0, cpu1 - cpu0, t0, t1, sorted(results.rglob("*.rpm")), title)
+        if proc.returncode != 0:
+            sys.exit(f"build failed ({proc.returncode}); the figures above stop there:\n{proc.stdout[-3000:]}")
     finally:
         if tmpdir:
             tmpdir.cleanup()
