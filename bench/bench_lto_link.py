@@ -13,6 +13,8 @@ the link so gcc's lto-wrapper says how it ran the LTRANS jobs. Three links:
   MAKEFLAGS) open on an ordinary file in the link recipe, as happens when the
   recipe has no "+" and something else holds those numbers: gcc then believes
   in a jobserver and the make it runs for LTRANS falls back to -j1;
+- the same with -flto=<jobs> instead of -flto=auto: gcc still takes the
+  descriptors for a jobserver (an explicit count does not stop it);
 - ninja: the Ninja generator (no MAKEFLAGS at all).
 
 Prints wall and CPU seconds of each link, cores used (CPU / wall) and what
@@ -100,14 +102,18 @@ def main() -> None:
         launcher = tmp / "stray-fds.sh"
         launcher.write_text(STRAY_FDS)
         launcher.chmod(0o755)
-        cases = [("make", "Unix Makefiles", []),
-                 ("make, stray fds", "Unix Makefiles", [f"-DCMAKE_CXX_LINKER_LAUNCHER={launcher}"]),
-                 ("ninja", "Ninja", [])]
+        stray = [f"-DCMAKE_CXX_LINKER_LAUNCHER={launcher}"]
+        explicit = FLAGS.replace("-flto=auto", f"-flto={args.jobs}")
+        cases = [("make", "Unix Makefiles", [], FLAGS),
+                 ("make, stray fds", "Unix Makefiles", stray, FLAGS),
+                 (f"same, -flto={args.jobs}", "Unix Makefiles", stray, explicit),
+                 ("ninja", "Ninja", [], FLAGS)]
         print(f"{args.units} units x {args.functions} functions, {FLAGS}, cmake --build -j{args.jobs}")
         print(f"{'link':<18} {'wall s':>7} {'cpu s':>7} {'cores':>6}  lto-wrapper")
         results = {}
-        for label, generator, extra in cases:
-            build = tmp / f"build-{generator.split()[0].lower()}"
+        for label, generator, extra, flags in cases:
+            build = tmp / f"build-{generator.split()[0].lower()}{'-explicit' if flags != FLAGS else ''}"
+            env["CXXFLAGS"] = flags
             if not build.exists():
                 run(["cmake", "-S", str(tmp / "src"), "-B", str(build), "-G", generator,
                      "-DCMAKE_SHARED_LINKER_FLAGS=-v"], env)
