@@ -10,9 +10,10 @@ the link so gcc's lto-wrapper says how it ran the LTRANS jobs. Three links:
 
 - make: the Makefile generator as it is;
 - make, stray fds: the same, with the jobserver's descriptor numbers (from
-  MAKEFLAGS) open on an ordinary file in the link recipe, as happens when the
-  recipe has no "+" and something else holds those numbers: gcc then believes
-  in a jobserver and the make it runs for LTRANS falls back to -j1;
+  MAKEFLAGS) open in the link recipe on a pipe that hands out no tokens, as
+  when the recipe has no "+" (make closed its jobserver descriptors) and
+  something else holds those numbers: gcc then believes in a jobserver and
+  the make it runs for the LTRANS jobs runs them one at a time;
 - the same with -flto=<jobs> instead of -flto=auto: gcc still takes the
   descriptors for a jobserver (an explicit count does not stop it);
 - ninja: the Ninja generator (no MAKEFLAGS at all).
@@ -33,10 +34,14 @@ import time
 from pathlib import Path
 
 FLAGS = "-O2 -flto=auto -ffat-lto-objects -g -pipe -fPIC"
-# Holds the jobserver descriptors' numbers open, then runs the link.
+# Holds the jobserver descriptors' numbers open on a pipe nobody writes tokens
+# to, then runs the link: what gcc takes for a jobserver and gets nothing from.
 STRAY_FDS = """#!/bin/sh
 fds=$(printf '%s\\n' "$MAKEFLAGS" | sed -n 's/.*--jobserver-auth=\\([0-9]*\\),\\([0-9]*\\).*/\\1 \\2/p')
-for fd in $fds; do eval "exec $fd</dev/null"; done
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+for fd in $fds; do eval "exec $fd<>$fifo"; done
+rm -f "$fifo"
 exec "$@"
 """
 

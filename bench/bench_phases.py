@@ -83,7 +83,7 @@ def cli(args, cwd, env, label, check=True):
 
 def fixture_project(tmp: Path):
     served = tmp / "served"
-    served.mkdir()
+    served.mkdir(exist_ok=True)
     ollama = upstream.make_ollama_tarball(served)
     llama = upstream.make_llama_cpp_tarball(served)
     project, _ = make_fixture_project(tmp / "project", ollama.as_uri(), llama.as_uri())
