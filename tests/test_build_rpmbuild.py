@@ -158,3 +158,82 @@ def test_rpmbuild_rejects_mock_options(project, tmp_path):
     srpm = make_srpm(tmp_path, "tiny")
     proc = run_cli("build", "--engine", "rpmbuild", "--chroot", "fedora-43-x86_64", "--srpm", srpm, cwd=project)
     assert proc.returncode == 2 and "--chroot: applies to --engine mock only" in proc.stderr
+
+
+CCACHE_SPEC = """\
+Name:           cached
+Version:        1.0
+Release:        1
+Summary:        A package that compiles C, for ccache tests
+License:        MIT
+BuildArch:      noarch
+
+%description
+Compiles one C file with the distribution's flags.
+
+%build
+%set_build_flags
+printf 'int answer(void) {{ return {value}; }}\\n' > answer.c
+$CC $CFLAGS -c answer.c -o answer.o
+echo "compiler: $(command -v $CC)"
+echo built > out.txt
+
+%install
+install -Dpm 0644 out.txt %{{buildroot}}%{{_datadir}}/cached/out.txt
+
+%files
+%{{_datadir}}/cached/out.txt
+"""
+
+
+def _ccache_counts(ccache_dir):
+    out = subprocess.run(["ccache", "--print-stats"], env={"CCACHE_DIR": str(ccache_dir), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True).stdout
+    stats = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    hits = int(stats["direct_cache_hit"]) + int(stats["preprocessed_cache_hit"])
+    return hits, int(stats["cache_miss"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ccache") is None, reason="needs ccache")
+def test_rpmbuild_ccache_second_build_hits(project, tmp_path):
+    work = tmp_path / "srpm-cached"
+    work.mkdir()
+    spec = work / "cached.spec"
+    spec.write_text(CCACHE_SPEC.format(value=42))
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
+                    "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
+    (srpm,) = work.glob("*.src.rpm")
+    ccache_dir = tmp_path / "ccache"
+    env = {"CI": "true", "CCACHE_DIR": str(ccache_dir), "OLLAMA_RPM_CACHE": str(tmp_path / "cache")}
+    counts = []
+    for run in range(2):
+        out = tmp_path / f"out{run}"
+        proc = run_cli("build", "--engine", "rpmbuild", "--nodeps", "--macros", STANDIN_MACROS, "--ccache",
+                       "--resultdir", out, "--srpm", srpm, cwd=project, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        log = (out / host_arch() / "build.log").read_text()
+        assert "compiler: /usr/lib" in log and "/ccache/gcc" in log, log
+        counts.append(_ccache_counts(ccache_dir))
+    assert counts[0] == (0, 1)          # cold: compiled and stored
+    assert counts[1] == (1, 1)          # warm: the same compile is a hit
+    # The fixed build tree is removed after a successful build.
+    assert not any((tmp_path / "cache" / "rpmbuild-ccache").glob("*/BUILD"))
+
+
+def test_rpmbuild_ccache_is_rpmbuild_only(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc = run_cli("build", "--engine", "mock", "--ccache", "--dry-run", "--srpm", srpm, cwd=project)
+    assert proc.returncode == 2 and "--ccache: applies to --engine rpmbuild only" in proc.stderr
+
+
+def test_rpmbuild_ccache_dry_run_names_the_cache_and_tree(project, tmp_path):
+    if shutil.which("ccache") is None:
+        pytest.skip("needs ccache")
+    srpm = make_srpm(tmp_path, "tiny")
+    proc = run_cli("build", "--engine", "rpmbuild", "--dry-run", "--ccache", "--nodeps", "--srpm", srpm,
+                   "--resultdir", tmp_path / "out", cwd=project,
+                   env={"CCACHE_DIR": str(tmp_path / "cc"), "OLLAMA_RPM_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"env CCACHE_DIR={tmp_path}/cc 'PATH=/usr/lib")
+    assert f"--define '_topdir {tmp_path}/cache/rpmbuild-ccache/{host_arch()}'" in proc.stdout

@@ -210,3 +210,15 @@ def test_check_ran_the_go_tests_minus_the_skip_list(built):
 def test_no_file_is_listed_twice(built):
     # %go_vendor_license_install already lists Ollama's LICENSE: %license must not repeat it.
     assert "listed twice" not in _build_log(built)
+
+
+def test_cmake_builds_use_ninja_and_fedoras_lto_flags(built):
+    # Ninja (no make jobserver for gcc's LTO link to mistake) with Fedora's
+    # -flto=auto kept on every C/C++ compile line of the CPU build.
+    log = _build_log(built)
+    assert re.search(r"(?m)^\+ /usr/bin/cmake -S llama/server -B build-cpu .*-G Ninja\b", log), log[:3000]
+    compiles = [line for line in log.splitlines()
+                if re.search(r"/(cc|c\+\+|gcc|g\+\+) ", line) and " -c " in line and "ggml-base.dir/" in line]
+    assert compiles, "no ggml-base compile line in build.log"
+    assert all("-flto=auto" in line for line in compiles), compiles[0]
+    assert "jobserver unavailable" not in log

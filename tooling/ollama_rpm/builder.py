@@ -5,6 +5,7 @@ and a failure is reported as: what failed (mock's exit code decoded, or the
 rpmbuild phase), the log to read, and the lines around the first real error.
 """
 
+import fcntl
 import os
 import shlex
 import shutil
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ollama_rpm import atomic, buildlog
+from ollama_rpm import atomic, buildlog, fetch
 from ollama_rpm.errors import ToolError
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")
@@ -192,20 +193,88 @@ def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, m
     return cmd
 
 
-def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None):
+# Where distributions put ccache's compiler links (gcc, g++, cc... -> ccache):
+# Fedora, then Debian. Mock's ccache plugin puts the same directory first on PATH.
+CCACHE_LINK_DIRS = ("/usr/lib64/ccache", "/usr/lib/ccache")
+
+
+@dataclass
+class Ccache:
+    """ccache in front of the build's C/C++ compilers: the masquerade directory
+    first on PATH (Fedora's %set_build_flags sets CC=gcc CXX=g++, which CMake
+    and cgo then find there) and the cache directory."""
+    cache_dir: Path
+    link_dir: Path
+
+    def env(self, base):
+        return dict(base, CCACHE_DIR=str(self.cache_dir), PATH=f"{self.link_dir}{os.pathsep}{base.get('PATH', '')}")
+
+
+def find_ccache(cache_dir, link_dirs=CCACHE_LINK_DIRS):
+    """A Ccache for `cache_dir`, or ToolError when ccache or its compiler links are missing."""
+    if not shutil.which("ccache"):
+        raise ToolError("--ccache: ccache not found on PATH; install ccache (dnf/apt install ccache)")
+    for directory in map(Path, link_dirs):
+        if (directory / "gcc").exists() and (directory / "g++").exists():
+            return Ccache(Path(cache_dir), directory)
+    raise ToolError(f"--ccache: no gcc/g++ links to ccache in {' or '.join(link_dirs)}; "
+                    "reinstall ccache (it creates them)")
+
+
+def ccache_topdir(arch):
+    """The fixed rpmbuild tree of --ccache builds. ccache hashes the compiler's
+    working directory along with -g, so a fresh temporary tree per build would
+    never hit; mock builds in the same /builddir every time for the same reason."""
+    return fetch.cache_root() / "rpmbuild-ccache" / arch
+
+
+def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None,
+                 ccache=None):
     if not shutil.which("rpmbuild"):
         raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
     arch = arch or host_arch()
     outdir = Path(resultdir) / arch
     outdir.mkdir(parents=True, exist_ok=True)
-    own_topdir = topdir is None
-    topdir = Path(topdir or tempfile.mkdtemp(prefix="ollama-rpm-build-"))
+    env = dict(os.environ, LC_ALL="C")
+    lock = None
+    if ccache is not None and topdir is None:
+        topdir = ccache_topdir(arch)
+        topdir.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock_or_fail(topdir.parent / f"{arch}.lock")
+        shutil.rmtree(topdir, ignore_errors=True)   # what a failed build left
+        topdir.mkdir()
+        own_topdir = True
+    else:
+        own_topdir = topdir is None
+        topdir = Path(topdir or tempfile.mkdtemp(prefix="ollama-rpm-build-"))
+    if ccache is not None:
+        Path(ccache.cache_dir).mkdir(parents=True, exist_ok=True)
+        env = ccache.env(env)
+    try:
+        return _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display,
+                         arch, env)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _lock_or_fail(path):
+    handle = open(path, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ToolError(f"--ccache: another build holds {path}; --ccache builds share one build tree, "
+                        "wait for it or build without --ccache") from None
+    return handle
+
+
+def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display, arch, env):
     cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files)
     log_path = outdir / "build.log"
     tracker = buildlog.Tracker(on_change=display.update)
     display.start(arch, shlex.join(cmd))
     lines = []
-    env = dict(os.environ, LC_ALL="C")
     with open(log_path, "w", encoding="utf-8") as log:
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

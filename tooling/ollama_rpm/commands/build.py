@@ -1,10 +1,11 @@
 """`ollama-rpm build`: binary RPMs from the SRPM, with mock or plain rpmbuild."""
 
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import atomic, builder, config as config_mod, mockcfg, progress, project
+from ollama_rpm import atomic, builder, config as config_mod, fetch, mockcfg, progress, project
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
@@ -37,6 +38,10 @@ def register(sub):
                         help="rpmbuild engine: do not check BuildRequires against the rpm database")
     parser.add_argument("--macros", action="append", default=[], type=Path, metavar="FILE",
                         help="rpmbuild engine: load this macro file (rpmbuild --load); repeatable")
+    parser.add_argument("--ccache", action="store_true",
+                        help="rpmbuild engine: compile C/C++ through ccache (cache in $CCACHE_DIR, else "
+                             "ccache/ under the ollama-rpm cache) in a fixed build tree, so a rebuild of the "
+                             "same sources is mostly cache hits; mock's ccache plugin is always on")
     parser.set_defaults(func=run)
 
 
@@ -54,7 +59,7 @@ def _validate(args, cfg):
             if value:
                 raise UsageError(f"{option}: applies to --engine mock only")
     else:
-        for option, value in (("--nodeps", args.nodeps), ("--macros", args.macros)):
+        for option, value in (("--nodeps", args.nodeps), ("--macros", args.macros), ("--ccache", args.ccache)):
             if value:
                 raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
     if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
@@ -134,15 +139,26 @@ def _run_rpmbuild(args, root, resultdir, with_, without):
     arch = builder.host_arch()
     if args.dry_run:
         srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
-        cmd = builder.rpmbuild_command(srpm, "<temporary topdir>", resultdir / arch, with_, without,
-                                       args.nodeps, macros)
+        topdir = builder.ccache_topdir(arch) if args.ccache else "<temporary topdir>"
+        cmd = builder.rpmbuild_command(srpm, topdir, resultdir / arch, with_, without, args.nodeps, macros)
+        if args.ccache:
+            ccache = builder.find_ccache(_ccache_dir())
+            cmd = ["env", f"CCACHE_DIR={ccache.cache_dir}", f"PATH={ccache.link_dir}:$PATH", *cmd]
         print(shlex.join(cmd))
         return EXIT_OK
+    ccache = builder.find_ccache(_ccache_dir()) if args.ccache else None
     srpm = _srpm(args, root, resultdir)
     display = progress.make_display()
-    result = builder.run_rpmbuild(srpm, resultdir, with_, without, args.nodeps, macros, display, arch=arch)
+    result = builder.run_rpmbuild(srpm, resultdir, with_, without, args.nodeps, macros, display, arch=arch,
+                                  ccache=ccache)
     if not result.ok:
         builder.report_failure(result)
     print()
     print(builder.table([result], "arch"))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _ccache_dir():
+    # ccache's own variable first: a user who set it shares that cache with us.
+    env = os.environ.get("CCACHE_DIR")
+    return Path(env) if env else fetch.cache_root() / "ccache"
