@@ -123,7 +123,7 @@ FIELDS = [
     (("go", "license"), st.just("MIT AND (Apache-2.0 OR BSD-3-Clause)")),
     (("url",), st.from_regex(r"https://[a-z0-9.-]{1,12}(/[A-Za-z0-9._~?=&+-]{0,10}){0,3}", fullmatch=True)),
     (("llama_cpp", "tag"), st.from_regex(r"b[1-9][0-9]{0,6}", fullmatch=True)),
-    (("llama_cpp", "compat_patches", 0), st.from_regex(r"([a-z0-9_-]{1,6}/){0,3}[A-Za-z0-9_][A-Za-z0-9._+-]{0,8}\.patch",
+    (("llama_cpp", "compat_patches", 0), st.from_regex(r"([a-z0-9_][a-z0-9_-]{0,5}/){0,3}[A-Za-z0-9_][A-Za-z0-9._+-]{0,8}\.patch",
                                                        fullmatch=True)),
     (("sources", "vendor"), st.from_regex(r"[a-z0-9_][a-z0-9._+~-]{0,15}", fullmatch=True)),
     (("go", "min_version"), st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True)),
