@@ -381,26 +381,12 @@ def _go_test_skips(go):
         kinds = [k for k in ("test", "tree") if k in item]
         if len(kinds) != 1:
             entry.fail("test", "expected exactly one of `test` (a test-name regex) or `tree` (an import path)")
-        value = entry.text(kinds[0], _test_regex if kinds[0] == "test" else grammar.go_import_path)
+        value = entry.text(kinds[0], grammar.go_test_regex if kinds[0] == "test" else grammar.go_import_path)
         reason = entry.text("reason", lambda v: grammar.text(v, "why the test cannot run in a Fedora build "
                                                                 "(one line)"))
         entry.reject_unknown()
         result.append(GoTestSkip(kinds[0], value, reason))
     return tuple(result)
-
-
-def _test_regex(value):
-    """A `go test -skip` regex: it lands in the spec inside single quotes."""
-    kind = "a test-name regex (no quotes, spaces or %)"
-    if value is None:
-        return kind
-    if not isinstance(value, str) or not re.fullmatch(r"[!-~]{1,200}", value, re.A) or re.search(r"['%]", value):
-        return kind
-    try:
-        re.compile(value)
-    except re.error as error:
-        return f"a valid regex ({error})"
-    return None
 
 
 def _format(reader, key, template, **values):
@@ -459,7 +445,7 @@ def _backends(section):
             supplements=b.text("supplements", grammar.rich_dependency, required=False, default=""),
             bundled_runtimes=b.strings("bundled_runtimes", grammar.runtime_glob, "a list of file globs",
                                        required=False),
-            requires_exclude=b.strings("requires_exclude", _soname, "a list of library sonames like libcuda.so.1",
+            requires_exclude=b.strings("requires_exclude", grammar.soname, "a list of library sonames like libcuda.so.1",
                                        required=False),
         ))
         b.reject_unknown()
@@ -474,13 +460,6 @@ def _backends(section):
                          "expected one directory per backend")
         seen[backend.runner_dir] = backend.name
     return tuple(result)
-
-
-def _soname(value):
-    kind = "a library soname like libcuda.so.1"
-    if isinstance(value, str) and re.fullmatch(r"lib[A-Za-z0-9_+-]{1,100}\.so(\.[0-9]{1,6}){0,4}", value, re.A):
-        return None
-    return kind
 
 
 # CUDA 13 dropped Maxwell, Pascal and Volta: sm_75 is its oldest architecture.

@@ -41,6 +41,7 @@ _ABS_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*", _A)
 _GO_VERSION = re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?", _A)
 _GO_VARIABLE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.[A-Za-z_][A-Za-z0-9_]*", _A)
 _GO_IMPORT_PATH = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*", _A)
+_SONAME = re.compile(r"lib[A-Za-z0-9_+-]+\.so(?:\.[0-9]{1,6}){0,4}", _A)
 _EVR = re.compile(r"[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+", _A)
 _RPM_VERSION = re.compile(r"[A-Za-z0-9._+~^]+", _A)
 
@@ -206,3 +207,21 @@ def evr(value):
 
 def rpm_version(value):
     return _match(_RPM_VERSION, value, f"an rpm version of at most {MAX_LENGTH} characters")
+
+
+def go_test_regex(value):
+    """A `go test -skip` regex: it lands in the spec inside single quotes."""
+    kind = "a test-name regex (no quotes, spaces or %)"
+    if value is None:
+        return kind
+    if _plain(value, kind) or not re.fullmatch(r"[!-~]+", value, _A) or "'" in value:
+        return kind
+    try:
+        re.compile(value)
+    except re.error as error:
+        return f"a valid regex ({error})"
+    return None
+
+
+def soname(value):
+    return _match(_SONAME, value, "a library soname like libcuda.so.1")
