@@ -144,7 +144,7 @@ FIELDS = [
     (B + ("rocm", "build_requires", 0), st.from_regex(r"[a-z][a-z0-9_.+-]{0,10}(\([a-z0-9]{1,6}\))?( >= [0-9.]{1,6})?",
                                                       fullmatch=True)),
     (B + ("rocm", "requires", 0), _word),
-    (B + ("rocm", "supplements"), st.from_regex(r"\([a-z][a-z0-9-]{0,8}( (or|and) [a-z][a-z0-9-]{0,8}){0,2}\)",
+    (B + ("rocm", "supplements"), st.from_regex(r"\([a-z][a-z0-9-]{0,8}(( or [a-z][a-z0-9-]{0,8}){0,2}|( and [a-z][a-z0-9-]{0,8}){0,2})\)",
                                                 fullmatch=True)),
     (B + ("rocm", "bundled_runtimes", 0), st.from_regex(r"lib[a-z0-9_*?]{1,8}\.so\*?(/[a-z]{1,4}\*)?", fullmatch=True)),
     (B + ("cuda", "host_compiler"), st.from_regex(r"(/[a-z0-9_+-]{1,6}){1,4}", fullmatch=True)),
