@@ -7,6 +7,7 @@ sections and scriptlets of the stock config, scripts of the same length, and no 
 """
 
 import copy
+import subprocess
 import re
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, write_yaml
 from hostile_support import refused
-from ollama_rpm import config as config_mod, render, specparse
+from ollama_rpm import config as config_mod, grammar, render, specparse
 from ollama_rpm.errors import ConfigError
 
 
@@ -200,3 +201,29 @@ def test_accepted_configs_render_specs_of_the_same_shape(scratch, mutation):
     assert sections == base_sections
     assert scripts == base_scripts
     assert len(packages) == len(base_packages)
+
+
+# --- rich dependencies: the validator agrees with rpm's own parser -------------------
+
+RICH = ["(a)", "(a or b)", "(a or b or c)", "((a or b))", "(a or (b and c))", "(a >= 1 or b)",
+        "(pkgconfig(foo) or bar >= 1.2)", "(a unless b)", "(a unless b else c)",
+        "(a with b with c)", "(a without b)",
+        "(a or a and a)", "(a and b or c)", "(a without b without c)", "(a if b else c else d)",
+        "(a if b)", "(a or (b if c))", "(a or)", "()", "(a b)", "(a >=)", "(a or b))", "((a or b)", "(a unless b unless c)"]
+
+
+def _rpm_parses_supplements(tmp_path, value):
+    spec = tmp_path / "t.spec"
+    spec.write_text(f"Name: t\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\n"
+                    f"Supplements: {value}\n%description\nt\n")
+    proc = subprocess.run(["rpmspec", "-q", "--qf", "[%{SUPPLEMENTS}\\n]", str(spec)],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and proc.stdout.strip() == value
+
+
+@pytest.mark.parametrize("value", RICH)
+def test_rich_dependency_accepts_exactly_what_rpm_parses(tmp_path, value):
+    """rpm refuses different operators at one level ("Cannot chain different ops"),
+    chained unless/without, `if` in a reverse dependency and missing operands; so
+    does the validator of `supplements`."""
+    assert (grammar.reverse_rich_dependency(value) is None) == _rpm_parses_supplements(tmp_path, value)

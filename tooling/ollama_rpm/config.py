@@ -442,7 +442,7 @@ def _backends(section):
             cmake_options=tuple(options.items()),
             build_requires=b.strings("build_requires", grammar.dependency, required=False),
             requires=b.strings("requires", grammar.dependency, required=False),
-            supplements=b.text("supplements", grammar.rich_dependency, required=False, default=""),
+            supplements=b.text("supplements", grammar.reverse_rich_dependency, required=False, default=""),
             bundled_runtimes=b.strings("bundled_runtimes", grammar.runtime_glob, "a list of file globs",
                                        required=False),
             requires_exclude=b.strings("requires_exclude", grammar.soname, "a list of library sonames like libcuda.so.1",

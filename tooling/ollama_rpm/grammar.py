@@ -134,17 +134,82 @@ def dependency(value):
     return _match(_DEP, value, "an rpm dependency like name, pkgconfig(x) or name >= 1.2")
 
 
-def rich_dependency(value):
-    kind = "a rich rpm dependency like (a or b)"
+# rpm's boolean operators: `and`, `or` and `with` chain (a or b or c); `if` and
+# `unless` take one `else`; `without` takes exactly two operands. One operator per
+# parenthesis level: rpm refuses (a or b and c). In a reverse dependency
+# (Supplements, Enhances) rpm refuses `if` at any level ("use 'and' instead").
+_CHAINING = ("and", "or", "with")
+_CONDITIONAL = ("if", "unless")
+_REVERSE_ILLEGAL = ("if",)
+_OPERATORS = (*_CHAINING, *_CONDITIONAL, "without", "else")
+_COMPARISON = ("<", ">", "<=", ">=", "=")
+_DEP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/:-]*(?:\([A-Za-z0-9_.+/:-]*\))*", _A)
+_EVR = re.compile(r"[A-Za-z0-9_.+~^:-]+", _A)
+_RICH_TOKEN = re.compile(r"\s+|[()]|[^\s()]+(?:\([^\s()]*\))*", _A)
+
+
+def _rich_tokens(value):
+    tokens, position = [], 0
+    while position < len(value):
+        found = _RICH_TOKEN.match(value, position)
+        if not found:
+            return None
+        if not found.group().isspace():
+            # A name with its own parentheses (pkgconfig(foo)) is one token.
+            tokens.append(found.group())
+        position = found.end()
+    return tokens
+
+
+def _rich_group(tokens, at):
+    """Parse `( operand op operand ... )` from tokens[at]; the index after it, or None."""
+    if at >= len(tokens) or tokens[at] != "(":
+        return None
+    at, operands, operators = _rich_operand(tokens, at + 1), 1, []
+    while at is not None and at < len(tokens) and tokens[at] in _OPERATORS:
+        operators.append(tokens[at])
+        at, operands = _rich_operand(tokens, at + 1), operands + 1
+    if at is None or at >= len(tokens) or tokens[at] != ")" or not _one_operator(operators):
+        return None
+    return at + 1
+
+
+def _one_operator(operators):
+    if not operators:
+        return True
+    first = operators[0]
+    if first in _CHAINING:
+        return all(op == first for op in operators)
+    if first in _CONDITIONAL:
+        return operators in ([first], [first, "else"])
+    return operators == ["without"]
+
+
+def _rich_operand(tokens, at):
+    if at >= len(tokens):
+        return None
+    if tokens[at] == "(":
+        return _rich_group(tokens, at)
+    if tokens[at] in _OPERATORS or tokens[at] == ")" or not _DEP_NAME.fullmatch(tokens[at]):
+        return None
+    at += 1
+    if at < len(tokens) and tokens[at] in _COMPARISON:
+        if at + 1 >= len(tokens) or not _EVR.fullmatch(tokens[at + 1]):
+            return None
+        at += 2
+    return at
+
+
+def reverse_rich_dependency(value):
+    """A Supplements/Enhances value: a parenthesised rich dependency rpm accepts there."""
+    kind = "a rich rpm dependency like (a or b), one operator per parenthesis level, no `if`"
     problem = _match(_RICH, value, kind)
     if problem:
         return problem
-    depth = 0
-    for char in value:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            return kind
-    return None if depth == 0 else kind
+    tokens = _rich_tokens(value)
+    if not tokens or any(token in _REVERSE_ILLEGAL for token in tokens):
+        return kind
+    return None if _rich_group(tokens, 0) == len(tokens) else kind
 
 
 def runtime_glob(value):
