@@ -11,7 +11,14 @@ project whose only change is the two Source URLs; then, as real processes:
 render, sources --update-lock, check-patches, vendor (real modules from the Go
 module proxy), srpm, build --engine rpmbuild of the CPU package set (ROCm and
 Vulkan off), audit-isa of every level package, and an install into a scratch
-root that runs `ollama --version` and `llama-server --version`.
+root that runs `ollama --version` and `llama-server --version`, and
+`ollama-rpm smoke --engine rootfs` on the RPMs (serve, import a tiny model,
+generate, best CPU variant loaded).
+
+With OLLAMA_RPM_REAL_VULKAN_SDK=DIR (a VULKAN_SDK layout: include/ with Vulkan
+headers >= 1.4 and SPIR-V headers, lib/libvulkan.so, bin/glslc; Debian 12's own
+headers are too old, see doc/verification.md) the build adds the Vulkan backend
+and smoke loads it (Mesa's lavapipe is a Vulkan device without a GPU).
 
 The CPU build takes about 20 minutes on 2 cores. OLLAMA_RPM_REAL_WORKDIR=DIR
 keeps the run in DIR, and a later session reuses a finished one from there
@@ -39,6 +46,7 @@ TAG = CONFIG["llama_cpp"]["tag"]
 COMMIT = CONFIG["llama_cpp"]["commit"]
 SOURCES_ENV = "OLLAMA_RPM_REAL_SOURCES"
 TARBALLS = (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz")
+VULKAN_SDK = os.environ.get("OLLAMA_RPM_REAL_VULKAN_SDK")
 
 
 def _skip_reason():
@@ -60,8 +68,9 @@ pytestmark = [
 # Everything the CPU package set holds besides debuginfo: the main package and
 # one ggml-cpu package per x86-64 level of packaging.yaml's variant map.
 LEVELS = sorted(set(CONFIG["cpu_variants"]["x86_64"].values()))
-EXPECTED_PACKAGES = {"ollama", *(f"ollama-ggml-cpu-x86_64-{level}" for level in LEVELS)}
-INSTALLED_LINE = re.compile(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(LIBDIR) + r"/(\S+)$")
+EXPECTED_PACKAGES = {"ollama", *(f"ollama-ggml-cpu-x86_64-{level}" for level in LEVELS),
+                     *(["ollama-ggml-vulkan"] if VULKAN_SDK else [])}
+INSTALLED_LINE = re.compile(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(LIBDIR) + r"/([^/\s]+)$")
 
 
 def _run_pipeline(work):
@@ -77,7 +86,8 @@ def _run_pipeline(work):
         cfg["sources"]["ollama"] = server.url("/ollama-{upstream_version}.tar.gz")
         cfg["sources"]["llama_cpp"] = server.url("/llama.cpp-{llama_cpp_tag}.tar.gz")
         write_yaml(project / "packaging.yaml", cfg)
-        env = {"OLLAMA_RPM_CACHE": str(work / "cache"), "CI": "true"}
+        env = {"OLLAMA_RPM_CACHE": str(work / "cache"), "CI": "true",
+               **({"VULKAN_SDK": VULKAN_SDK} if VULKAN_SDK else {})}
         phases, outputs = {}, {}
 
         def step(name, *args):
@@ -96,7 +106,8 @@ def _run_pipeline(work):
         srpm = step("srpm", "srpm", "--outdir", work / "srpm", "--macros", STANDIN_MACROS
                     ).stdout.strip().splitlines()[-1]
         step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", work / "results",
-             "--nodeps", "--without", "rocm", "--without", "vulkan", "--macros", STANDIN_MACROS)
+             "--nodeps", "--without", "rocm", "--with" if VULKAN_SDK else "--without", "vulkan",
+             "--macros", STANDIN_MACROS)
     finally:
         server.stop()
     state = {"srpm": srpm, "phases": phases, "outputs": outputs,
@@ -192,3 +203,18 @@ def test_installed_llama_server_finds_its_libraries_and_reports_the_tag(installe
     assert proc.returncode == 0, out
     assert f"(build {TAG[1:]}, commit {COMMIT})" in out, out
     (installed.parent / "llama-server-version.out").write_text(out)
+
+
+def test_the_installed_packages_answer_a_prompt_with_the_best_cpu_variant(real):
+    """`ollama-rpm smoke` on the real RPMs: install, serve, import the tiny model,
+    generate, and ggml loads the variant cpu_select picks for this CPU."""
+    rpms = [str(p) for p in _main_rpms(real).values()]
+    proc = run_cli("smoke", "--engine", "rootfs", "--json", *rpms)
+    (real["work"] / "smoke.json").write_text(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert checks["generate"] == "ok" and checks["cpu variant"] == "ok", checks
+    if VULKAN_SDK:
+        assert any(name.startswith("gpu") and status == "ok" for name, status in checks.items()), checks
