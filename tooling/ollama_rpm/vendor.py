@@ -388,16 +388,6 @@ def _ollama_tree(extracted, config, tarball):
     return top
 
 
-def check_tarball_name(config):
-    name = config.vendor_tarball
-    if name.endswith((".gz", ".tgz")):
-        raise ConfigError(config.path, "sources.vendor",
-                          f"{name}: go_vendor_archive's gzip output embeds the current time, so it is "
-                          f"not reproducible; use .tar.bz2 (Fedora's default) or .tar.xz")
-    if not re.search(r"\.(tar\.(bz2|xz|zst)|tbz2|txz)$", name):
-        raise ConfigError(config.path, "sources.vendor", f"{name}: expected a .tar.bz2 or .tar.xz name")
-
-
 def build_vendor(sset, *, update_lock=False, report=print, warn=None):
     """Make the vendor tarball from Ollama's in the set's source dir, refresh
     go-vendor-tools.toml; returns its path.
@@ -407,7 +397,6 @@ def build_vendor(sset, *, update_lock=False, report=print, warn=None):
     """
     config, lock, cache = sset.config, sset.lock, sset.cache
     warn = warn or (lambda line: print(f"ollama-rpm: warning: {line}", file=sys.stderr))
-    check_tarball_name(config)
     name = sset.source(source_table.VENDOR).file_name
     toml = prepared_toml(toml_path(sset), config, name)
     toml_data = load_toml(toml)
