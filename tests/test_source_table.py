@@ -6,10 +6,16 @@ import re
 import shutil
 
 import pytest
-
 from conftest import REPO, copy_project, load_yaml, run_cli, write_yaml
-from ollama_rpm import cli, config as config_mod, render, source_table
-from source_fixtures import LLAMA_TARBALL, OLLAMA_TARBALL, TEST_PATCH, make_project, make_upstream
+from ollama_rpm import cli, render, source_table
+from ollama_rpm import config as config_mod
+from source_fixtures import (
+    LLAMA_TARBALL,
+    OLLAMA_TARBALL,
+    TEST_PATCH,
+    make_project,
+    make_upstream,
+)
 
 
 def test_the_template_names_sources_by_role_never_by_number():
@@ -30,9 +36,9 @@ def test_table_roles_numbers_and_the_rendered_tags_agree():
     assert [p.number for p in table.patches] == list(range(1, len(table.patches) + 1))
     spec = (REPO / "ollama.spec").read_text()
     for source in table.sources:
-        assert re.search(rf"^Source{source.number}: +{re.escape(source.value)}$", spec, re.M), source
+        assert re.search(rf"^Source{source.number}: +{re.escape(source.value)}$", spec, re.MULTILINE), source
     for patch in table.patches:
-        assert re.search(rf"^Patch{patch.number}: +{re.escape(patch.file)}$", spec, re.M), patch
+        assert re.search(rf"^Patch{patch.number}: +{re.escape(patch.file)}$", spec, re.MULTILINE), patch
     with pytest.raises(KeyError):
         table.role("nope")
 
@@ -45,8 +51,8 @@ def test_the_spec_follows_the_table_numbers():
     table = dataclasses.replace(table, sources=tuple(
         dataclasses.replace(s, number=moved.get(s.role, s.number)) for s in table.sources))
     spec = render.render_text(REPO, config, table)
-    assert re.search(r"^Source7: +https://github.com/ggml-org/llama.cpp/", spec, re.M)
-    assert re.search(r"^Source20: +README.Fedora$", spec, re.M)
+    assert re.search(r"^Source7: +https://github.com/ggml-org/llama.cpp/", spec, re.MULTILINE)
+    assert re.search(r"^Source20: +README.Fedora$", spec, re.MULTILINE)
     assert "%autosetup -N -n %{name}-%{upstream_version} -a7\n" in spec
     assert "cp -p %{SOURCE20} README.Fedora\n" in spec
     assert "%{SOURCE14}" not in spec and "-a1\n" not in spec
@@ -114,9 +120,9 @@ def test_x64_at_v1_is_what_the_spec_requires(project):
     write_yaml(project / "packaging.yaml", cfg)
     proc = run_cli("render", cwd=project)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        f"ollama-rpm: {project / 'packaging.yaml'}: cpu_variants.x86_64.x64: expected v1, got 'v2': the "
-        "baseline variant ships in the x86_64-v1 package every installation requires"]
+    expected = (f"ollama-rpm: {project / 'packaging.yaml'}: cpu_variants.x86_64.x64: expected v1, got 'v2': the "
+                "baseline variant ships in the x86_64-v1 package every installation requires")
+    assert proc.stderr.strip().splitlines() == [expected]
 
 
 # --- --help ------------------------------------------------------------------------------------------
@@ -137,7 +143,7 @@ def test_every_subcommand_has_a_description_and_its_exit_codes():
         text = parser.format_help()
         assert parser.description, name
         assert "\nexit codes:\n" in text, name
-        codes = re.findall(r"^  ([0-9]+) ", text.split("\nexit codes:\n", 1)[1], re.M)
+        codes = re.findall(r"^  ([0-9]+) ", text.split("\nexit codes:\n", 1)[1], re.MULTILINE)
         assert {"0", "2", "130"} <= set(codes), (name, codes)
     lint = commands["lint"].format_help()
     assert "  3 " not in lint.split("exit codes:")[1], "lint reports every failure but findings as 2"

@@ -179,10 +179,11 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
 
     # sources.lock: drop the old tarballs' pins, pin the new ones.
     new_lock = lock_mod.Lock(lock.path, lock.pins)
-    for _, url in cfg.source_urls:
-        new_lock.pins.pop(url.rsplit("/", 1)[-1], None)
-    for (_, url), sha in zip(new_cfg.source_urls, (ollama_pin, llama_pin)):
-        new_lock.set(url.rsplit("/", 1)[-1], url, sha)
+    for source in source_table.build(cfg).url_sources:
+        new_lock.pins.pop(source.file_name, None)
+    pins = {source_table.OLLAMA: ollama_pin, source_table.LLAMA_CPP: llama_pin}
+    for source in source_table.build(new_cfg).url_sources:
+        new_lock.set(source.file_name, source.value, pins[source.role])
 
     spec_text = render.render_text(root, new_cfg)
     message = f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})\n\n" + "".join(

@@ -15,8 +15,15 @@ import textwrap
 import traceback
 
 from ollama_rpm import __version__
-from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
-                               OllamaRpmError)
+from ollama_rpm.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTEGRITY,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_TOOL,
+    OllamaRpmError,
+)
 
 EXIT_INTERRUPTED = 130
 # What each exit code of errors.py means, for every subcommand's --help.

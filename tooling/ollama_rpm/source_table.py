@@ -12,7 +12,10 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ollama_rpm.config import Config
 
 # Roles. The two URL roles are also packaging.yaml's keys under `sources:`.
 OLLAMA = "ollama"
@@ -39,15 +42,6 @@ PROJECT_SOURCES = (
 )
 
 Origin = Literal["url", "generated", "project"]
-
-
-class _Config(Protocol):
-    """What the table reads from a config.Config (kept structural: no import cycle)."""
-
-    path: Path
-    source_urls: tuple[tuple[str, str], ...]
-    vendor_tarball: str
-    patches_dir: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ class SourceTable:
         return files
 
 
-def base_dir(config: _Config) -> Path:
+def base_dir(config: Config) -> Path:
     """The directory every relative path of the config is read from: the config file's."""
     return Path(config.path).parent
 
@@ -108,7 +102,7 @@ def project_source_names() -> tuple[str, ...]:
     return tuple(name for _, _, name, _ in PROJECT_SOURCES)
 
 
-def build(config: _Config) -> SourceTable:
+def build(config: Config) -> SourceTable:
     base = base_dir(config)
     numbers = dict(URL_ROLES)
     urls = dict(config.source_urls)
@@ -134,7 +128,7 @@ def patches(base: Path, patches_dir: str) -> tuple[Patch, ...]:
 def _upstream_status(patch: Path) -> tuple[str, ...]:
     """The patch header's "Upstream status:" sentence, for the comment above its tag."""
     header = patch.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
-    match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.M | re.S | re.I)
+    match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.MULTILINE | re.DOTALL | re.IGNORECASE)
     if not match:
         return ("(no upstream status in the patch header)",)
     # rpm expands macros even in comments: a `%` from a patch header must stay literal.

@@ -18,10 +18,15 @@ import shutil
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ollama_rpm import archive, atomic, fetch, lock as lock_mod, project, source_table
+from ollama_rpm import archive, atomic, fetch, project, source_table
+from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import ConfigError, IntegrityError
 from ollama_rpm.source_table import Source, SourceTable
+
+if TYPE_CHECKING:
+    from ollama_rpm.config import Config
 
 Report = Callable[[str], object]
 
@@ -30,7 +35,7 @@ def default_source_dir(root: Path) -> Path:
     return Path(root) / "build" / "SOURCES"
 
 
-def lock_path(config) -> Path:
+def lock_path(config: Config) -> Path:
     return source_table.base_dir(config) / project.LOCK_NAME
 
 
@@ -38,7 +43,7 @@ def lock_path(config) -> Path:
 class SourceSet:
     """The Sources of one config, resolved once: what the spec lists, the pins, where they go."""
 
-    config: object              # config.Config
+    config: Config
     table: SourceTable
     lock: lock_mod.Lock         # mutable: new pins land here; the caller saves it
     cache: fetch.Cache
@@ -52,7 +57,7 @@ class SourceSet:
         return self.source_dir / self.source(role).file_name
 
 
-def resolve(config, source_dir: Path, *, table: SourceTable | None = None,
+def resolve(config: Config, source_dir: Path, *, table: SourceTable | None = None,
             cache: fetch.Cache | None = None) -> SourceSet:
     """The source set of `config`: its table, its lock (read here, once), the cache."""
     return SourceSet(config=config, table=table or source_table.build(config),
