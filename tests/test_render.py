@@ -137,6 +137,9 @@ BAD_INPUTS = [
     ("replaces.main.0", "ollama", ["replaces.main[0]", "'ollama' is built by this spec"]),
     ("replaces.vulkan.0", "ollama-ggml-vulkan", ["replaces.vulkan[0]", "built by this spec"]),
     ("replaces.rocm.0", "ollama-base", ["replaces.rocm[0]", "also replaced by main"]),
+    ("backends.vulkan.arches", [], ["backends.vulkan.arches", "at least one", "%ifnarch"]),
+    ("backends.rocm.host_compiler", "/usr/bin/g++-15", ["backends.rocm.host_compiler", "only a CUDA backend"]),
+    ("backends.cuda.build_requires.6", "cuda-nvcc-13-0", ["backends.cuda.build_requires", "gcc15-c++"]),
 ]
 
 

@@ -296,6 +296,7 @@ def parse(path, data):
     _check_patches(top, Path(path).parent, patches_dir)
     _check_file_names(top, name, source_urls, vendor, Path(path).parent, patches_dir)
     backends = _backends(top.sub("backends"))
+    _check_backend_invariants(top, backends)
     replaces = _replaces(top.sub("replaces", required=False))
     cpu = top.sub("cpu_variants")
     cpu_x86 = _x86_variants(cpu.sub("x86_64"))
@@ -474,6 +475,24 @@ def _check_replaces(top, name, replaces):
                 top.fail(f"replaces.{role}[{index}]", f"{old!r} is also replaced by {seen[old]}; expected one "
                                                       "package to take over each name")
             seen[old] = role
+
+
+def _check_backend_invariants(top, backends):
+    """What the spec's backend parts take for granted."""
+    for backend in backends:
+        key = f"backends.{backend.name}"
+        if not backend.arches:
+            top.fail(f"{key}.arches", "expected at least one architecture: the spec limits the backend to "
+                                      "them with %ifnarch, which needs one")
+        if not backend.host_compiler:
+            continue
+        if not backend.is_cuda:
+            top.fail(f"{key}.host_compiler", f"{backend.host_compiler!r}: only a CUDA backend has a host "
+                                             "compiler (nvcc's -DCMAKE_CUDA_HOST_COMPILER)")
+        major = re.search(r"(?:g\+\+|gcc|c\+\+)-([0-9]+)$", backend.host_compiler)
+        if major and f"gcc{major.group(1)}-c++" not in backend.build_requires:
+            top.fail(f"{key}.build_requires", f"expected gcc{major.group(1)}-c++, the package of host_compiler "
+                                              f"{backend.host_compiler} (the spec requires it on Fedora)")
 
 
 def _no_duplicates(section, key, items, why):
