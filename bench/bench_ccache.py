@@ -56,7 +56,7 @@ def main() -> None:
             before = ccache_stats(env) if ccache else {}
             cpu0, t0 = children_cpu(), time.perf_counter()
             cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps",
-                 "--resultdir", tmp / f"results-{len(runs)}", *(build_args or default_args),
+                 "--outdir", tmp / f"results-{len(runs)}", *(build_args or default_args),
                  "--macros", STANDIN, *(["--ccache"] if ccache else [])], project, env, label)
             wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
             runs[label] = wall

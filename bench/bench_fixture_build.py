@@ -48,7 +48,7 @@ def main():
             total += run(label, args, project, env)
         srpm = next((tmp / "srpm").glob("*.src.rpm"))
         total += run("build (rpmbuild)", ["build", "--engine", "rpmbuild", "--srpm", str(srpm), "--nodeps",
-                                          "--without", "rocm", "--resultdir", str(tmp / "results"),
+                                          "--without", "rocm", "--outdir", str(tmp / "results"),
                                           "--macros", str(STANDIN), "--macros", str(march)], project, env)
         print(f"{'total':<24} {total:7.2f} s")
         for rpm in sorted((tmp / "results").rglob("*.rpm")):

@@ -172,7 +172,7 @@ def main() -> None:
         cpu0, _ = children_usage()
         t0 = time.time()
         # A failed build still reports the phases that ran (their figures hold).
-        proc = cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps", "--resultdir", results,
+        proc = cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps", "--outdir", results,
                     *(build_args or default_args), *[a for m in macros for a in ("--macros", m)]],
                    project, build_env, "build", check=False)
         t1 = time.time()

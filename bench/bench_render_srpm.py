@@ -50,8 +50,9 @@ def main():
         config = config_mod.load(root / "packaging.yaml")
         quiet = lambda line: None  # noqa: E731
         start = time.perf_counter()
-        sources.fetch_sources(root, config, update_lock=True, report=quiet)
-        vendor.build_vendor(root, config, update_lock=True, report=quiet)
+        sset = sources.resolve(config, sources.default_source_dir(root))
+        sources.fetch_sources(sset, update_lock=True, report=quiet)
+        vendor.build_vendor(sset, update_lock=True, report=quiet)
         print(f"{'warm-up (sources + vendor)':<28} {(time.perf_counter() - start) * 1000:8.1f} ms")
 
         def do_render():

@@ -58,7 +58,7 @@ def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=Non
                     .stdout.strip().splitlines()[-1])
         results = tmp / "results"
         extra_macros = [arg for m in macros for arg in ("--macros", m)]
-        step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", results, "--nodeps",
+        step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--outdir", results, "--nodeps",
              *build_args, "--macros", STANDIN_MACROS, *extra_macros)
     except BaseException:
         server.stop()

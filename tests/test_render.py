@@ -121,6 +121,25 @@ BAD_INPUTS = [
     ("go.test_skips", [{"test": "Test(", "reason": "r"}], ["go.test_skips[0].test", "regex"]),
     ("go.test_skips", [{"test": "TestA'; rm -rf /'", "reason": "r"}], ["go.test_skips[0].test", "regex"]),
     ("go.test_skips", [{"test": "TestA"}], ["go.test_skips[0].reason", "missing"]),
+    # Invariants the template relies on (issue 13).
+    ("cpu_variants.x86_64.x64", "v2", ["cpu_variants.x86_64.x64", "expected v1", "'v2'"]),
+    ("cpu_variants.aarch64", [], ["cpu_variants.aarch64", "at least one"]),
+    ("cpu_variants.aarch64.1", "armv8.0_1", ["cpu_variants.aarch64[1]", "'armv8.0_1' is listed twice"]),
+    ("llama_cpp.compat_patches.1", "llama/compat/001-llama-cpp-hooks.patch",
+     ["llama_cpp.compat_patches[1]", "listed twice", "git apply"]),
+    ("sources.llama_cpp", "https://example.org/{upstream_version}/ollama-{upstream_version}.tar.gz",
+     ["sources.llama_cpp", "'ollama-0.32.15.tar.gz'", "also sources.ollama's"]),
+    ("sources.vendor", "ollama-{upstream_version}-vendor.zip", ["sources.vendor", "a .tar.bz2 or .tar.xz name"]),
+    ("sources.ollama", "https://example.org/ollama-{upstream_version}-vendor.tar.bz2",
+     ["sources.vendor", "'ollama-0.32.15-vendor.tar.bz2'", "also sources.ollama's"]),
+    ("sources.ollama", "https://example.org/ollama-{upstream_version}.rpm", ["sources.ollama", "archive"]),
+    ("sources.vendor", "ollama-{upstream_version}-vendor.tar.gz", ["sources.vendor", "not reproducible"]),
+    ("replaces.main.0", "ollama", ["replaces.main[0]", "'ollama' is built by this spec"]),
+    ("replaces.vulkan.0", "ollama-ggml-vulkan", ["replaces.vulkan[0]", "built by this spec"]),
+    ("replaces.rocm.0", "ollama-base", ["replaces.rocm[0]", "also replaced by main"]),
+    ("backends.vulkan.arches", [], ["backends.vulkan.arches", "at least one", "%ifnarch"]),
+    ("backends.rocm.host_compiler", "/usr/bin/g++-15", ["backends.rocm.host_compiler", "only a CUDA backend"]),
+    ("backends.cuda.build_requires.6", "cuda-nvcc-13-0", ["backends.cuda.build_requires", "gcc15-c++"]),
 ]
 
 

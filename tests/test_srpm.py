@@ -116,3 +116,65 @@ def test_macro_files_from_the_environment_are_loaded(project, env, tmp_path):
     env = dict(env, OLLAMA_RPM_MACROS=str(STANDIN_MACROS))
     run_cli("srpm", "--outdir", tmp_path / "fedora", cwd=project, env=env, check=True)
     assert [p.name for p in (tmp_path / "fedora").iterdir()] == ["ollama-0.32.15-1.fc43.src.rpm"]
+
+
+# --- one SRPM step: `build` and `copr submit` make it as `srpm` does, macros included ---------------
+
+def _srpm_passed_to_mock(state):
+    from mock_support import recorded_argv
+    (argv,) = recorded_argv(state)
+    return argv[argv.index("--rebuild") + 1]
+
+
+@pytest.mark.parametrize("how", ["--macros", "OLLAMA_RPM_MACROS"])
+def test_build_makes_its_srpm_with_the_macros(project, env, tmp_path, how):
+    from mock_support import install_fake_mock
+    mock_env, state = install_fake_mock(tmp_path, {"*": {"exit": 0}})
+    env = dict(env, **mock_env)
+    args = ["--macros", STANDIN_MACROS] if how == "--macros" else []
+    if how == "OLLAMA_RPM_MACROS":
+        env["OLLAMA_RPM_MACROS"] = str(STANDIN_MACROS)
+    out = tmp_path / "out"
+    run_cli("build", "--chroot", "fedora-43-x86_64", "--outdir", out, *args, cwd=project, env=env, check=True)
+    # %dist comes from the stand-ins: the SRPM mock got was made with them.
+    assert _srpm_passed_to_mock(state) == str(out / "srpm" / "ollama-0.32.15-1.fc43.src.rpm")
+
+
+def test_build_refuses_macros_that_would_do_nothing(project, env, tmp_path):
+    srpm = tmp_path / "given.src.rpm"
+    srpm.write_bytes(b"x")
+    proc = run_cli("build", "--dry-run", "--srpm", srpm, "--macros", STANDIN_MACROS, cwd=project, env=env)
+    assert proc.returncode == EXIT_CONFIG and "which --srpm skips" in proc.stderr
+
+
+def test_copr_submit_makes_its_srpm_with_the_macros(project, env, tmp_path):
+    pytest.importorskip("copr.v3")
+    from fakes import FakeCopr
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    with FakeCopr() as copr:
+        (home / ".config" / "copr").write_text(
+            f"[copr-cli]\nlogin = api-login\nusername = alice\ntoken = tok-SECRET-1234567890\n"
+            f"copr_url = {copr.url}\nencrypted = False\n")
+        env = dict(env, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+                   OLLAMA_RPM_MACROS=str(STANDIN_MACROS))
+        run_cli("copr", "submit", "--project", "alice/ollama", "--chroot", "fedora-43-x86_64", "--no-wait",
+                cwd=project, env=env, check=True)
+        assert [name for name, _, _ in copr.uploads] == ["ollama-0.32.15-1.fc43.src.rpm"]
+
+
+def test_srpm_with_a_config_elsewhere_uses_its_patches_files_and_lock(project, env, tmp_path):
+    from ollama_rpm import source_table
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for rel in ("packaging.yaml", "sources.lock", "tests/data/upstream-install-manifest.txt",
+                *(path for _, _, _, path in source_table.PROJECT_SOURCES)):
+        (other / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(project / rel, other / rel)
+    (other / "patches").mkdir()
+    (other / "patches" / "0001-elsewhere.patch").write_text("--- a/README.else\n+++ b/README.else\n@@ -0,0 +1 @@\n+x\n")
+    (project / "sources.lock").unlink()            # only the lock next to the config has the pins
+    run_cli("srpm", "--config", other / "packaging.yaml", "--outdir", tmp_path / "out", cwd=project, env=env,
+            check=True)
+    listed = set(rpm_query(tmp_path / "out" / "ollama-0.32.15-1.src.rpm", "-l").split())
+    assert "0001-elsewhere.patch" in listed and TEST_PATCH not in listed

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
-    render, spec_context, specparse, yamledit
+    render, source_table, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
 from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_commit,
@@ -179,10 +179,11 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
 
     # sources.lock: drop the old tarballs' pins, pin the new ones.
     new_lock = lock_mod.Lock(lock.path, lock.pins)
-    for _, url in cfg.source_urls:
-        new_lock.pins.pop(url.rsplit("/", 1)[-1], None)
-    for (_, url), sha in zip(new_cfg.source_urls, (ollama_pin, llama_pin)):
-        new_lock.set(url.rsplit("/", 1)[-1], url, sha)
+    for source in source_table.build(cfg).url_sources:
+        new_lock.pins.pop(source.file_name, None)
+    pins = {source_table.OLLAMA: ollama_pin, source_table.LLAMA_CPP: llama_pin}
+    for source in source_table.build(new_cfg).url_sources:
+        new_lock.set(source.file_name, source.value, pins[source.role])
 
     spec_text = render.render_text(root, new_cfg)
     message = f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})\n\n" + "".join(
@@ -236,7 +237,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
             raise UsageError("--push: HEAD is detached; check out the branch Copr builds from first")
         # Everything the spec is rendered from: a commit must hold what it was made of.
         inputs = [*targets, root / project.TEMPLATE_NAME, root / cfg.patches_dir,
-                  *(root / path for _, _, path in spec_context.PROJECT_SOURCES)]
+                  *(root / path for _, _, _, path in source_table.PROJECT_SOURCES)]
         dirty = repo.git.status("--porcelain", "--untracked-files=all", "--",
                                 *(str(p) for p in inputs if p.exists() or p in targets))
         if dirty.strip():
@@ -283,7 +284,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         fmt["llama_cpp_tag"] = upstream.llama_cpp_tag
         llama_tar, llama_sha = fetch_pinned(templates["llama_cpp"].format(**fmt), tmp, lock, timeout, log)
         variants = read_ggml_variants(llama_tar)
-        applied = patchcheck.check(ollama_tar, patchcheck.project_patches(cfg, root),
+        applied = patchcheck.check(ollama_tar, patchcheck.project_patches(cfg),
                                    llama_tar, upstream.compat_patches)
         log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
         today = today or datetime.date.today()

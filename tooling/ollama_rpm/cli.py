@@ -11,12 +11,31 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 import traceback
 
 from ollama_rpm import __version__
-from ollama_rpm.errors import EXIT_CONFIG, EXIT_TOOL, OllamaRpmError
+from ollama_rpm.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTEGRITY,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_TOOL,
+    OllamaRpmError,
+)
 
 EXIT_INTERRUPTED = 130
+# What each exit code of errors.py means, for every subcommand's --help.
+EXIT_MEANINGS = {
+    EXIT_OK: "success",
+    EXIT_FAILED: "the check or build ran and failed (drift, lint findings, a failed build)",
+    EXIT_CONFIG: "bad input: config, arguments, unreadable files",
+    EXIT_TOOL: "an external tool is missing or failed",
+    EXIT_NETWORK: "a download or API request failed",
+    EXIT_INTEGRITY: "a checksum mismatch or an unsafe archive",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
 DEBUG_ENV = "OLLAMA_RPM_DEBUG"
 
 # One line per subcommand module (ollama_rpm.commands.<name>), in workflow order.
@@ -42,6 +61,37 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_CONFIG)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but keeps indented lines (the exit code list) as written."""
+
+    def _fill_text(self, text, width, indent):
+        paragraphs = []
+        for block in text.split("\n\n"):
+            if block.startswith("  "):
+                paragraphs.append("\n".join(indent + line for line in block.splitlines()))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(block.split()), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
+def exit_codes_text(codes):
+    codes = sorted(set(codes) | {EXIT_INTERRUPTED})
+    return "exit codes:\n\n" + "\n".join(f"  {code:<3} {EXIT_MEANINGS[code]}" for code in codes)
+
+
+def _document(parser, codes):
+    """Give a subcommand's parser (and its own subcommands') a description and its exit codes."""
+    parser.formatter_class = _HelpFormatter
+    parser.epilog = exit_codes_text(codes)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                child.description = child.description or helps.get(name)
+                _document(child, codes)
+
+
 def build_parser():
     parser = _Parser(prog="ollama-rpm", description="Build Ollama as Fedora RPMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -49,8 +99,18 @@ def build_parser():
                         help=f"show the Python traceback of an error (also {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    helps = {}
     for name in COMMAND_MODULES:
-        importlib.import_module(f"ollama_rpm.commands.{name}").register(sub)
+        module = importlib.import_module(f"ollama_rpm.commands.{name}")
+        before = set(sub.choices)
+        module.register(sub)
+        helps.update({choice.dest: choice.help for choice in sub._choices_actions})
+        # A module that does not list its exit codes may end with any of them.
+        codes = getattr(module, "EXIT_CODES", tuple(EXIT_MEANINGS))
+        for command in set(sub.choices) - before:
+            parser_ = sub.choices[command]
+            parser_.description = parser_.description or helps.get(command)
+            _document(parser_, codes)
     return parser
 
 

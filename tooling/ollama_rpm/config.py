@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ollama_rpm import cpu_levels, grammar
+from ollama_rpm import cpu_levels, grammar, source_table
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.version import parse_upstream
 
@@ -258,6 +258,7 @@ def parse(path, data):
         llama.fail("install_manifest", f"expected an existing file, {manifest_path} is not one")
     compat_patches = llama.strings("compat_patches", grammar.patch_path,
                                    "a list of patch paths inside the Ollama tree")
+    _no_duplicates(llama, "compat_patches", compat_patches, "%prep would apply it twice and git apply fails")
     ggml_license = llama.text("ggml_license", grammar.spdx)
     bundled = _bundled(llama)
     llama.reject_unknown()
@@ -275,6 +276,7 @@ def parse(path, data):
                          default="{name}-{upstream_version}-vendor.tar.bz2", required=False)
     vendor = sources.check("vendor", _format(sources, "vendor", vendor, upstream_version=upstream_version,
                                              name=name), grammar.file_name)
+    _check_source_names(sources, source_urls, vendor)
     sources.reject_unknown()
 
     go = top.sub("go")
@@ -292,11 +294,17 @@ def parse(path, data):
 
     patches_dir = top.text("patches_dir", grammar.relative_path, default="patches", required=False)
     _check_patches(top, Path(path).parent, patches_dir)
+    _check_file_names(top, name, source_urls, vendor, Path(path).parent, patches_dir)
     backends = _backends(top.sub("backends"))
+    _check_backend_invariants(top, backends)
     replaces = _replaces(top.sub("replaces", required=False))
     cpu = top.sub("cpu_variants")
     cpu_x86 = _x86_variants(cpu.sub("x86_64"))
     cpu_arm = cpu.strings("aarch64", expected="a list of ggml aarch64 CPU variants")
+    if not cpu_arm:
+        cpu.fail("aarch64", "expected at least one variant: the aarch64 build requires the ggml-cpu package "
+                            "that ships them")
+    _no_duplicates(cpu, "aarch64", cpu_arm, "%files would list its library twice")
     for index, variant in enumerate(cpu_arm):
         if variant not in cpu_levels.AARCH64_VARIANTS:
             cpu.fail(f"aarch64[{index}]", f"unknown ggml CPU variant {variant!r}; expected one of: "
@@ -311,6 +319,7 @@ def parse(path, data):
 
     changelog = _changelog(top, packager)
     top.reject_unknown()
+    _check_replaces(top, name, replaces)
 
     expected_evr = f"{version}-{release}"
     if changelog[0].evr != expected_evr:
@@ -418,6 +427,80 @@ def _check_patches(top, root, patches_dir):
             top.fail("patches_dir", f"{entry}: expected a regular file (not a symlink or directory)")
 
 
+# What %autosetup/%setup -a can unpack: the URL Sources are archives.
+_ARCHIVE = re.compile(r".+\.(tar\.(gz|bz2|xz|zst)|tgz|tbz2|txz|zip)$")
+# The vendor tarball must be reproducible: gzip from go_vendor_archive embeds the time.
+_VENDOR_ARCHIVE = re.compile(r".+\.(tar\.(bz2|xz|zst)|tbz2|txz)$")
+
+
+def _check_source_names(section, source_urls, vendor):
+    for key, url in source_urls:
+        file_name = url.rsplit("/", 1)[-1]
+        if not _ARCHIVE.fullmatch(file_name):
+            section.fail(key, f"expected a URL of a .tar.gz, .tar.xz, .tar.bz2 or .zip archive (the spec unpacks "
+                              f"it in %prep), got {file_name!r}")
+    if vendor.endswith((".gz", ".tgz")):
+        section.fail("vendor", f"{vendor}: go_vendor_archive's gzip output embeds the current time, so it is "
+                               "not reproducible; use .tar.bz2 (Fedora's default) or .tar.xz")
+    if not _VENDOR_ARCHIVE.fullmatch(vendor):
+        section.fail("vendor", f"{vendor}: expected a .tar.bz2 or .tar.xz name")
+
+
+def _check_file_names(top, name, source_urls, vendor, base, patches_dir):
+    """Every Source, every Patch and the spec share one directory (SOURCES): each needs its own name."""
+    owners = {f"{name}.spec": "the spec"}
+    claims = [(f"sources.{key}", url.rsplit("/", 1)[-1]) for key, url in source_urls]
+    claims.append(("sources.vendor", vendor))
+    claims += [(f"{project_path} (a Source of the spec)", file_name)
+               for _, _, file_name, project_path in source_table.PROJECT_SOURCES]
+    claims += [("patches_dir", f"{patches_dir}/{path.name}") for path in source_table.patch_files(base, patches_dir)]
+    for key, value in claims:
+        file_name = value.rsplit("/", 1)[-1]
+        if file_name in owners:
+            top.fail(key, f"{value!r}: file name {file_name!r} is also {owners[file_name]}'s; every Source, "
+                          "Patch and the spec need their own name in SOURCES")
+        owners[file_name] = key
+
+
+def _check_replaces(top, name, replaces):
+    """A replaced package is another package: obsoleting this package or one of its own
+    subpackages (or one name from two roles) would make rpm remove what it installs."""
+    seen = {}
+    for role, names in replaces:
+        for index, old in enumerate(names):
+            if old == name or old.startswith(f"{name}-ggml-"):
+                top.fail(f"replaces.{role}[{index}]", f"{old!r} is built by this spec ({name} or one of its "
+                                                      "ggml subpackages); expected another package's name")
+            if old in seen:
+                top.fail(f"replaces.{role}[{index}]", f"{old!r} is also replaced by {seen[old]}; expected one "
+                                                      "package to take over each name")
+            seen[old] = role
+
+
+def _check_backend_invariants(top, backends):
+    """What the spec's backend parts take for granted."""
+    for backend in backends:
+        key = f"backends.{backend.name}"
+        if not backend.arches:
+            top.fail(f"{key}.arches", "expected at least one architecture: the spec limits the backend to "
+                                      "them with %ifnarch, which needs one")
+        if not backend.host_compiler:
+            continue
+        if not backend.is_cuda:
+            top.fail(f"{key}.host_compiler", f"{backend.host_compiler!r}: only a CUDA backend has a host "
+                                             "compiler (nvcc's -DCMAKE_CUDA_HOST_COMPILER)")
+        major = re.search(r"(?:g\+\+|gcc|c\+\+)-([0-9]+)$", backend.host_compiler)
+        if major and f"gcc{major.group(1)}-c++" not in backend.build_requires:
+            top.fail(f"{key}.build_requires", f"expected gcc{major.group(1)}-c++, the package of host_compiler "
+                                              f"{backend.host_compiler} (the spec requires it on Fedora)")
+
+
+def _no_duplicates(section, key, items, why):
+    for index, item in enumerate(items):
+        if item in items[:index]:
+            section.fail(f"{key}[{index}]", f"{item!r} is listed twice: {why}")
+
+
 def _backends(section):
     result = []
     for name in BACKENDS:
@@ -517,6 +600,12 @@ def _x86_variants(section):
         section.fail("", "expected at least one variant")
     if "x64" not in section.data:
         section.fail("x64", "missing; the baseline variant must ship so every x86-64 CPU has a backend")
+    if dict(result)["x64"] != cpu_levels.LEVELS[0]:
+        # The spec requires the lowest level's package and recommends the others; the
+        # baseline variant must be in the one every machine gets, and the -v1 package
+        # must go on existing so an upgrade from it has a successor.
+        section.fail("x64", f"expected {cpu_levels.LEVELS[0]}, got {dict(result)['x64']!r}: the baseline variant "
+                            f"ships in the x86_64-{cpu_levels.LEVELS[0]} package every installation requires")
     return tuple(result)
 
 

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ollama_rpm import archive
+from ollama_rpm import archive, source_table
 from ollama_rpm.errors import OllamaRpmError, ToolError
 
 
@@ -74,6 +74,6 @@ def check(ollama_tarball, patches, llama_tarball=None, compat_patches=()):
     return applied
 
 
-def project_patches(config, root):
-    directory = Path(root) / config.patches_dir
-    return sorted(directory.glob("*.patch")) if directory.is_dir() else []
+def project_patches(config):
+    """The patches of `config`, in the order %autopatch applies them (read from its directory)."""
+    return source_table.patch_files(source_table.base_dir(config), config.patches_dir)

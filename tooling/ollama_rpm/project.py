@@ -36,3 +36,13 @@ def extra_macro_files():
     """Macro files named in $OLLAMA_RPM_MACROS (colon-separated), for hosts whose
     rpm lacks Fedora's macros; commands that take --macros add these too."""
     return tuple(p for p in os.environ.get("OLLAMA_RPM_MACROS", "").split(":") if p)
+
+
+def macro_files(given=()):
+    """The macro files rpm loads: $OLLAMA_RPM_MACROS's, then `given` (--macros), resolved;
+    UsageError naming a missing one before any work. Every command that runs rpm uses this."""
+    files = [Path(path).resolve() for path in (*extra_macro_files(), *given)]
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"--macros {path}: no such macro file")
+    return files

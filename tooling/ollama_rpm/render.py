@@ -20,11 +20,12 @@ def environment(root):
     )
 
 
-def render_text(root, config):
+def render_text(root, config, table=None):
+    """The spec text; `table`: the source table when the caller has built it already."""
     root = Path(root)
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
-        return template.render(**spec_context.build(config, root))
+        return template.render(**spec_context.build(config, table))
     except jinja2.TemplateSyntaxError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message) from None
     except jinja2.UndefinedError as error:

@@ -1,40 +1,75 @@
 """Put every Source and Patch of the rendered spec into a source directory, verified.
 
-URL Sources (Source0 Ollama, Source1 llama.cpp) come from the content-addressed
-cache or are downloaded into it, and must match their sha256 pin in sources.lock
-(next to packaging.yaml). The vendor tarball (Source2) is made by `vendor`; it is
-placed from the cache when pinned and cached. Project files (Source3, 10-14) and
-the patches are copied from the project.
+URL Sources (Ollama, llama.cpp) come from the content-addressed cache or are
+downloaded into it, and must match their sha256 pin in sources.lock (next to
+packaging.yaml). The vendor tarball is made by `vendor`; it is placed from the
+cache when pinned and cached. Project files and the patches are copied from the
+config file's directory.
+
+`resolve` builds the source set once (table, lock, cache, source dir); the
+steps of the SRPM path (sources -> vendor -> rpmbuild -bs) take it, so the lock
+is read once and a new pin made by one step is seen by the next.
 """
+
+from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ollama_rpm import archive, atomic, fetch, lock as lock_mod, project, spec_context
+from ollama_rpm import archive, atomic, fetch, project, source_table
+from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import ConfigError, IntegrityError
+from ollama_rpm.source_table import Source, SourceTable
 
-VENDOR_SOURCE = 2
+if TYPE_CHECKING:
+    from ollama_rpm.config import Config
+
+Report = Callable[[str], object]
 
 
-def default_source_dir(root):
+def default_source_dir(root: Path) -> Path:
     return Path(root) / "build" / "SOURCES"
 
 
-def lock_path(config):
-    return Path(config.path).parent / project.LOCK_NAME
+def lock_path(config: Config) -> Path:
+    return source_table.base_dir(config) / project.LOCK_NAME
 
 
-def url_sources(config):
-    return [s for s in spec_context.sources(config) if "://" in s.value]
+@dataclass(frozen=True)
+class SourceSet:
+    """The Sources of one config, resolved once: what the spec lists, the pins, where they go."""
+
+    config: Config
+    table: SourceTable
+    lock: lock_mod.Lock         # mutable: new pins land here; the caller saves it
+    cache: fetch.Cache
+    source_dir: Path
+
+    def source(self, role: str) -> Source:
+        return self.table.role(role)
+
+    def path(self, role: str) -> Path:
+        """Where the Source of `role` is (or goes) in the source dir."""
+        return self.source_dir / self.source(role).file_name
 
 
-def project_files(config, root):
-    """(file in the project, name in the source dir) for Source3, 10-14 and every patch."""
-    root = Path(root)
-    files = [(root / s.project_path, s.value) for s in spec_context.sources(config) if s.project_path]
-    files += [(root / p["path"], p["file"]) for p in spec_context.patches(config, root)]
-    return files
+def resolve(config: Config, source_dir: Path, *, table: SourceTable | None = None,
+            cache: fetch.Cache | None = None) -> SourceSet:
+    """The source set of `config`: its table, its lock (read here, once), the cache."""
+    return SourceSet(config=config, table=table or source_table.build(config),
+                     lock=lock_mod.load(lock_path(config)), cache=cache or fetch.Cache(),
+                     source_dir=Path(source_dir))
+
+
+def check_project_files(sset: SourceSet) -> None:
+    """Fail on a missing project file or patch before any network traffic."""
+    for src, _ in sset.table.project_files():
+        if not src.is_file():
+            raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
 
 
 def place(cached, dest):
@@ -49,9 +84,10 @@ def place(cached, dest):
             os.chmod(tmp, 0o644)
 
 
-def _check_pins(config, lock, update_lock, only=None):
-    for source in url_sources(config):
-        if only is not None and source.number not in only:
+def _check_pins(sset: SourceSet, update_lock: bool, roles: Collection[str] | None) -> None:
+    lock = sset.lock
+    for source in sset.table.url_sources:
+        if roles is not None and source.role not in roles:
             continue
         pin = lock.get(source.file_name)
         if update_lock:
@@ -66,23 +102,22 @@ def _check_pins(config, lock, update_lock, only=None):
                               "run `ollama-rpm sources --update-lock` to re-pin")
 
 
-def fetch_url_sources(config, source_dir, *, update_lock=False, cache=None, lock=None,
-                      only=None, report=print):
-    """Download/verify the URL Sources into `source_dir`; returns {file name: path}.
+def fetch_url_sources(sset: SourceSet, *, update_lock: bool = False, roles: Collection[str] | None = None,
+                      report: Report = print) -> dict[str, Path]:
+    """Download/verify the URL Sources (those of `roles`, else all) into the source dir;
+    returns {role: path}.
 
     Every pin is checked before anything is fetched. New pins (missing, or for a
-    changed URL) are recorded in `lock` only with `update_lock`; the caller saves it.
+    changed URL) are recorded in the set's lock only with `update_lock`; the caller saves it.
     """
-    cache = cache or fetch.Cache()
-    lock = lock if lock is not None else lock_mod.load(lock_path(config))
-    _check_pins(config, lock, update_lock, only)
-    source_dir = Path(source_dir)
+    lock, cache = sset.lock, sset.cache
+    _check_pins(sset, update_lock, roles)
     result = {}
-    for source in url_sources(config):
-        if only is not None and source.number not in only:
+    for source in sset.table.url_sources:
+        if roles is not None and source.role not in roles:
             continue
         name, url = source.file_name, source.value
-        dest = source_dir / name
+        dest = sset.source_dir / name
         pin = lock.get(name)
         if pin is not None and pin.url != url:
             pin = None                               # URL changed: re-pin (update_lock only)
@@ -97,7 +132,7 @@ def fetch_url_sources(config, source_dir, *, update_lock=False, cache=None, lock
             place(cached, dest)
             lock.set(name, url, sha256)
             report(f"{name}: downloaded, pinned in {lock.path.name} (sha256 {sha256})")
-        result[name] = dest
+        result[source.role] = dest
     return result
 
 
@@ -113,38 +148,37 @@ def _ensure_pinned(name, url, sha256, dest, cache):
     return how
 
 
-def place_pinned_generated(name, lock, source_dir, cache):
+def place_pinned_generated(sset: SourceSet, role: str = source_table.VENDOR) -> Path | None:
     """Put a pinned, locally made Source (the vendor tarball) in place from the cache.
 
-    Returns its path, or None when it is neither in `source_dir` nor in the cache.
-    IntegrityError when the copy in `source_dir` does not match its pin.
+    Returns its path, or None when it is neither in the source dir nor in the cache.
+    IntegrityError when the copy in the source dir does not match its pin.
     """
-    pin = lock.get(name)
-    dest = Path(source_dir) / name
+    name = sset.source(role).file_name
+    pin = sset.lock.get(name)
+    dest = sset.source_dir / name
     if pin is None:
         return dest if dest.is_file() else None
     if dest.is_file():
         actual = fetch.sha256_file(dest)
         if actual != pin.sha256:
-            raise IntegrityError(f"{dest}: sha256 mismatch: expected {pin.sha256} ({lock.path.name}), "
+            raise IntegrityError(f"{dest}: sha256 mismatch: expected {pin.sha256} ({sset.lock.path.name}), "
                                  f"got {actual}; run `ollama-rpm vendor` to rebuild it")
         return dest
-    cached = cache.lookup(pin.sha256)
+    cached = sset.cache.lookup(pin.sha256)
     if cached is None:
         return None
     place(cached, dest)
     return dest
 
 
-def copy_project_files(config, root, source_dir, report=print):
-    """Copy Source3, 10-14 and the patches into `source_dir` (only those that changed)."""
-    files = project_files(config, root)
-    missing = [src for src, _ in files if not src.is_file()]
-    if missing:
-        raise ConfigError(missing[0], None, "missing; the spec ships it as a Source or Patch")
+def copy_project_files(sset: SourceSet, report: Report = print) -> list[Path]:
+    """Copy the project Sources and the patches into the source dir (only those that changed)."""
+    files = sset.table.project_files()
+    check_project_files(sset)
     result = []
     for src, name in files:
-        dest = Path(source_dir) / name
+        dest = sset.source_dir / name
         data = src.read_bytes()
         if not (dest.is_file() and not dest.is_symlink() and dest.read_bytes() == data):
             atomic.write_bytes(dest, data)
@@ -153,28 +187,21 @@ def copy_project_files(config, root, source_dir, report=print):
     return result
 
 
-def fetch_sources(root, config, source_dir=None, *, update_lock=False, cache=None, report=print):
-    """`ollama-rpm sources`: every Source and Patch into `source_dir`; returns the paths."""
-    root = Path(root)
-    source_dir = atomic.check_output_dir(Path(source_dir) if source_dir else default_source_dir(root),
-                                         "--source-dir")
-    cache = cache or fetch.Cache()
-    lock = lock_mod.load(lock_path(config))
-    before = lock.to_json()
-    # Fail on a missing project file before any network traffic.
-    for src, _ in project_files(config, root):
-        if not src.is_file():
-            raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
-    paths = list(fetch_url_sources(config, source_dir, update_lock=update_lock, cache=cache,
-                                   lock=lock, report=report).values())
-    if update_lock and lock.to_json() != before:
-        lock.save()
-        report(f"{lock.path}: updated")
-    vendor = place_pinned_generated(config.vendor_tarball, lock, source_dir, cache)
+def fetch_sources(sset: SourceSet, *, update_lock: bool = False, report: Report = print) -> list[Path]:
+    """`ollama-rpm sources`: every Source and Patch into the source dir; returns the paths."""
+    atomic.check_output_dir(sset.source_dir, "--source-dir")
+    before = sset.lock.to_json()
+    check_project_files(sset)
+    paths = list(fetch_url_sources(sset, update_lock=update_lock, report=report).values())
+    if update_lock and sset.lock.to_json() != before:
+        sset.lock.save()
+        report(f"{sset.lock.path}: updated")
+    vendor_name = sset.source(source_table.VENDOR).file_name
+    vendor = place_pinned_generated(sset)
     if vendor is None:
-        report(f"{config.vendor_tarball}: not built yet; run `ollama-rpm vendor`")
+        report(f"{vendor_name}: not built yet; run `ollama-rpm vendor`")
     else:
-        report(f"{config.vendor_tarball}: verified")
+        report(f"{vendor_name}: verified")
         paths.append(vendor)
-    paths += copy_project_files(config, root, source_dir, report=report)
+    paths += copy_project_files(sset, report=report)
     return paths

@@ -6,19 +6,8 @@ declarative, and so the same data drives `srpm` (which local files to copy).
 
 import re
 import textwrap
-from dataclasses import dataclass
-from pathlib import Path
 
-from ollama_rpm import cpu_levels, manifest
-
-# Files of this project shipped as Sources: (number, spec name, path in the project).
-PROJECT_SOURCES = (
-    (3, "go-vendor-tools.toml", "go-vendor-tools.toml"),
-    (10, "ollama.service", "units/ollama.service"),
-    (11, "ollama.user.service", "units/ollama.user.service"),
-    (12, "ollama.conf", "sysusers/ollama.conf"),
-    (14, "README.Fedora", "doc/README.Fedora"),
-)
+from ollama_rpm import cpu_levels, manifest, source_table
 
 # What kind of GPU toolkit each backend builds with (cuda12 is a second CUDA).
 KIND = {"cuda": "cuda", "cuda12": "cuda", "rocm": "hip", "vulkan": "vulkan"}
@@ -55,46 +44,6 @@ LEVEL_CPUS = {
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-@dataclass(frozen=True)
-class SpecSource:
-    number: int
-    value: str            # what the Source tag says: a URL or a file name
-    project_path: str     # file in this project to copy into SOURCES, or ""
-    comment: str = ""     # a line above the tag in the spec
-
-    @property
-    def file_name(self):
-        return self.value.rsplit("/", 1)[-1]
-
-
-def sources(config):
-    result = [SpecSource(number, value, "") for number, (_, value)
-              in enumerate(config.source_urls)]
-    result.append(SpecSource(len(result), config.vendor_tarball, "",
-                             "Go modules of Source0: `go_vendor_archive create -c go-vendor-tools.toml` (ollama-rpm vendor)"))
-    result += [SpecSource(number, name, path) for number, name, path in PROJECT_SOURCES]
-    return result
-
-
-def patches(config, root):
-    directory = Path(root) / config.patches_dir
-    names = sorted(p.name for p in directory.glob("*.patch")) if directory.is_dir() else []
-    return [{"number": index, "file": name, "path": f"{config.patches_dir}/{name}",
-             "status": _upstream_status(directory / name)}
-            for index, name in enumerate(names, start=1)]
-
-
-def _upstream_status(patch):
-    """The patch header's "Upstream status:" sentence, for the comment above its tag."""
-    header = patch.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
-    match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.M | re.S | re.I)
-    if not match:
-        return ["(no upstream status in the patch header)"]
-    # rpm expands macros even in comments: a `%` from a patch header must stay literal.
-    text = "Upstream status: " + " ".join(match.group(1).split()).rstrip(".").replace("%", "%%") + "."
-    return textwrap.wrap(text, width=77)
 
 
 def cpu_level_packages(config):
@@ -250,8 +199,10 @@ def changelog(config):
     return result
 
 
-def build(config, root):
-    """Everything the template needs, as plain dicts/lists/strings."""
+def build(config, table=None):
+    """Everything the template needs, as plain dicts/lists/strings (the source
+    table as its typed entries: `sources`/`patches` to iterate, `source.<role>`)."""
+    table = table or source_table.build(config)
     return {
         "name": config.name,
         "upstream_version": config.upstream_version,
@@ -270,8 +221,9 @@ def build(config, root):
         "llama_cpp_commit": config.llama_cpp_commit,
         "compat_patches": config.llama_cpp_compat_patches,
         "private_files": manifest.packaged_files(manifest.load(config.llama_cpp_install_manifest)),
-        "sources": sources(config),
-        "patches": patches(config, root),
+        "sources": table.sources,
+        "source": table.by_role,
+        "patches": table.patches,
         "go_min_version": config.go_min_version,
         "go_libdir_variables": config.go_libdir_variables,
         "go_license": config.go_license,

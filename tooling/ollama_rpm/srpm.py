@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ollama_rpm import atomic, fetch, render, reproducible, sources, vendor
-from ollama_rpm.errors import ConfigError, ToolError, UsageError
+from ollama_rpm import atomic, config as config_mod, project, render, reproducible, source_table, sources, vendor
+from ollama_rpm.errors import ToolError, UsageError
 
 
 def default_outdir(root):
@@ -62,29 +62,28 @@ def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
 def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print):
     """Render, fetch/verify sources, vendor if needed, `rpmbuild -bs`; returns the SRPM path.
 
-    `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in tests.
+    The one way every command makes the SRPM (`srpm`, `build`, `copr submit`).
+    `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in
+    tests; those named in $OLLAMA_RPM_MACROS are always loaded first.
     """
     root = Path(root).resolve()
     outdir = Path(outdir).resolve()
-    macros = [Path(path).resolve() for path in macros]
-    for path in macros:
-        if not path.is_file():
-            raise UsageError(f"{path}: no such macro file")
-    config, text = render.load_and_render(root, config_path)
+    macros = project.macro_files(macros)
+    config = config_mod.load(Path(config_path) if config_path else root / project.CONFIG_NAME)
+    table = source_table.build(config)
+    text = render.render_text(root, config, table)
     source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
-    cache = fetch.Cache()
 
     # Everything is checked before anything is built; missing project files fail first.
     atomic.check_output_dir(outdir, "--outdir")
     atomic.check_output_dir(source_dir, "--source-dir")
     check_spec_target(root, config, text, source_dir)
-    for src, _ in sources.project_files(config, root):
-        if not src.is_file():
-            raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
-    inputs = list(sources.fetch_url_sources(config, source_dir, cache=cache, report=report).values())
-    inputs.append(vendor.ensure_vendor(root, config, source_dir, cache=cache, report=report))
-    inputs += sources.copy_project_files(config, root, source_dir, report=report)
+    sset = sources.resolve(config, source_dir, table=table)
+    sources.check_project_files(sset)
+    inputs = list(sources.fetch_url_sources(sset, report=report).values())
+    inputs.append(vendor.ensure_vendor(sset, report=report))
+    inputs += sources.copy_project_files(sset, report=report)
     spec = write_spec(root, config, text, source_dir)
     # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
     for path in [spec, *inputs]:

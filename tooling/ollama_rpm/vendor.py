@@ -31,10 +31,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import archive, atomic, fetch, lock as lock_mod, reproducible, sources, yamledit
+from ollama_rpm import archive, atomic, fetch, reproducible, source_table, sources, yamledit
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 
-TOML_NAME = "go-vendor-tools.toml"
+TOML_NAME = source_table.VENDOR_CONFIG_NAME
 BEGIN = "# BEGIN ollama-rpm vendor: generated, replaced on every `ollama-rpm vendor`"
 END = "# END ollama-rpm vendor"
 _LICENSE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|UNLICENSE|PATENTS)([-._].*)?$", re.IGNORECASE)
@@ -224,9 +224,14 @@ def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=No
     return path
 
 
-def prepared_toml(root, config, tarball_name):
-    """The project's go-vendor-tools.toml with the packager's settings in place (written if new)."""
-    path = Path(root) / TOML_NAME
+def toml_path(sset):
+    """go-vendor-tools.toml: the project Source of that role, beside packaging.yaml."""
+    return sset.table.base / sset.source(source_table.VENDOR_CONFIG).project_path
+
+
+def prepared_toml(path, config, tarball_name):
+    """go-vendor-tools.toml at `path` with the packager's settings in place (written if new)."""
+    path = Path(path)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     if not current.split(END, 1)[-1].strip():
         atomic.write_text(path, toml_text([], tarball_name, current, config.llama_cpp_tag))
@@ -383,36 +388,22 @@ def _ollama_tree(extracted, config, tarball):
     return top
 
 
-def check_tarball_name(config):
-    name = config.vendor_tarball
-    if name.endswith((".gz", ".tgz")):
-        raise ConfigError(config.path, "sources.vendor",
-                          f"{name}: go_vendor_archive's gzip output embeds the current time, so it is "
-                          f"not reproducible; use .tar.bz2 (Fedora's default) or .tar.xz")
-    if not re.search(r"\.(tar\.(bz2|xz|zst)|tbz2|txz)$", name):
-        raise ConfigError(config.path, "sources.vendor", f"{name}: expected a .tar.bz2 or .tar.xz name")
+def build_vendor(sset, *, update_lock=False, report=print, warn=None):
+    """Make the vendor tarball from Ollama's in the set's source dir, refresh
+    go-vendor-tools.toml; returns its path.
 
-
-def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None, report=print,
-                 warn=None):
-    """Make Source2 from Source0 in `source_dir`, refresh go-vendor-tools.toml; returns its path.
-
-    The result is checked against its pin in sources.lock; with `update_lock` the pin
-    is (re)written instead.
+    The result is checked against its pin in the set's lock; with `update_lock` the
+    pin is (re)written and the lock saved.
     """
-    root = Path(root)
+    config, lock, cache = sset.config, sset.lock, sset.cache
     warn = warn or (lambda line: print(f"ollama-rpm: warning: {line}", file=sys.stderr))
-    check_tarball_name(config)
-    name = config.vendor_tarball
-    toml = prepared_toml(root, config, name)
+    name = sset.source(source_table.VENDOR).file_name
+    toml = prepared_toml(toml_path(sset), config, name)
     toml_data = load_toml(toml)
-    source_dir = Path(source_dir) if source_dir else sources.default_source_dir(root)
-    cache = cache or fetch.Cache()
-    lock = lock_mod.load(sources.lock_path(config))
     before = lock.to_json()
-    fetched = sources.fetch_url_sources(config, source_dir, update_lock=update_lock, cache=cache,
-                                        lock=lock, only={0}, report=report)
-    ollama_tarball = next(iter(fetched.values()))
+    fetched = sources.fetch_url_sources(sset, update_lock=update_lock, roles={source_table.OLLAMA},
+                                        report=report)
+    ollama_tarball = fetched[source_table.OLLAMA]
     epoch = reproducible.source_date_epoch(config)
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-vendor-") as work:
         extracted = archive.safe_extract(ollama_tarball, Path(work) / "src")
@@ -436,7 +427,8 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
             expected = None if update_lock or pin is None else pin.sha256
             cached = out.commit(expected, f"{name} (made by go_vendor_archive from {ollama_tarball.name})")
             sha256 = out.sha256
-    sources.place(cached, source_dir / name)
+    dest = sset.path(source_table.VENDOR)
+    sources.place(cached, dest)
     if update_lock:
         lock.set(name, GENERATED_URL, sha256)
         if lock.to_json() != before:
@@ -446,18 +438,16 @@ def build_vendor(root, config, source_dir=None, *, update_lock=False, cache=None
         report(f"{name}: not pinned; run `ollama-rpm vendor --update-lock` to record its sha256")
     refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch))
     report(f"{name}: {len(modules)} modules vendored (sha256 {sha256})")
-    return source_dir / name
+    return dest
 
 
-def ensure_vendor(root, config, source_dir, *, cache=None, report=print):
-    """The vendor tarball in `source_dir`: present and matching its pin, from the cache, or built."""
-    cache = cache or fetch.Cache()
-    lock = lock_mod.load(sources.lock_path(config))
-    placed = sources.place_pinned_generated(config.vendor_tarball, lock, source_dir, cache)
+def ensure_vendor(sset, *, report=print):
+    """The vendor tarball in the source dir: present and matching its pin, from the cache, or built."""
+    placed = sources.place_pinned_generated(sset)
     if placed is not None:
-        report(f"{config.vendor_tarball}: verified")
+        report(f"{placed.name}: verified")
         return placed
-    return build_vendor(root, config, source_dir, cache=cache, report=report)
+    return build_vendor(sset, report=report)
 
 
 # ------------------------------------------------------------------------ licensing
@@ -469,21 +459,19 @@ class LicenseReport:
     files: dict               # license file (relative to the tree) -> its expression
 
 
-def detect_go_license(root, config, source_dir, vendor_tarball, *, report=print):
-    """`go_vendor_license report expression` on Source0 + Source2, as %check sees them."""
-    root = Path(root)
-    toml = root / TOML_NAME
+def detect_go_license(sset, vendor_tarball, *, report=print):
+    """`go_vendor_license report expression` on Ollama's tarball + the vendor tarball, as %check sees them."""
+    toml = toml_path(sset)
     data = load_toml(toml)
     detector = data.get("licensing", {}).get("detector")
     if not detector:
         raise ConfigError(toml, "licensing.detector", "not set; the spec's %go_vendor_license_check needs one "
                                                       "(askalono, as Fedora's go2rpm sets it)")
-    source_dir = Path(source_dir) if source_dir else sources.default_source_dir(root)
-    fetched = sources.fetch_url_sources(config, source_dir, only={0}, report=report)
-    ollama_tarball = next(iter(fetched.values()))
+    fetched = sources.fetch_url_sources(sset, roles={source_table.OLLAMA}, report=report)
+    ollama_tarball = fetched[source_table.OLLAMA]
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-license-") as work:
         extracted = archive.safe_extract(ollama_tarball, Path(work) / "src")
-        tree = _ollama_tree(extracted, config, ollama_tarball)
+        tree = _ollama_tree(extracted, sset.config, ollama_tarball)
         vendored = archive.safe_extract(vendor_tarball, Path(work) / "vendor")
         for entry in sorted(vendored.iterdir()):
             target = tree / entry.name

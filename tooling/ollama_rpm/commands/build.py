@@ -5,8 +5,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import atomic, builder, config as config_mod, fetch, mockcfg, progress, project
-from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
+from ollama_rpm import atomic, builder, config as config_mod, fetch, mockcfg, progress, project, srpm as srpm_mod
+from ollama_rpm.commands import options
+from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
+                               UsageError)
+
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
 
@@ -16,19 +20,18 @@ def register(sub):
         "build", help="build binary RPMs with mock (per chroot) or rpmbuild",
         description="Build the SRPM into binary RPMs. With --engine mock every --chroot gets its own "
                     "mock config (stock chroot + the repositories and compilers the backends need) "
-                    "and result directory; a failing chroot does not stop the others.")
+                    "and result directory; a failing chroot does not stop the others. Without --srpm the SRPM "
+                    "is made first, exactly as `srpm` makes it (same --macros and $OLLAMA_RPM_MACROS). "
+                    "Exit 1 when a build fails.")
     parser.add_argument("--engine", choices=("mock", "rpmbuild"), default="mock",
                         help="mock (clean chroot, the default) or rpmbuild on this machine")
     parser.add_argument("--chroot", action="append", metavar="NAME",
                         help=f"mock chroot, repeatable (default {DEFAULT_CHROOT}); mock engine only")
-    parser.add_argument("--with", dest="with_", action="append", default=[], metavar="BACKEND",
-                        help="turn a backend's %%bcond on (cuda, cuda12, rocm, vulkan); repeatable")
-    parser.add_argument("--without", action="append", default=[], metavar="BACKEND",
-                        help="turn a backend's %%bcond off; repeatable")
-    parser.add_argument("--resultdir", type=Path,
-                        help="where RPMs and logs go, one subdirectory per chroot/arch (default: results/ in the project)")
+    options.add_bconds(parser)
+    options.add_outdir(parser, "where RPMs and logs go, one subdirectory per chroot/arch", "results/ in the project",
+                       "--resultdir")
     parser.add_argument("--srpm", type=Path, help="SRPM to build (default: build one with the srpm step)")
-    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
+    options.add_config(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the mock configs and the exact commands; run and write nothing")
     parser.add_argument("--cuda-repo-release", type=int, metavar="NN",
@@ -36,8 +39,7 @@ def register(sub):
                              "whatever the chroot's release (mock engine)")
     parser.add_argument("--nodeps", action="store_true",
                         help="rpmbuild engine: do not check BuildRequires against the rpm database")
-    parser.add_argument("--macros", action="append", default=[], type=Path, metavar="FILE",
-                        help="rpmbuild engine: load this macro file (rpmbuild --load); repeatable")
+    options.add_macros(parser, "; used by the SRPM step and the rpmbuild engine")
     parser.add_argument("--ccache", action="store_true",
                         help="rpmbuild engine: compile C/C++ through ccache (cache in $CCACHE_DIR, else "
                              "ccache/ under the ollama-rpm cache) in a fixed build tree, so a rebuild of the "
@@ -59,15 +61,16 @@ def _validate(args, cfg):
             if value:
                 raise UsageError(f"{option}: applies to --engine mock only")
     else:
-        for option, value in (("--nodeps", args.nodeps), ("--macros", args.macros), ("--ccache", args.ccache)):
+        for option, value in (("--nodeps", args.nodeps), ("--ccache", args.ccache)):
             if value:
                 raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
+        if args.macros and args.srpm is not None:
+            raise UsageError("--macros: with --engine mock it applies to the SRPM step, which --srpm skips "
+                             "(mock's chroot has Fedora's own macros)")
     if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
         raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
                          "(Fedora) or 10 (RHEL, for epel chroots)")
-    for path in args.macros:
-        if not path.is_file():
-            raise UsageError(f"--macros {path}: no such file")
+    project.macro_files(args.macros)
     if args.srpm is not None and not args.srpm.is_file():
         raise UsageError(f"--srpm {args.srpm}: no such file")
     if args.srpm is not None and not args.srpm.name.endswith(".src.rpm"):
@@ -85,8 +88,8 @@ def _unique(items):
 def _srpm(args, root, resultdir):
     if args.srpm is not None:
         return args.srpm.resolve()
-    from ollama_rpm.srpm import build_srpm
-    return Path(build_srpm(root, Path(resultdir) / "srpm", config_path=args.config)).resolve()
+    return Path(srpm_mod.build_srpm(root, Path(resultdir) / "srpm", config_path=args.config,
+                                    macros=args.macros)).resolve()
 
 
 def run(args):
@@ -94,7 +97,7 @@ def run(args):
     cfg = config_mod.load(args.config or root / project.CONFIG_NAME)
     _validate(args, cfg)
     with_, without = _unique(args.with_), _unique(args.without)
-    resultdir = atomic.check_output_dir((args.resultdir or root / "results").resolve(), "--resultdir")
+    resultdir = atomic.check_output_dir((args.outdir or root / "results").resolve(), "--outdir")
     if args.engine == "mock":
         return _run_mock(args, cfg, root, resultdir, with_, without)
     return _run_rpmbuild(args, root, resultdir, with_, without)
@@ -135,7 +138,7 @@ def _run_mock(args, cfg, root, resultdir, with_, without):
 
 
 def _run_rpmbuild(args, root, resultdir, with_, without):
-    macros = [Path(p).resolve() for p in (*project.extra_macro_files(), *args.macros)]
+    macros = project.macro_files(args.macros)
     arch = builder.host_arch()
     if args.dry_run:
         srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")

@@ -1,29 +1,34 @@
 """`ollama-rpm check-patches`: do our patches and the compat patches still apply?"""
 
-from pathlib import Path
+from ollama_rpm import config as config_mod, patchcheck, project, source_table, sources
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
 
-from ollama_rpm import config as config_mod, patchcheck, project, spec_context, sources
-from ollama_rpm.errors import EXIT_OK, UsageError
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
 def register(sub):
-    parser = sub.add_parser("check-patches", help="apply the patches to scratch copies of the upstream tarballs")
-    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
-    parser.add_argument("--source-dir", type=Path,
-                        help="where the tarballs are (default: build/SOURCES in the project; run `sources` first)")
+    parser = sub.add_parser(
+        "check-patches", help="apply the patches to scratch copies of the upstream tarballs",
+        description="Apply the patches of patches_dir (in file-name order, as %autopatch does) to a scratch "
+                    "copy of the Ollama tarball, and llama.cpp's compat patches from Ollama's tree to a copy "
+                    "of the llama.cpp tarball with git apply, as %prep does. Run `sources` first.")
+    options.add_config(parser)
+    options.add_source_dir(parser, "where the tarballs are (run `sources` first)")
     parser.set_defaults(func=run)
 
 
 def run(args):
     root = project.find_root()
     config = config_mod.load(args.config or root / project.CONFIG_NAME)
+    table = source_table.build(config)
     source_dir = args.source_dir or sources.default_source_dir(root)
-    tarballs = [source_dir / s.file_name for s in spec_context.sources(config)[:2]]
-    for tarball in tarballs:
+    ollama, llama = (source_dir / table.role(role).file_name for role in (source_table.OLLAMA, source_table.LLAMA_CPP))
+    for tarball in (ollama, llama):
         if not tarball.is_file():
             raise UsageError(f"{tarball}: not there; run `ollama-rpm sources` first")
-    applied = patchcheck.check(tarballs[0], patchcheck.project_patches(config, root),
-                               tarballs[1], config.llama_cpp_compat_patches)
+    applied = patchcheck.check(ollama, [table.base / p.path for p in table.patches],
+                               llama, config.llama_cpp_compat_patches)
     for name in applied:
         print(f"ok  {name}")
     return EXIT_OK

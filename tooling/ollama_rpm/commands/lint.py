@@ -1,10 +1,15 @@
 """`ollama-rpm lint`: rpmlint gate with the project's Fedora profile and rpmlintrc."""
 
+import argparse
 import sys
 from pathlib import Path
 
 from ollama_rpm import atomic, project
-from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
+
+# The CI gate's contract: every failure other than findings is 2 (cli.main maps it).
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG)
 from ollama_rpm.lint import default_paths, lint_paths
 from ollama_rpm.lint.report import FORMATS, to_text
 
@@ -16,11 +21,10 @@ def register(sub):
                     "*.rpm under the result dir. Exit 0 clean, 1 lint errors (or warnings "
                     "with --strict), 2 bad input or rpmlint missing.")
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".spec or .rpm files")
-    parser.add_argument("--resultdir", type=Path,
-                        help="where to look for *.rpm, recursively (default: <project>/results)")
-    parser.add_argument("--macros", type=Path, action="append", default=[], metavar="FILE",
-                        help="extra rpm macro file for parsing specs (repeatable; "
-                             "not needed on Fedora)")
+    parser.add_argument("--rpm-dir", type=Path, metavar="DIR",
+                        help="where to look for *.rpm, recursively: build's --outdir (default: <project>/results)")
+    parser.add_argument("--resultdir", dest="rpm_dir", type=Path, help=argparse.SUPPRESS)
+    options.add_macros(parser, "; used to parse specs")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text")
     parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                         help="write the report here (atomically) instead of stdout; "
@@ -33,10 +37,10 @@ def register(sub):
 
 def run(args):
     root = project.find_root()
-    paths = args.paths or default_paths(root, args.resultdir)
+    paths = args.paths or default_paths(root, args.rpm_dir)
     if not args.paths and not paths[0].exists():
         raise UsageError(f"{paths[0]}: no such file; run `ollama-rpm render` first")
-    report = lint_paths(paths, root, macros=[*project.extra_macro_files(), *args.macros], strict=args.strict,
+    report = lint_paths(paths, root, macros=project.macro_files(args.macros), strict=args.strict,
                         profile=args.profile, rpmlintrc=args.rpmlintrc)
     text = FORMATS[args.format](report)
     if args.output:

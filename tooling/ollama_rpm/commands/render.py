@@ -4,13 +4,21 @@ import sys
 from pathlib import Path
 
 from ollama_rpm import cpu_levels, project, render
-from ollama_rpm.errors import EXIT_FAILED, EXIT_OK
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
+
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
 def register(sub):
-    parser = sub.add_parser("render", help="render ollama.spec from the template and config")
-    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
-    parser.add_argument("--output", "-o", type=Path, help="spec to write (default: ollama.spec in the project)")
+    parser = sub.add_parser(
+        "render", help="render ollama.spec from the template and config",
+        description="Validate packaging.yaml and render ollama.spec from ollama.spec.j2, atomically; two "
+                    "renders of the same inputs are byte-identical. With --check nothing is written and a "
+                    "stale spec is exit 1 with a diff.")
+    options.add_config(parser)
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE",
+                        help="spec to write (default: ollama.spec in the project)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 with a diff if the spec on disk differs from a fresh render")
     parser.set_defaults(func=run)

@@ -1,17 +1,23 @@
 """`ollama-rpm sources`: download, verify and collect every Source and Patch."""
 
 import sys
-from pathlib import Path
 
 from ollama_rpm import config as config_mod, project, sources
-from ollama_rpm.errors import EXIT_OK
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
+
+EXIT_CODES = (EXIT_OK, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
 def register(sub):
-    parser = sub.add_parser("sources", help="download and verify the Sources; copy project files and patches")
-    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
-    parser.add_argument("--source-dir", type=Path,
-                        help="where the Sources go (default: build/SOURCES in the project)")
+    parser = sub.add_parser(
+        "sources", help="download and verify the Sources; copy project files and patches",
+        description="Put every Source and Patch of the spec into the source directory: the Ollama and "
+                    "llama.cpp tarballs from the download cache or their URLs, each checked against its "
+                    "sha256 pin in sources.lock (next to the config), the vendor tarball when `vendor` made "
+                    "it, and the project files and patches (read from the config's directory).")
+    options.add_config(parser)
+    options.add_source_dir(parser, "where the Sources go")
     parser.add_argument("--update-lock", action="store_true",
                         help="download Sources that have no pin (or whose URL changed) and record "
                              "their sha256 in sources.lock")
@@ -22,7 +28,7 @@ def run(args):
     root = project.find_root()
     config = config_mod.load(args.config or root / project.CONFIG_NAME)
     source_dir = args.source_dir or sources.default_source_dir(root)
-    sources.fetch_sources(root, config, source_dir, update_lock=args.update_lock, report=_status)
+    sources.fetch_sources(sources.resolve(config, source_dir), update_lock=args.update_lock, report=_status)
     print(source_dir)
     return EXIT_OK
 

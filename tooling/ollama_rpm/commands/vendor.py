@@ -1,18 +1,23 @@
 """`ollama-rpm vendor`: the Go vendor tarball (Source2) with go-vendor-tools, and the Go License."""
 
 import sys
-from pathlib import Path
+from ollama_rpm import config as config_mod, project, sources, vendor
+from ollama_rpm.commands import options
+from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
+                               OllamaRpmError)
 
-from ollama_rpm import config as config_mod, project, vendor
-from ollama_rpm.errors import EXIT_OK, OllamaRpmError
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
 def register(sub):
     parser = sub.add_parser(
-        "vendor", help="make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball")
-    parser.add_argument("--config", type=Path, help="config file (default: packaging.yaml of the project)")
-    parser.add_argument("--source-dir", type=Path,
-                        help="where the Sources are (default: build/SOURCES in the project)")
+        "vendor", help="make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball",
+        description="Make the Go vendor tarball Source with Fedora's go_vendor_archive from the pinned Ollama "
+                    "tarball, verify every module against go.sum, refresh the generated block of "
+                    "go-vendor-tools.toml, and check the tarball against its pin in sources.lock. Exit 1 "
+                    "when --license finds go.license out of date.")
+    options.add_config(parser)
+    options.add_source_dir(parser, "where the Sources are and the tarball goes")
     parser.add_argument("--update-lock", action="store_true",
                         help="record the vendor tarball's sha256 in sources.lock instead of checking it")
     license_group = parser.add_mutually_exclusive_group()
@@ -28,13 +33,13 @@ def register(sub):
 
 def run(args):
     root = project.find_root()
-    config_path = args.config or root / project.CONFIG_NAME
-    config = config_mod.load(config_path)
-    tarball = vendor.build_vendor(root, config, args.source_dir, update_lock=args.update_lock, report=_status)
+    config = config_mod.load(args.config or root / project.CONFIG_NAME)
+    sset = sources.resolve(config, args.source_dir or sources.default_source_dir(root))
+    tarball = vendor.build_vendor(sset, update_lock=args.update_lock, report=_status)
     if not (args.license or args.update_license):
         print(tarball)
         return EXIT_OK
-    found = vendor.detect_go_license(root, config, args.source_dir, tarball, report=_status)
+    found = vendor.detect_go_license(sset, tarball, report=_status)
     print(found.expression)
     if vendor.licenses_equal(found.expression, config.go_license):
         _status(f"{config.path}: go.license matches the detected expression")

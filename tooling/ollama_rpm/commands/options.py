@@ -1,0 +1,48 @@
+"""Options shared by the subcommands: one name and one meaning for each.
+
+Conventions: `--config FILE` is packaging.yaml (every relative path in it is read
+from its directory); `--source-dir DIR` is the Sources directory (build/SOURCES);
+`--outdir DIR` is where a command writes its products; `--output FILE` is a single
+file it writes; `--macros FILE` is an rpm macro file for every command that runs
+rpm; `--with/--without BACKEND` take the backend names of packaging.yaml.
+Old spellings stay as hidden aliases.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ollama_rpm import project
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"config file (default: {project.CONFIG_NAME} of the project); the files it names, "
+                             f"the patches and {project.LOCK_NAME} are read from its directory")
+
+
+def add_source_dir(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--source-dir", type=Path, metavar="DIR",
+                        help=f"{what} (default: build/SOURCES in the project)")
+
+
+def add_outdir(parser: argparse.ArgumentParser, what: str, default: str, *old: str) -> None:
+    """`--outdir DIR`, with `old` spellings accepted but hidden from --help."""
+    parser.add_argument("--outdir", type=Path, metavar="DIR", help=f"{what} (default: {default})")
+    for alias in old:
+        parser.add_argument(alias, dest="outdir", type=Path, help=argparse.SUPPRESS)
+
+
+def add_macros(parser: argparse.ArgumentParser, what: str = "") -> None:
+    parser.add_argument("--macros", type=Path, action="append", default=[], metavar="FILE",
+                        help="extra rpm macro file (rpmbuild/rpm --load), repeatable, after those in "
+                             "$OLLAMA_RPM_MACROS (colon-separated); not needed on Fedora" + what)
+
+
+def add_bconds(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--with", dest="with_", action="append", default=[], metavar="BACKEND",
+                        help="turn a backend's %%bcond on (a backend of packaging.yaml: cuda, cuda12, rocm, "
+                             "vulkan); repeatable")
+    parser.add_argument("--without", action="append", default=[], metavar="BACKEND",
+                        help="turn a backend's %%bcond off; repeatable")
