@@ -380,7 +380,9 @@ def signals_interrupt():
         yield
     finally:
         for signum, handler in old.items():
-            signal.signal(signum, handler)
+            # Once interrupted, a second Ctrl-C must not cut the clean-up short.
+            interrupted = signum == signal.SIGINT and _SIGNALS.interrupted
+            signal.signal(signum, signal.SIG_IGN if interrupted else handler)
 
 
 def _signals_held():

@@ -8,8 +8,10 @@ Every failure ends as one line on stderr with the exit code of errors.py; `--deb
 """
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 import textwrap
 import traceback
@@ -155,6 +157,12 @@ def main(argv=None):
         debug = debug or args.debug
         return args.func(args)
     except (KeyboardInterrupt, Exception) as error:
+        if isinstance(error, KeyboardInterrupt):
+            # A command may have routed SIGINT through its own handler and put the
+            # previous one back while unwinding: a second Ctrl-C from here on must
+            # not cut the report short or kill the interpreter on its way out.
+            with contextlib.suppress(ValueError):       # not the main thread
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         code, message = _classify(error)
         # `lint` keeps the CI gate's contract: 1 findings, 2 anything else.
         if argv_command(argv) == "lint" and code not in (EXIT_INTERRUPTED, 1):
