@@ -105,7 +105,7 @@ def _run_pipeline(work):
         step("vendor", "vendor")
         srpm = step("srpm", "srpm", "--outdir", work / "srpm", "--macros", STANDIN_MACROS
                     ).stdout.strip().splitlines()[-1]
-        step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--resultdir", work / "results",
+        step("build", "build", "--engine", "rpmbuild", "--ccache", "--srpm", srpm, "--outdir", work / "results",
              "--nodeps", "--without", "rocm", "--with" if VULKAN_SDK else "--without", "vulkan",
              "--macros", STANDIN_MACROS)
     finally:

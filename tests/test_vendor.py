@@ -30,7 +30,10 @@ from source_fixtures import (OLLAMA_FILES, OLLAMA_TARBALL, VENDOR_TARBALL, VERSI
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")
 
-REAL_MODULES = {"golang.org/x/sync": "v0.10.0", "github.com/x448/float16": "v0.8.4"}
+REAL_MODULES = {"golang.org/x/sync": "v0.10.0", "github.com/x448/float16": "v0.8.4",
+                # No license file, only a README (as in the real tree); and its Windows
+                # half's dependency, which `go mod vendor` keeps too.
+                "github.com/mattn/go-localereader": "v0.0.1", "golang.org/x/text": "v0.14.0"}
 
 
 @pytest.fixture
@@ -258,9 +261,13 @@ def real_project(tmp_path, real_env):
     ollama = upstream.make_ollama_tarball(mirror, version=VERSION)
     llama = upstream.make_llama_cpp_tarball(mirror)
     root = make_project(tmp_path / "project", ollama.as_uri(), llama.as_uri())
-    # The project's settings without its licenses entries, which name files of the real Ollama.
+    # The project's settings without the licenses entries that name files only the
+    # real Ollama has; go-localereader's README is the same file in both.
     toml = root / "go-vendor-tools.toml"
-    toml.write_text(toml.read_text().split("\n[[licensing.licenses]]\n")[0] + "\n")
+    head, *entries = toml.read_text().split("\n[[licensing.licenses]]\n")
+    kept = [e for e in entries if "vendor/github.com/mattn/go-localereader/" in e]
+    assert len(kept) == 1
+    toml.write_text(head + "".join("\n[[licensing.licenses]]\n" + e for e in kept))
     run_cli("sources", "--update-lock", cwd=root, env=real_env, check=True)
     return root
 
@@ -276,7 +283,9 @@ def test_real_modules_are_vendored_with_upstreams_go_mod_and_go_sum(real_project
     assert {"go.mod", "go.sum", "vendor/golang.org/x/sync/errgroup/errgroup.go",
             "vendor/golang.org/x/sync/LICENSE", "vendor/golang.org/x/sync/PATENTS",
             "vendor/github.com/x448/float16/float16.go", "vendor/github.com/x448/float16/LICENSE",
-            "vendor/github.com/ollama-rpm/fixturedep/LICENSE"} <= names
+            "vendor/github.com/ollama-rpm/fixturedep/LICENSE",
+            "vendor/github.com/mattn/go-localereader/README.md"} <= names
+    assert not [n for n in names if n.startswith("vendor/github.com/mattn/go-localereader/LICEN")]
     # Only the imported package of x/sync, as `go mod vendor` prunes.
     assert not [n for n in names if n.startswith("vendor/golang.org/x/sync/semaphore")]
     for module, version in REAL_MODULES.items():
