@@ -25,7 +25,7 @@ from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as 
     render, spec_context, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
-from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_commit,
+from ollama_rpm.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit,
                                          read_ggml_variants, read_ollama)
 from ollama_rpm.version import parse_upstream
 
@@ -144,7 +144,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
     for backend in cfg.backends:
         # A list given as an rpm macro (Fedora's %{rocm_gpu_list_default}) is the
         # distribution's choice, not upstream's: leave it alone.
-        if backend.name in PRESET_VARIABLE and backend.gpu_targets \
+        if has_preset(backend.name) and backend.gpu_targets \
                 and not any(t.startswith("%") for t in backend.gpu_targets):
             targets = gpu_list(upstream, backend.name, backend.runner_dir)
             if listed(("backends", backend.name, "gpu_targets"), targets):
