@@ -99,6 +99,7 @@ class Config:
     cpu_aarch64: tuple
     packager: str
     changelog: tuple
+    layout: str = "single"        # single (one spec, backends as %bcond) or split (a spec per backend)
 
     @property
     def evr(self):
@@ -243,6 +244,7 @@ def parse(path, data):
         top.fail("release", f"expected a positive integer (at most 999999), got {_describe(release)}")
     summary = top.text("summary", grammar.summary)
     url = top.text("url", lambda value: grammar.url(value, https_only=True))
+    layout = top.text("layout", _layout_kind, required=False, default="single")
     license_ = top.text("license", grammar.spdx)
 
     llama = top.sub("llama_cpp")
@@ -325,8 +327,18 @@ def parse(path, data):
         source_urls=tuple(source_urls),
         vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
-        packager=packager, changelog=changelog,
+        packager=packager, changelog=changelog, layout=layout,
     )
+
+
+LAYOUTS = ("single", "split")
+
+
+def _layout_kind(value):
+    """A grammar-style check: None when `value` is a layout name, else what is expected."""
+    if value is None or value not in LAYOUTS:
+        return "single or split (one spec, or a source package per GPU backend)"
+    return None
 
 
 _LICENSE_WORDS = {"AND", "OR", "WITH"}

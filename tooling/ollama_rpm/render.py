@@ -20,15 +20,23 @@ def environment(root):
     )
 
 
-def render_text(root, config):
+def render_text(root, config, package=None):
+    """The spec of one source package (default: the single layout's ollama.spec)."""
     root = Path(root)
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
-        return template.render(**spec_context.build(config, root))
+        return template.render(**spec_context.build(config, root, package))
     except jinja2.TemplateSyntaxError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message) from None
     except jinja2.UndefinedError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, None, f"undefined value: {error.message}") from None
+
+
+def render_specs(root, config, layout=None):
+    """[(SpecPackage, spec text)] of every source package of the layout, main first:
+    the same template rendered once per package."""
+    return [(package, render_text(root, config, package))
+            for package in spec_context.packages(config, layout)]
 
 
 def load_and_render(root, config_path=None):

@@ -217,9 +217,73 @@ def changelog(config):
     return result
 
 
-def build(config, root):
-    """Everything the template needs, as plain dicts/lists/strings."""
+LAYOUTS = ("single", "split")
+
+
+@dataclass(frozen=True)
+class SpecPackage:
+    """One source package of a layout: its spec file and what it builds.
+
+    single: one `ollama` spec with every backend as a %bcond subpackage (Fedora
+    review). split: `ollama` (Go, CPU levels, service) plus one spec per GPU
+    backend, `ollama-ggml-<backend>`, that builds only that backend.
+    """
+    name: str                   # the source package: ollama, ollama-ggml-vulkan
+    backend: str = ""           # the backend a split backend spec builds; "" for ollama
+    layout: str = "single"
+
+    @property
+    def spec_file(self):
+        return f"{self.name}.spec"
+
+    @property
+    def main(self):
+        return not self.backend
+
+
+def packages(config, layout=None):
+    """The source packages of `layout` (default: packaging.yaml's), main first."""
+    layout = layout or config.layout
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r}")
+    main = SpecPackage(config.name, layout=layout)
+    if layout == "single":
+        return [main]
+    return [main] + [SpecPackage(f"{config.name}-{registry.info(b.name).package}", b.name, layout)
+                     for b in config.backends]
+
+
+def backend_builds(config, package, arch, with_=(), without=()):
+    """Whether a split backend spec is built for `arch` given --with/--without
+    (the %bcond defaults of the single layout: packaging.yaml's `enabled`)."""
+    backend = config.backend(package.backend)
+    wanted = backend.name in with_ or (backend.enabled and backend.name not in without)
+    return wanted and arch in backend.arches
+
+
+def build(config, root, package=None):
+    """Everything the template needs, as plain dicts/lists/strings, for one
+    source package of the layout (default: the single-layout ollama spec)."""
+    package = package or SpecPackage(config.name)
+    all_backends = [backend_data(b, config) for b in config.backends]
+    own = next((b for b in all_backends if b["name"] == package.backend), None)
+    spec_sources = sources(config)
+    spec_patches = patches(config, root)
+    if not package.main:
+        # Ollama's tree (llama/server) and llama.cpp; no Go modules, units or Go patches.
+        spec_sources = spec_sources[:2]
+        spec_patches = []
+    if package.main:
+        built = all_backends if package.layout == "single" else []
+    else:
+        built = [own]
     return {
+        "spec_name": package.name,
+        "main": package.main,
+        # The single layout switches its backends with %bcond; a split backend
+        # spec always builds its own backend.
+        "bconds": package.main and package.layout == "single",
+        "backend": own,
         "name": config.name,
         "upstream_version": config.upstream_version,
         "version": config.version,
@@ -229,7 +293,7 @@ def build(config, root):
         "license": config.license,
         "ggml_license": config.ggml_license,
         "bundled": bundled(config),
-        "llama_cpp_license_files": llama_cpp_license_files(config),
+        "llama_cpp_license_files": llama_cpp_license_files(config) if package.main else ["LICENSE"],
         "replaces_main": replaces(config).get("main", []),
         "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
@@ -237,15 +301,15 @@ def build(config, root):
         "llama_cpp_commit": config.llama_cpp_commit,
         "compat_patches": config.llama_cpp_compat_patches,
         "private_files": manifest.packaged_files(manifest.load(config.llama_cpp_install_manifest)),
-        "sources": sources(config),
-        "patches": patches(config, root),
+        "sources": spec_sources,
+        "patches": spec_patches,
         "go_min_version": config.go_min_version,
         "go_libdir_variables": config.go_libdir_variables,
         "go_license": config.go_license,
         "cpu_levels": cpu_level_packages(config),
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
-        "backends": [backend_data(b, config) for b in config.backends],
+        "backends": built,
         "hip_flags_sed": HIP_FLAGS_SED,
         "changelog": changelog(config),
     }

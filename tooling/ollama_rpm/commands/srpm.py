@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ollama_rpm import project, srpm
+from ollama_rpm import project, spec_context, srpm
 from ollama_rpm.errors import EXIT_OK
 
 
@@ -15,15 +15,20 @@ def register(sub):
                         help="where the Sources and the spec go (default: build/SOURCES in the project)")
     parser.add_argument("--macros", type=Path, action="append", default=[], metavar="FILE",
                         help="extra rpm macro file (rpmbuild --load); repeatable")
+    parser.add_argument("--layout", choices=spec_context.LAYOUTS,
+                        help="single: one SRPM; split: ollama plus one ollama-ggml-<backend> SRPM per GPU backend "
+                             "(default: packaging.yaml's layout, else single)")
     parser.set_defaults(func=run)
 
 
 def run(args):
     root = project.find_root()
     outdir = args.outdir or srpm.default_outdir(root)
-    path = srpm.build_srpm(root, outdir, config_path=args.config, source_dir=args.source_dir,
-                           macros=[*project.extra_macro_files(), *args.macros], report=_status)
-    print(path)
+    paths = srpm.build_srpms(root, outdir, config_path=args.config, source_dir=args.source_dir,
+                             macros=[*project.extra_macro_files(), *args.macros], report=_status,
+                             layout=args.layout)
+    for path in paths:             # one per line, the main package first
+        print(path)
     return EXIT_OK
 
 
