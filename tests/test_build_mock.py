@@ -87,13 +87,15 @@ def test_cuda_config_adds_nvidia_repo_host_gcc_and_path(project, tmp_path, srpm,
         assert "backends.cuda.arches is ['x86_64']" in stderr and "builds nothing on aarch64" in stderr
 
 
-@pytest.mark.parametrize("chroot", ["fedora-rawhide-x86_64", "fedora-rawhide-aarch64"])
-def test_cuda_on_rawhide_is_refused_without_a_repo_release(project, tmp_path, srpm, chroot):
-    out = tmp_path / "out"
-    proc = run_cli("build", "--dry-run", "--resultdir", out, "--chroot", chroot, "--with", "cuda", "--srpm", srpm,
-                   cwd=project)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert f"{chroot}: NVIDIA publishes no CUDA repository for rawhide" in proc.stderr
+@pytest.mark.parametrize("chroot, newest", [("fedora-rawhide-x86_64", "fedora43/x86_64"),
+                                            ("fedora-rawhide-aarch64", "fedora42/sbsa")])
+def test_cuda_on_rawhide_uses_the_newest_nvidia_repository_with_a_warning(project, tmp_path, srpm, chroot, newest):
+    # The registry's one policy (copr submit follows it too): a release NVIDIA has
+    # no repository for takes the newest one below it; rawhide is above them all.
+    configs, _, stderr = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda", "--srpm", srpm)
+    assert f"{NVIDIA}/{newest}/" in configs[chroot]["dnf.conf"]
+    assert f"{chroot}: NVIDIA publishes no CUDA repository for fedora rawhide" in stderr
+    assert "--cuda-repo-release" in stderr
     configs, _, _ = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda",
                                     "--cuda-repo-release", "42", "--srpm", srpm)
     assert "cuda-fedora42-" in configs[chroot]["dnf.conf"]
