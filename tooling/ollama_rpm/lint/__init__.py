@@ -31,10 +31,11 @@ __all__ = ["lint_paths", "default_paths", "Report", "FileResult"]
 
 
 def default_paths(project_root, resultdir=None):
-    """The project's ollama.spec, then every *.rpm under the result dir (sorted)."""
+    """The project's ollama.spec (and a split layout's ollama-ggml-<backend>.spec
+    files), then every *.rpm under the result dir (sorted)."""
     root = Path(project_root)
     resultdir = Path(resultdir) if resultdir else root / "results"
-    paths = [root / "ollama.spec"]
+    paths = [root / "ollama.spec", *sorted(root.glob("ollama-ggml-*.spec"))]
     if resultdir.is_dir():
         paths += sorted(resultdir.rglob("*.rpm"))
     return paths

@@ -1,0 +1,138 @@
+"""End to end, split layout: from the same packaging.yaml and template, `ollama`
+(Go, CPU levels, service) and `ollama-ggml-vulkan` (the fixture's Vulkan backend
+only) are rendered, built as two SRPMs with the rpmbuild engine (ollama first),
+installed together into a scratch root, linted and smoke-tested.
+"""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import STANDIN_MACROS, run_cli
+from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names, rpm_query
+from fixture import upstream
+from ollama_rpm.lint import lint_paths
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "go", "cmake", "rpm2cpio", "unshare")),
+                       reason="needs rpmbuild, go, cmake, rpm2cpio and unshare"),
+]
+
+EVR = f"{VERSION}-1.fc43"
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    # As conftest's fixture_rpms: default backends minus ROCm (the fixture has no HIP backend).
+    result = build_fixture_rpms(tmp_path_factory.mktemp("e2e-split"), build_args=("--without", "rocm"),
+                                layout="split")
+    yield result
+    result["server"].stop()
+
+
+def _binary(rpms):
+    return [r for r in rpms if "-debuginfo-" not in r.name and "-debugsource-" not in r.name]
+
+
+def test_render_writes_one_spec_per_source_package(split):
+    project = split["project"]
+    assert (project / "ollama.spec").is_file() and (project / "ollama-ggml-vulkan.spec").is_file()
+    out = split["steps"]["render"].stdout.split()
+    assert [p.rsplit("/", 1)[-1] for p in out] == ["ollama.spec", "ollama-ggml-cuda.spec", "ollama-ggml-cuda12.spec",
+                                                   "ollama-ggml-rocm.spec", "ollama-ggml-vulkan.spec"]
+    proc = run_cli("render", "--check", "--layout", "split", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The main spec of the split layout builds no GPU backend and has no %bcond for one.
+    main = (project / "ollama.spec").read_text()
+    assert "%bcond" not in main and "ggml-vulkan" not in main
+
+
+def test_two_srpms_and_the_packages_each_builds(split):
+    assert [s.name for s in split["srpms"]] == [f"ollama-{EVR}.src.rpm", f"ollama-ggml-vulkan-{EVR}.src.rpm"]
+    names = rpm_names(_binary(split["rpms"]))
+    levels = sorted(set(split["cfg"]["cpu_variants"]["x86_64"].values()))
+    assert set(names) == {"ollama", "ollama-ggml-vulkan", *(f"ollama-ggml-cpu-x86_64-{lvl}" for lvl in levels)}
+    # each package from its own source package, same version-release
+    for name, rpm in names.items():
+        source = rpm_query(rpm, "--qf", "%{SOURCERPM}")
+        expected = "ollama-ggml-vulkan" if name == "ollama-ggml-vulkan" else "ollama"
+        assert source == f"{expected}-{EVR}.src.rpm", name
+    assert (split["results"] / "ollama" / "x86_64").is_dir()
+    assert (split["results"] / "ollama-ggml-vulkan" / "x86_64").is_dir()
+
+
+def test_the_backend_package_builds_no_go_and_no_cpu_variant(split):
+    vulkan_srpm = split["srpms"][1]
+    sources = subprocess.run(["rpm", "-qlp", str(vulkan_srpm)], capture_output=True, text=True, check=True).stdout
+    assert "vendor" not in sources and ".patch" not in sources      # no Go modules, no Go patches
+    log = (split["results"] / "ollama-ggml-vulkan" / "x86_64" / "build.log").read_text(errors="replace")
+    assert "-DGGML_VULKAN=ON" in log and "--target ggml-vulkan" in log
+    assert "go build" not in log and "GGML_CPU_ALL_VARIANTS=ON" not in log
+    assert "--target llama-server" not in log and "build-cpu" not in log
+    main_log = (split["results"] / "ollama" / "x86_64" / "build.log").read_text(errors="replace")
+    assert "GGML_VULKAN" not in main_log and "build-vulkan" not in main_log
+    files = rpm_files(rpm_names(_binary(split["rpms"]))["ollama-ggml-vulkan"])
+    libs = sorted(p for p in files if p.startswith(LIBDIR))
+    assert libs == [f"{LIBDIR}/vulkan", f"{LIBDIR}/vulkan/libggml-vulkan.so"]
+    assert "/usr/share/licenses/ollama-ggml-vulkan/llama.cpp-licenses/LICENSE" in files
+
+
+def test_the_backend_requires_ollama_of_exactly_its_version_release(split):
+    names = rpm_names(_binary(split["rpms"]))
+    requires = rpm_deps(names["ollama-ggml-vulkan"], "--requires")
+    assert f"ollama(x86-64) = {EVR}" in requires
+    assert not [r for r in requires if r.startswith(("libggml", "libllama"))]
+    provides = rpm_deps(names["ollama-ggml-vulkan"], "--provides")
+    assert f"ollama-vulkan = {EVR}" in provides                   # Fedora's old package name moves with it
+    obsoletes = rpm_query(names["ollama"], "--obsoletes")
+    assert "ollama-vulkan" not in obsoletes                      # the main package no longer removes it
+
+
+def test_main_and_backend_install_together_and_satisfy_each_other(split, tmp_path):
+    root = tmp_path / "root"
+    subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
+    rpms = [str(r) for r in _binary(split["rpms"])]
+    # No glibc in the scratch root, and scriptlets would run systemctl: payloads only.
+    # Without --replacefiles: a file in both packages would be a conflict here.
+    proc = subprocess.run(["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts", *rpms],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    # Every dependency one of our packages has on another is met by the installed set.
+    for rpm in rpms:
+        for require in rpm_deps(rpm, "--requires"):
+            if require.startswith("ollama"):
+                found = subprocess.run(["rpm", "--root", str(root), "-q", "--whatprovides", require],
+                                       capture_output=True, text=True)
+                assert found.returncode == 0, (rpm, require, found.stdout)
+    assert (root / LIBDIR.lstrip("/") / "vulkan" / "libggml-vulkan.so").is_file()
+    assert (root / "usr/bin/ollama").is_file()
+
+
+def test_specs_srpms_and_rpms_pass_the_lint_gate(split):
+    project = split["project"]
+    specs = [project / "ollama.spec", project / "ollama-ggml-vulkan.spec"]
+    report = lint_paths([*specs, *split["srpms"], *split["rpms"]], project, macros=[STANDIN_MACROS])
+    detail = "\n".join(f"{f.path}: {m}" for f in report.files for m in getattr(f, "messages", []))
+    assert report.errors == 0 and report.warnings == 0, detail
+    assert len(report.files) == len(split["rpms"]) + 4
+    # The command a packager runs: the project's specs and every RPM under the result dir.
+    proc = run_cli("lint", "--resultdir", split["results"], "--macros", STANDIN_MACROS, cwd=project,
+                   env=split["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ollama-ggml-vulkan.spec" in proc.stdout
+
+
+def test_smoke_checks_the_combined_install(split):
+    proc = run_cli("smoke", "--engine", "rootfs", "--json", "--timeout", "60", split["results"],
+                   env=split["env"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert {"ollama", "ollama-ggml-vulkan", "ollama-ggml-cpu-x86_64-v1"} <= set(report["packages"])
+    [gpu] = report["gpu"]
+    assert gpu["package"] == "ollama-ggml-vulkan" and gpu["loads"] is True
+    assert report["server_version"] == VERSION
+    assert upstream.COMPAT_MARKER in "\n".join(report["server_log_tail"]) or report["cpu"]["loaded"]
