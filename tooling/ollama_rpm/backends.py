@@ -31,11 +31,17 @@ class Toolkit:
     kind: str                           # cuda | hip | vulkan
     build_target: str                   # llama/server's CMake target that builds it
     gpu_targets_variable: str = ""      # CMake cache variable for the GPU list ("": none)
-    flags_variable: str = ""            # CMake variable for the device compiler's flags
-    # Shell variable %build sets from Fedora's flags and appends to `flags_variable`
-    # (the template assigns it, spec_context references it: the name lives here).
+    # Fedora's flags for the device compiler: %build sets `flags_shell_variable`
+    # from %{build_cxxflags}, one flag a line through `flags_sed`, joined with
+    # `flags_joiner`, and `flags_variable` (CMake) gets it, before (HIP) or after
+    # (CUDA) the value upstream/packaging.yaml sets. The name, the recipe and the
+    # reference all live here; the template only prints them.
+    flags_variable: str = ""
     flags_shell_variable: str = ""
-    flags_before: bool = False          # Fedora's flags first (HIP) or after upstream's (CUDA)
+    flags_sed: str = ""
+    flags_joiner: str = " "
+    flags_comment: tuple[str, ...] = ()
+    flags_before: bool = False
     flags_prefix: str = ""              # how the device compiler takes them (nvcc: -Xcompiler=)
     # %cmake sets CMAKE_<C|CXX>_FLAGS_RELEASE to -DNDEBUG so Fedora's -O2 decides;
     # CMake's default for CUDA/HIP (-O3 -DNDEBUG) would override it for host code.
@@ -46,11 +52,41 @@ class Toolkit:
     def flags_reference(self) -> str:
         return f"{self.flags_prefix}${{{self.flags_shell_variable}}}" if self.flags_shell_variable else ""
 
+    @property
+    def flags_command(self) -> str:
+        """The shell command whose output %build assigns to `flags_shell_variable`."""
+        joiner = "," if self.flags_joiner == "," else f"'{self.flags_joiner}'"
+        return (f"echo '%{{build_cxxflags}}' | tr ' ' '\\n' | sed -E '/^$/d; {self.flags_sed}' "
+                f"| paste -sd{joiner} -")
 
+
+# nvcc hands host flags to the host compiler as one comma-separated -Xcompiler
+# list: no GCC LTO (nvcc links the device code itself), no "-Wp," (nvcc would
+# split it on its commas).
 CUDA = Toolkit("cuda", "ggml-cuda", "CMAKE_CUDA_ARCHITECTURES", "CMAKE_CUDA_FLAGS", "ollama_cuda_host_flags",
+               flags_sed="/^-flto/d; /^-ffat-lto-objects$/d; s/^-Wp,//", flags_joiner=",",
+               flags_comment=("nvcc passes Fedora's flags to the host compiler as one -Xcompiler list:",
+                              "without LTO (nvcc links the device code itself) and with \"-Wp,\" dropped,",
+                              "since nvcc splits the list on commas just as -Wp would."),
                flags_prefix="-Xcompiler=", release_flags_variable="CMAKE_CUDA_FLAGS_RELEASE", nvidia_repo=True)
-HIP = Toolkit("hip", "ggml-hip", "AMDGPU_TARGETS", "CMAKE_HIP_FLAGS", "ollama_hip_flags", flags_before=True,
-              release_flags_variable="CMAKE_HIP_FLAGS_RELEASE")
+# Fedora's flags for the HIP compiler (clang), as Fedora's own ROCm packages
+# (rocrand, rocm-examples, llama-cpp) derive them from build_cxxflags: the
+# host-only hardening flags get -Xarch_host so the AMDGPU device compile does
+# not see them, and -mtls-dialect=gnu2 is dropped. On top of what they do, the
+# GCC-only parts go: GCC's LTO (clang links the device code itself) and the
+# -specs= files (clang has no such option). They go to CMAKE_HIP_FLAGS on the
+# command line, not through the HIPFLAGS environment variable: Ollama's
+# llama/server caches CMAKE_HIP_FLAGS (-parallel-jobs=4) before ggml enables
+# HIP, and a cached value wins over HIPFLAGS.
+HIP = Toolkit("hip", "ggml-hip", "AMDGPU_TARGETS", "CMAKE_HIP_FLAGS", "ollama_hip_flags",
+              flags_sed=("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-strong/; "
+                         "s/^-fcf-protection$/-Xarch_host -fcf-protection/; "
+                         "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d"),
+              flags_comment=("Fedora's flags for the HIP compiler (clang), as Fedora's ROCm packages adapt",
+                             "them: host-only hardening behind -Xarch_host, no -mtls-dialect, and none of",
+                             "GCC's LTO or -specs= files. Passed as CMAKE_HIP_FLAGS: llama/server caches",
+                             "its own value before HIP is enabled, which would win over HIPFLAGS."),
+              flags_before=True, release_flags_variable="CMAKE_HIP_FLAGS_RELEASE")
 VULKAN = Toolkit("vulkan", "ggml-vulkan")
 
 
@@ -145,7 +181,7 @@ def parse_chroot(name: str, option: str = "--chroot", any_copr: bool = False) ->
     config for (centos-stream, opensuse, other arches)."""
     match = _CHROOT.fullmatch(name or "")
     chroot = match and Chroot(name, match.group("release"), match.group("arch"), match.group("family"))
-    if not chroot or not (chroot.supported or any_copr):
+    if not chroot or not (chroot.supported or any_copr) or (chroot.family == "epel" and chroot.release == "rawhide"):
         raise UsageError(f"{option} {str(name)[:60]}: expected a {'Copr' if any_copr else 'mock'} chroot like "
                          "fedora-44-x86_64, "
                          "fedora-rawhide-aarch64 or epel-10-x86_64 (arches: x86_64, aarch64)")

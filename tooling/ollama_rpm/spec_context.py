@@ -92,20 +92,6 @@ def _variants_description(cpus, variants):
     return textwrap.fill(text, width=79)
 
 
-# Fedora's flags for the HIP compiler (clang), as Fedora's own ROCm packages
-# (rocrand, rocm-examples, llama-cpp) derive them from build_cxxflags: the
-# host-only hardening flags get -Xarch_host so the AMDGPU device compile does
-# not see them, and -mtls-dialect=gnu2 is dropped. On top of what they do, the
-# GCC-only parts go: GCC's LTO (clang links the device code itself) and the
-# -specs= files (clang has no such option). They go to CMAKE_HIP_FLAGS on the
-# command line, not through the HIPFLAGS environment variable: Ollama's
-# llama/server caches CMAKE_HIP_FLAGS (-parallel-jobs=4) before ggml enables
-# HIP, and a cached value wins over HIPFLAGS.
-HIP_FLAGS_SED = ("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-strong/; "
-                 "s/^-fcf-protection$/-Xarch_host -fcf-protection/; "
-                 "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d")
-
-
 def backend_data(backend, config=None):
     info = registry.info(backend.name)
     toolkit = info.toolkit
@@ -140,6 +126,8 @@ def backend_data(backend, config=None):
         "name": backend.name,
         "kind": kind,
         "flags_shell_variable": toolkit.flags_shell_variable,
+        "flags_command": toolkit.flags_command if toolkit.flags_sed else "",
+        "flags_comment": list(toolkit.flags_comment),
         "enabled": backend.enabled,
         # %bcond default: on for the listed arches only; "all" needs no %ifarch.
         "all_arches": set(backend.arches) == {"x86_64", "aarch64"},
@@ -310,6 +298,5 @@ def build(config, root, package=None):
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
         "backends": built,
-        "hip_flags_sed": HIP_FLAGS_SED,
         "changelog": changelog(config),
     }
