@@ -234,8 +234,9 @@ def ccache_topdir(arch):
 
 
 def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None,
-                 ccache=None, defines=()):
-    """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side."""
+                 ccache=None, defines=(), label=None):
+    """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side;
+    `label`: what the display calls this build (default: the arch)."""
     if not shutil.which("rpmbuild"):
         raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
     arch = arch or host_arch()
@@ -258,7 +259,7 @@ def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, 
         env = ccache.env(env)
     try:
         return _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display,
-                         arch, env, defines)
+                         arch, env, defines, label)
     finally:
         if lock is not None:
             lock.close()
@@ -276,11 +277,11 @@ def _lock_or_fail(path):
 
 
 def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display, arch, env,
-              defines=()):
+              defines=(), label=None):
     cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files, defines)
     log_path = outdir / "build.log"
     tracker = buildlog.Tracker(on_change=display.update)
-    display.start(arch, shlex.join(cmd))
+    display.start(label or arch, shlex.join(cmd))
     lines = []
     with open(log_path, "w", encoding="utf-8") as log:
         try:

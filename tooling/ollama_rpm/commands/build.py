@@ -218,7 +218,7 @@ def _run_split(args, cfg, root, resultdir, with_, without):
         else:
             defines = (("_smp_ncpus_max", str(share)),) if parallel else ()
             result = builder.run_rpmbuild(srpm, outdir(package), (), (), args.nodeps, macros, display,
-                                          arch=target, defines=defines)
+                                          arch=target, defines=defines, label=f"{package.name} {target}")
             where = target
         result.target = f"{package.name} {where}"
         if not result.ok:
