@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Wall clock of the single and the split layout on the fixture, and what it means for Copr.
 
-    .venv/bin/python bench/bench_layouts.py [--jobs N]
+    .venv/bin/python bench/bench_layouts.py [--jobs N] [--rounds N]
 
 One fixture project (tests/fixture, file:// Sources, the default backends minus
 ROCm, which the fixture lacks): render, sources and vendor once; then per layout
-`srpm --layout L` and `build --engine rpmbuild --layout L`. The split build's
+`srpm --layout L` and `build --engine rpmbuild --layout L`, the layouts taking
+turns for `--rounds` rounds (the median is printed: a shared machine is noisy).
+The split build's
 output is timestamped line by line, so the ollama package's and each backend
 package's own build time are read from one run. Prints the figures, the RPM
 sizes, and the wall clock Copr would see (single: one build does everything;
@@ -38,6 +40,7 @@ _LINE = re.compile(r"^\[(?P<label>[^\]]+)\] (?P<what>building|done|FAILED)\b")
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1, help="split layout: backend builds at once (default 1)")
+    parser.add_argument("--rounds", type=int, default=1, help="builds per layout, taking turns (default 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bench-layouts-") as tmp:
         tmp = Path(tmp)
@@ -51,19 +54,22 @@ def main():
         for label, cli in (("sources", ["sources", "--update-lock"]), ("vendor", ["vendor", "--update-lock"])):
             timed(label, cli, project, env)
 
-        figures = {}
-        for layout in ("single", "split"):
-            srpm_out = tmp / f"srpm-{layout}"
-            srpm_time, out = timed(f"srpm --layout {layout}", ["srpm", "--layout", layout, "--outdir", str(srpm_out),
-                                                               "--macros", str(STANDIN)], project, env)
-            srpms = out.split()
-            results = tmp / f"results-{layout}"
-            build = ["build", "--engine", "rpmbuild", "--layout", layout, "--nodeps", "--without", "rocm",
-                     "--resultdir", str(results), "--macros", str(STANDIN), "--jobs", str(args.jobs),
-                     *[a for s in srpms for a in ("--srpm", s)]]
-            total, packages = timed_build(f"build --layout {layout}", build, project, env)
-            figures[layout] = {"srpm": srpm_time, "build": total, "packages": packages,
-                               "rpms": sorted(results.rglob("*.rpm"))}
+        runs = {"single": [], "split": []}
+        for round_ in range(args.rounds):
+            for layout in ("single", "split"):
+                srpm_out = tmp / f"srpm-{layout}-{round_}"
+                srpm_time, out = timed(f"srpm --layout {layout}", ["srpm", "--layout", layout, "--outdir",
+                                                                   str(srpm_out), "--macros", str(STANDIN)],
+                                       project, env)
+                srpms = out.split()
+                results = tmp / f"results-{layout}-{round_}"
+                build = ["build", "--engine", "rpmbuild", "--layout", layout, "--nodeps", "--without", "rocm",
+                         "--resultdir", str(results), "--macros", str(STANDIN), "--jobs", str(args.jobs),
+                         *[a for s in srpms for a in ("--srpm", s)]]
+                total, packages = timed_build(f"build --layout {layout}", build, project, env)
+                runs[layout].append({"srpm": srpm_time, "build": total, "packages": packages,
+                                     "rpms": sorted(results.rglob("*.rpm"))})
+        figures = {layout: _median_run(rs) for layout, rs in runs.items()}
 
         print()
         print("package builds (rpmbuild engine, this machine):")
@@ -90,6 +96,12 @@ def main():
             print(f"  {layout:<6} {len(data['rpms']):3d} RPMs, {size / 1024:9.1f} KiB")
 
 
+def _median_run(runs):
+    """The run whose build time is the median (its own per-package figures with it)."""
+    ordered = sorted(runs, key=lambda run: run["build"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def timed(label, args, cwd, env):
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "ollama_rpm", *args], cwd=cwd, env=env,
@@ -114,8 +126,8 @@ def timed_build(label, args, cwd, env):
         match = _LINE.match(line)
         if not match:
             continue
-        label = match.group("label")
-        package = label.split()[0] if " " in label else "ollama"
+        target = match.group("label")
+        package = target.split()[0] if " " in target else "ollama"
         if match.group("what") == "building":
             began[package] = time.perf_counter()
         else:

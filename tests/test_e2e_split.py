@@ -139,3 +139,73 @@ def test_smoke_checks_the_combined_install(split):
     assert gpu["package"] == "ollama-ggml-vulkan" and gpu["loads"] is True
     assert report["server_version"] == VERSION
     assert upstream.COMPAT_MARKER in "\n".join(report["server_log_tail"]) or report["cpu"]["loaded"]
+
+
+# --- CUDA: the backend package built with NVIDIA's nvcc (no GPU needed) --------------
+
+def _nvcc():
+    import os
+    from conftest import BOOTSTRAP_NVCC
+    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
+                      str(BOOTSTRAP_NVCC)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+NVCC = _nvcc()
+
+
+@pytest.fixture(scope="module")
+def split_cuda(tmp_path_factory):
+    import os
+    import re
+    from fixture.project import configure_cuda
+    if NVCC is None:
+        pytest.skip("needs NVIDIA's nvcc (CUDA toolkit): set CUDACXX, put it on PATH or install it under "
+                    "/usr/local/cuda (.ci/bootstrap does)")
+    tmp = tmp_path_factory.mktemp("e2e-split-cuda")
+    version = subprocess.run([NVCC, "--version"], capture_output=True, text=True, check=True).stdout
+    major = int(re.search(r"release (\d+)\.", version).group(1))
+    backend = "cuda12" if major == 12 else "cuda"
+    stub = tmp / "driver-stub"
+    stub.mkdir()
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", str(stub / "libcuda.so"),
+                    str(STANDIN_MACROS.parent / "libcuda-stub.c")], check=True)
+
+    def configure(project, cfg):
+        return configure_cuda(project, cfg, major=major, gpu_targets=["75-virtual", "86"],
+                              host_compiler=shutil.which("g++-12") or shutil.which("g++"), nvcc=NVCC,
+                              backend=backend, driver_stub=stub / "libcuda.so")
+
+    env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}
+    result = build_fixture_rpms(tmp, configure=configure, env=env, layout="split",
+                                build_args=("--with", backend, "--without", "rocm", "--without", "vulkan"))
+    result.update(backend=backend, package=f"ollama-ggml-{backend}", runner=f"{LIBDIR}/cuda_v{major}")
+    yield result
+    result["server"].stop()
+
+
+def test_cuda_backend_package_builds_alone_and_installs_with_ollama(split_cuda, tmp_path):
+    names = rpm_names(_binary(split_cuda["rpms"]))
+    assert split_cuda["package"] in names and "ollama-ggml-vulkan" not in names
+    cuda = names[split_cuda["package"]]
+    assert rpm_query(cuda, "--qf", "%{SOURCERPM}") == f"{split_cuda['package']}-{EVR}.src.rpm"
+    files = rpm_files(cuda)
+    assert f"{split_cuda['runner']}/libggml-cuda.so" in files
+    assert not [p for p in files if "libcudart" in p or "libcublas" in p]          # bundled runtimes deleted
+    requires = rpm_deps(cuda, "--requires")
+    assert f"ollama(x86-64) = {EVR}" in requires and not [r for r in requires if r.startswith("libcuda.so.1")]
+    log = (split_cuda["results"] / split_cuda["package"] / "x86_64" / "build.log").read_text(errors="replace")
+    assert "--target ggml-cuda" in log and "go build" not in log and "GGML_CPU_ALL_VARIANTS=ON" not in log
+    root = tmp_path / "root"
+    subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
+    proc = subprocess.run(["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts",
+                           *map(str, _binary(split_cuda["rpms"]))], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / split_cuda["runner"].lstrip("/") / "libggml-cuda.so").is_file()
+    report = lint_paths([split_cuda["project"] / "ollama.spec",
+                         split_cuda["project"] / f"{split_cuda['package']}.spec", *split_cuda["srpms"],
+                         *split_cuda["rpms"]], split_cuda["project"], macros=[STANDIN_MACROS])
+    detail = "\n".join(f"{f.path}: {m}" for f in report.files for m in getattr(f, "messages", []))
+    assert report.errors == 0 and report.warnings == 0, detail
