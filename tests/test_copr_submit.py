@@ -251,3 +251,54 @@ def test_cuda12_is_refused_on_fedora_with_new_glibc(copr, home, srpm):
 def test_bad_project_name(home, srpm):
     proc = submit(home, "--project", "just-a-name", "--srpm", srpm)
     assert proc.returncode == EXIT_CONFIG and "OWNER/NAME" in proc.stderr
+
+
+def _split_srpms(tmp_path, names):
+    paths = []
+    for name in names:
+        path = tmp_path / f"{name}-0.32.15-1.fc43.src.rpm"
+        path.write_bytes(f"fake {name}".encode())
+        paths.append(path)
+    return paths
+
+
+def test_split_layout_uploads_ollama_then_the_backends_as_one_batch(copr, home, tmp_path):
+    write_config(home, copr.url)
+    srpms = _split_srpms(tmp_path, ("ollama", "ollama-ggml-cuda", "ollama-ggml-rocm", "ollama-ggml-vulkan"))
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--chroot", "fedora-43-aarch64", "--with", "cuda", *[a for s in srpms for a in ("--srpm", s)])
+    assert proc.returncode == 0, proc.stderr
+    uploads = [(name.rsplit("-", 2)[0], data) for name, _, data in copr.uploads]
+    assert [name for name, _ in uploads] == ["ollama", "ollama-ggml-cuda", "ollama-ggml-rocm", "ollama-ggml-vulkan"]
+    ollama, cuda, rocm, vulkan = (data for _, data in uploads)
+    # ollama first, alone; the first backend after it; the others in the same batch
+    assert "after_build_id" not in ollama and "with_build_id" not in ollama
+    assert cuda["after_build_id"] == 1000 and "with_build_id" not in cuda
+    assert rocm["with_build_id"] == 1001 and vulkan["with_build_id"] == 1001
+    # each package in the chroots of its arches (packaging.yaml: CUDA and ROCm x86_64 only)
+    assert ollama["chroots"] == vulkan["chroots"] == ["fedora-43-x86_64", "fedora-43-aarch64"]
+    assert cuda["chroots"] == rocm["chroots"] == ["fedora-43-x86_64"]
+    # the specs have no %bcond: no with_opts; NVIDIA's repository where the CUDA package builds
+    assert copr.chroots[("alice", "ollama", "fedora-43-x86_64")] == {"additional_repos": [NVIDIA_43], "with_opts": []}
+    assert copr.chroots[("alice", "ollama", "fedora-43-aarch64")]["additional_repos"] == []
+    assert all(copr.builds[build_id]["polls"] >= 2 for build_id in (1000, 1001, 1002, 1003))
+    lines = proc.stdout.splitlines()
+    assert any(line.split() == ["ollama-ggml-cuda", "fedora-43-x86_64", "succeeded"] for line in lines)
+    assert f"build 1001 (ollama-ggml-cuda): {copr.url}/coprs/alice/ollama/build/1001/" in proc.stdout
+
+
+def test_split_layout_without_a_backend_uploads_no_package_for_it(copr, home, tmp_path):
+    write_config(home, copr.url)
+    srpms = _split_srpms(tmp_path, ("ollama", "ollama-ggml-rocm", "ollama-ggml-vulkan"))
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--without", "rocm", *[a for s in srpms for a in ("--srpm", s)], "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    assert [name.rsplit("-", 2)[0] for name, _, _ in copr.uploads] == ["ollama", "ollama-ggml-vulkan"]
+    assert copr.uploads[1][2]["after_build_id"] == 1000
+    # a package turned on without its SRPM is refused before anything is sent to Copr
+    copr.uploads.clear()
+    copr.requests.clear()
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--srpm", srpms[0], "--no-wait")
+    assert proc.returncode == EXIT_CONFIG and "--srpm: none given for ollama-ggml-rocm" in proc.stderr
+    assert copr.requests == [] and copr.uploads == []

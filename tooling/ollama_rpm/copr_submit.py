@@ -372,6 +372,12 @@ def plan_uploads(cfg, chroots, with_, without, layout, srpms):
     return uploads
 
 
+def _uploads(cfg, chroots, with_, without, layout, srpms):
+    if layout == "single":
+        return [Upload(cfg.name, srpms[0], tuple(chroots))]
+    return plan_uploads(cfg, chroots, with_, without, layout, {_srpm_name(p): p for p in srpms})
+
+
 def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, copr_config=None, create=True,
            interval=30.0, timeout=0.0, api_timeout=120.0, root=None, out=None, plain=None, config_path=None,
            layout=None, cuda_release=None):
@@ -399,6 +405,7 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
             raise UsageError(f"--srpm {srpm}: not an existing .src.rpm file")
     if layout == "single" and len(srpms) > 1:
         raise UsageError(f"--srpm {srpms[1]}: the single layout uploads one SRPM")
+    uploads = _uploads(cfg, chroots, with_, without, layout, srpms) if srpms else None   # before Copr too
     session = Session(copr_config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
     if plain is None:
         plain = not session.out.isatty() or bool(os.environ.get("CI"))
@@ -407,13 +414,8 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
         print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
     ensure_project(session, owner, name, chroots, setup, create=create)
 
-    if not srpms:
-        srpms = _build_srpms(root, session, config_path, layout)
-    if layout == "single":
-        uploads = [Upload(cfg.name, srpms[0], tuple(chroots))]
-    else:
-        by_name = {_srpm_name(p): p for p in srpms}
-        uploads = plan_uploads(cfg, chroots, with_, without, layout, by_name)
+    if uploads is None:
+        uploads = _uploads(cfg, chroots, with_, without, layout, _build_srpms(root, session, config_path, layout))
     builds = []
     for index, upload in enumerate(uploads):
         buildopts = {"chroots": list(upload.chroots)}
