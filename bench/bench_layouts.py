@@ -87,7 +87,7 @@ def main():
         print(f"{'build step on this machine (sequential)':<44}{single:8.1f}s{split['build']:8.1f}s")
         print(f"{'Copr wall: one build | ollama, then batch':<44}{single:8.1f}s{fanout:8.1f}s")
         print(f"  split/single build ratio on this machine: {split['build'] / single:.2f}")
-        print(f"  backend package alone vs the whole single build: "
+        print("  backend package alone vs the whole single build: "
               + ", ".join(f"{n} {s / single:.2f}" for n, s in backends.items()))
         print()
         print("RPM sizes:")

@@ -66,6 +66,16 @@ def test_one_srpm_per_source_package_and_what_each_builds(split):
     assert (split["results"] / "ollama-ggml-vulkan" / "x86_64").is_dir()
 
 
+def test_srpm_of_one_package_as_coprs_make_srpm_asks(split, tmp_path):
+    proc = run_cli("srpm", "--layout", "split", "--package", "ollama-ggml-vulkan", "--outdir", tmp_path / "one",
+                   "--macros", STANDIN_MACROS, cwd=split["project"], env=split["env"])
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (tmp_path / "one").glob("*.src.rpm")] == [f"ollama-ggml-vulkan-{EVR}.src.rpm"]
+    proc = run_cli("srpm", "--layout", "split", "--package", "ollama-ggml-metal", "--outdir", tmp_path / "none",
+                   cwd=split["project"], env=split["env"])
+    assert proc.returncode == 2 and "--package ollama-ggml-metal: not a source package" in proc.stderr
+
+
 def test_the_backend_package_builds_no_go_and_no_cpu_variant(split):
     vulkan_srpm = split["srpms"][-1]
     sources = subprocess.run(["rpm", "-qlp", str(vulkan_srpm)], capture_output=True, text=True, check=True).stdout

@@ -66,8 +66,10 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
                        report=report)[0]
 
 
-def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print, layout=None):
-    """build_srpm for every source package of the layout (packaging.yaml's, or `layout`):
+def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print, layout=None,
+                package=None):
+    """build_srpm for every source package of the layout (packaging.yaml's, or `layout`),
+    or only `package` (a source package name: Copr's make_srpm builds one per package):
     sources are fetched and vendored once; returns the SRPM paths, main first.
 
     `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in tests.
@@ -80,6 +82,12 @@ def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), r
             raise UsageError(f"{path}: no such macro file")
     config = config_mod.load(config_path or root / project.CONFIG_NAME)
     specs = render.render_specs(root, config, layout)
+    if package:
+        names = [spec_package.name for spec_package, _ in specs]
+        specs = [(spec_package, text) for spec_package, text in specs if spec_package.name == package]
+        if not specs:
+            raise UsageError(f"--package {package}: not a source package of the "
+                             f"{layout or config.layout} layout; expected one of: {', '.join(names)}")
     source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
     cache = fetch.Cache()

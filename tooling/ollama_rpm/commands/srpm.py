@@ -18,6 +18,9 @@ def register(sub):
     parser.add_argument("--layout", choices=spec_context.LAYOUTS,
                         help="single: one SRPM; split: ollama plus one ollama-ggml-<backend> SRPM per GPU backend "
                              "(default: packaging.yaml's layout, else single)")
+    parser.add_argument("--package", metavar="NAME",
+                        help="only this source package's SRPM (e.g. ollama-ggml-vulkan; Copr's make_srpm "
+                             "builds one per package)")
     parser.set_defaults(func=run)
 
 
@@ -26,7 +29,7 @@ def run(args):
     outdir = args.outdir or srpm.default_outdir(root)
     paths = srpm.build_srpms(root, outdir, config_path=args.config, source_dir=args.source_dir,
                              macros=[*project.extra_macro_files(), *args.macros], report=_status,
-                             layout=args.layout)
+                             layout=args.layout, package=args.package)
     for path in paths:             # one per line, the main package first
         print(path)
     return EXIT_OK
