@@ -45,6 +45,7 @@ class Toolkit:
     flags_prefix: str = ""              # how the device compiler takes them (nvcc: -Xcompiler=)
     # %cmake sets CMAKE_<C|CXX>_FLAGS_RELEASE to -DNDEBUG so Fedora's -O2 decides;
     # CMake's default for CUDA/HIP (-O3 -DNDEBUG) would override it for host code.
+    # Device code keeps its own optimisation (ptxas and the AMDGPU backend use -O3).
     release_flags_variable: str = ""
     nvidia_repo: bool = False           # the toolkit comes from NVIDIA's repository
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_rpm import backends as registry, cpu_levels, manifest
+from ollama_rpm.config import LAYOUTS  # noqa: F401  (the layouts, for the commands' --layout)
 
 # Files of this project shipped as Sources: (number, spec name, path in the project).
 PROJECT_SOURCES = (
@@ -203,9 +204,6 @@ def changelog(config):
         lines = [line if line.startswith("-") else f"- {line}" for line in entry.lines]
         result.append({"header": header, "lines": lines})
     return result
-
-
-LAYOUTS = ("single", "split")
 
 
 @dataclass(frozen=True)

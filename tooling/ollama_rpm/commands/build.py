@@ -87,6 +87,8 @@ def _validate(args, cfg):
         raise UsageError(f"--srpm {args.srpm[1]}: the single layout builds one SRPM")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: expected 1 or more")
+    if args.jobs is not None and layout == "single":
+        raise UsageError("--jobs: applies to the split layout only (one SRPM builds its backends one after another)")
 
 
 def _unique(items):
