@@ -16,13 +16,14 @@ TAG = "b10488"
 LIBDIR = "/usr/lib64/ollama"
 
 
-def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=None):
+def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=None, layout=None):
     """Build the fixture into RPMs under `tmp`; returns the dict the e2e tests use.
 
     `configure(project, cfg)` may edit the scratch project (and its packaging.yaml)
     before the first step; `build_args` go to `ollama-rpm build` (e.g. --with cuda),
-    `macros` are extra macro files for it, `env` extra environment for every step.
-    The caller stops `result["server"]`.
+    `macros` are extra macro files for it, `env` extra environment for every step,
+    `layout` the --layout of render, srpm and build (default: packaging.yaml's).
+    The caller stops `result["server"]`; `result["srpms"]` lists every SRPM (main first).
     """
     tmp = Path(tmp)
     served = tmp / "served"
@@ -50,21 +51,24 @@ def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=Non
             assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
             return proc
 
-        step("render", "render")
+        layout_args = ("--layout", layout) if layout else ()
+        step("render", "render", *layout_args)
         step("sources", "sources", "--update-lock")
         step("check-patches", "check-patches")
         step("vendor", "vendor", "--update-lock")
-        srpm = Path(step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS)
-                    .stdout.strip().splitlines()[-1])
+        srpms = [Path(line) for line in step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS,
+                                             *layout_args).stdout.strip().splitlines()]
+        srpm = srpms[0]
         results = tmp / "results"
         extra_macros = [arg for m in macros for arg in ("--macros", m)]
-        step("build", "build", "--engine", "rpmbuild", "--srpm", srpm, "--outdir", results, "--nodeps",
-             *build_args, "--macros", STANDIN_MACROS, *extra_macros)
+        srpm_args = [arg for path in srpms for arg in ("--srpm", path)]
+        step("build", "build", "--engine", "rpmbuild", *srpm_args, "--outdir", results, "--nodeps",
+             *layout_args, *build_args, "--macros", STANDIN_MACROS, *extra_macros)
     except BaseException:
         server.stop()
         raise
     rpms = sorted(results.rglob("*.rpm"))
-    return {"project": project, "cfg": cfg, "srpm": srpm, "rpms": rpms, "server": server,
+    return {"project": project, "cfg": cfg, "srpm": srpm, "srpms": srpms, "rpms": rpms, "server": server,
             "steps": steps, "tmp": tmp, "env": step_env, "results": results}
 
 

@@ -145,7 +145,7 @@ class FakeCopr(FakeServer):
             owner, name, chroot = path.split("/")[4:7]
             data = json.loads(_multipart(headers, body)["json"][1])
             settings = self.chroots[(owner, name, chroot)]
-            for key in ("additional_repos", "with_opts"):
+            for key in ("additional_repos", "with_opts", "without_opts"):
                 if data.get(key) is not None:
                     settings[key] = data[key]
             return 200, dict(settings, mock_chroot=chroot), {}

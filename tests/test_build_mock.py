@@ -87,13 +87,15 @@ def test_cuda_config_adds_nvidia_repo_host_gcc_and_path(project, tmp_path, srpm,
         assert "backends.cuda.arches is ['x86_64']" in stderr and "builds nothing on aarch64" in stderr
 
 
-@pytest.mark.parametrize("chroot", ["fedora-rawhide-x86_64", "fedora-rawhide-aarch64"])
-def test_cuda_on_rawhide_is_refused_without_a_repo_release(project, tmp_path, srpm, chroot):
-    out = tmp_path / "out"
-    proc = run_cli("build", "--dry-run", "--resultdir", out, "--chroot", chroot, "--with", "cuda", "--srpm", srpm,
-                   cwd=project)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert f"{chroot}: NVIDIA publishes no CUDA repository for rawhide" in proc.stderr
+@pytest.mark.parametrize("chroot, newest", [("fedora-rawhide-x86_64", "fedora43/x86_64"),
+                                            ("fedora-rawhide-aarch64", "fedora42/sbsa")])
+def test_cuda_on_rawhide_uses_the_newest_nvidia_repository_with_a_warning(project, tmp_path, srpm, chroot, newest):
+    # The registry's one policy (copr submit follows it too): a release NVIDIA has
+    # no repository for takes the newest one below it; rawhide is above them all.
+    configs, _, stderr = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda", "--srpm", srpm)
+    assert f"{NVIDIA}/{newest}/" in configs[chroot]["dnf.conf"]
+    assert f"{chroot}: NVIDIA publishes no CUDA repository for fedora rawhide" in stderr
+    assert "--cuda-repo-release" in stderr
     configs, _, _ = dry_run_configs(project, tmp_path, "--chroot", chroot, "--with", "cuda",
                                     "--cuda-repo-release", "42", "--srpm", srpm)
     assert "cuda-fedora42-" in configs[chroot]["dnf.conf"]
@@ -364,3 +366,56 @@ def test_real_mock_builds_a_tiny_srpm(tmp_path):
     assert rpms == ["tiny-1.0-1.noarch.rpm", "tiny-vulkan-1.0-1.noarch.rpm"]  # Release has no %{?dist}
     assert "Executing(%build)" in (out / REAL_CHROOT / "build.log").read_text()
     assert f"{REAL_CHROOT}  ok" in proc.stdout
+
+
+# --- split layout ------------------------------------------------------------------
+def _split_srpms(tmp_path, names=("ollama", "ollama-ggml-vulkan", "ollama-ggml-rocm", "ollama-ggml-cuda")):
+    paths = []
+    for name in names:
+        path = tmp_path / f"{name}-0.32.15-1.fc43.src.rpm"
+        path.write_bytes(b"stand-in")
+        paths.append(path)
+    return paths
+
+
+def test_split_layout_builds_ollama_first_then_each_backend_in_its_own_root(project, tmp_path):
+    srpms = _split_srpms(tmp_path)
+    env, state = install_fake_mock(tmp_path, {"*": success_step(rpms=("x-0.32.15-1.fc43.x86_64.rpm",))})
+    out = tmp_path / "out"
+    proc = run_cli("build", "--layout", "split", "--chroot", "fedora-43-x86_64", "--chroot", "fedora-43-aarch64",
+                   "--with", "cuda", "--jobs", "2", "--resultdir", out,
+                   *[a for s in srpms for a in ("--srpm", s)], cwd=project, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    argv = recorded_argv(state)
+    built = [(Path(a[a.index("--rebuild") + 1]).name.rsplit("-", 2)[0], Path(a[a.index("--resultdir") + 1]))
+             for a in argv]
+    # ollama first, on both chroots; then the backends (ROCm and CUDA: x86_64 only)
+    assert built[:2] == [("ollama", out / "ollama" / "fedora-43-x86_64"), ("ollama", out / "ollama" / "fedora-43-aarch64")]
+    assert sorted(built[2:]) == sorted([
+        ("ollama-ggml-vulkan", out / "ollama-ggml-vulkan" / "fedora-43-x86_64"),
+        ("ollama-ggml-vulkan", out / "ollama-ggml-vulkan" / "fedora-43-aarch64"),
+        ("ollama-ggml-rocm", out / "ollama-ggml-rocm" / "fedora-43-x86_64"),
+        ("ollama-ggml-cuda", out / "ollama-ggml-cuda" / "fedora-43-x86_64")])
+    for a in argv:
+        assert "--with" not in a and "--without" not in a          # the split specs have no %bconds
+        package = Path(a[a.index("--rebuild") + 1]).name.rsplit("-", 2)[0]
+        # backends side by side (--jobs 2): each in a root of its own
+        assert (a[a.index("--uniqueext") + 1] == package) if package != "ollama" else "--uniqueext" not in a
+    # the chroot config carries what the CUDA package needs
+    assert "cuda/repos/fedora43/x86_64" in (out / "ollama-fedora-43-x86_64.cfg").read_text()
+    assert "package " in proc.stdout and "ollama-ggml-cuda fedora-43-x86_64" in proc.stdout
+
+
+def test_split_layout_dry_run_and_missing_srpms(project, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("build", "--layout", "split", "--dry-run", "--chroot", "fedora-44-x86_64", "--without", "rocm",
+                   "--resultdir", out, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    commands = [line for line in proc.stdout.splitlines() if line.startswith("mock ")]
+    assert [c.split("--rebuild ")[1].split(" --resultdir")[0] for c in commands] == [
+        "'<ollama SRPM>'", "'<ollama-ggml-vulkan SRPM>'"]
+    assert not out.exists()
+    srpms = _split_srpms(tmp_path, ("ollama",))
+    proc = run_cli("build", "--layout", "split", "--chroot", "fedora-44-x86_64", "--resultdir", out,
+                   "--srpm", srpms[0], cwd=project)
+    assert proc.returncode == 2 and "--srpm: none given for ollama-ggml-rocm, ollama-ggml-vulkan" in proc.stderr

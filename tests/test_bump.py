@@ -485,3 +485,28 @@ def test_bump_to_a_llama_cpp_tag_without_a_commit_id_changes_nothing(repo, upstr
     assert "llama.cpp-b10600.tar.gz records no git commit id" in proc.stderr
     assert "llama_cpp.commit" in proc.stderr
     assert repo.head.commit == before and repo.git.status("--porcelain") == ""
+
+
+def test_split_layout_bump_commits_every_spec_in_one_commit(repo, upstream):
+    root = repo.working_tree_dir
+    config = f"{root}/packaging.yaml"
+    with open(config) as handle:
+        text = handle.read().replace("\nname: ollama\n", "\nname: ollama\nlayout: split\n", 1)
+    with open(config, "w") as handle:
+        handle.write(text)
+    assert run_cli("render", cwd=root).returncode == 0
+    repo.git.add("-A")
+    repo.git.commit("-q", "-m", "split layout")
+    upstream.release("0.33.0", "b10600", cuda13="75-virtual;120-virtual")
+    before = repo.head.commit
+    proc = bump(repo, "--latest", upstream=upstream)
+    assert proc.returncode == 0, proc.stderr
+    assert repo.head.commit.parents == (before,)
+    specs = ["ollama-ggml-cuda.spec", "ollama-ggml-cuda12.spec", "ollama-ggml-rocm.spec", "ollama-ggml-vulkan.spec",
+             "ollama.spec"]
+    assert sorted(repo.head.commit.stats.files) == sorted(["packaging.yaml", "sources.lock", *specs])
+    assert repo.git.status("--porcelain") == ""
+    for spec in specs:
+        with open(f"{root}/{spec}") as handle:
+            assert "Version:        0.33.0\n" in handle.read(), spec
+    assert run_cli("render", "--check", cwd=root).returncode == 0

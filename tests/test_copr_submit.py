@@ -177,20 +177,56 @@ def test_unknown_owner(copr, home, srpm):
 
 
 def test_missing_config_file(home, srpm, tmp_path):
-    proc = submit(home, "--project", "alice/ollama", "--srpm", srpm, "--config", tmp_path / "nope")
+    proc = submit(home, "--project", "alice/ollama", "--srpm", srpm, "--copr-config", tmp_path / "nope")
     assert proc.returncode == EXIT_CONFIG
     assert str(tmp_path / "nope") in proc.stderr and "no Copr API config" in proc.stderr
 
 
-@pytest.mark.parametrize("chroots", [["fedora-rawhide-x86_64"], ["fedora-43-x86_64", "fedora-rawhide-x86_64"]])
-def test_cuda_on_rawhide_is_refused_before_any_request(copr, home, srpm, chroots):
+NVIDIA_URL = "https://developer.download.nvidia.com/compute/cuda/repos/{}/x86_64/"
+
+
+def test_cuda_with_the_default_chroots_follows_builds_repository_policy(copr, home, srpm):
+    """fedora-44 and rawhide have no NVIDIA repository: like `build --engine mock`,
+    the newest one below them (fedora43), with a warning, instead of failing."""
     write_config(home, copr.url)
-    args = [a for c in chroots for a in ("--chroot", c)]
-    proc = submit(home, "--project", "alice/ollama", *args, "--with", "cuda", "--srpm", srpm)
-    assert proc.returncode == EXIT_CONFIG
-    # the same words as `build --engine mock`: one source for NVIDIA's repositories
-    assert "fedora-rawhide-x86_64: NVIDIA publishes no CUDA repository for rawhide" in proc.stderr
-    assert copr.requests == [] and copr.uploads == []
+    proc = submit(home, "--project", "alice/ollama", "--with", "cuda", "--srpm", srpm, "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    for chroot in ("fedora-44-x86_64", "fedora-rawhide-x86_64"):
+        assert copr.chroots[("alice", "ollama", chroot)] == {"additional_repos": [NVIDIA_43], "with_opts": ["cuda"]}
+        assert f"{chroot}: NVIDIA publishes no CUDA repository" in proc.stderr
+    # the same URL `build` writes into its mock config for the same chroot
+    from ollama_rpm import backends, mockcfg
+    for chroot in ("fedora-44-x86_64", "fedora-rawhide-x86_64"):
+        assert mockcfg.cuda_repo(backends.parse_chroot(chroot)).url == NVIDIA_43
+    proc = submit(home, "--project", "alice/ollama2", "--with", "cuda", "--cuda-repo-release", "42",
+                  "--srpm", srpm, "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    assert copr.chroots[("alice", "ollama2", "fedora-rawhide-x86_64")]["additional_repos"] == [NVIDIA_42]
+
+
+def test_without_and_other_backends_become_chroot_options(copr, home, srpm):
+    write_config(home, copr.url)
+    proc = submit(home, "--project", "alice/ollama", "--chroot", "fedora-43-x86_64", "--chroot", "fedora-43-aarch64",
+                  "--with", "cuda", "--without", "rocm", "--srpm", srpm, "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    assert copr.chroots[("alice", "ollama", "fedora-43-x86_64")]["without_opts"] == ["rocm"]
+    # CUDA is x86_64 only (packaging.yaml's arches): no NVIDIA repository on aarch64
+    assert copr.chroots[("alice", "ollama", "fedora-43-x86_64")]["additional_repos"] == [NVIDIA_43]
+    assert copr.chroots[("alice", "ollama", "fedora-43-aarch64")]["additional_repos"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--with", "metal"), "--with metal: not a backend of"),
+    (("--without", "vulkan", "--with", "vulkan"), "contradict"),
+    (("--chroot", "fedora-44-riscv64"), "--chroot fedora-44-riscv64: expected a Copr chroot"),
+    (("--config", "nope.yaml"), "nope.yaml"),
+])
+def test_bad_submissions_are_refused_before_any_request(copr, home, srpm, args, message):
+    write_config(home, copr.url)
+    proc = submit(home, "--project", "alice/ollama", "--srpm", srpm, *args)
+    assert proc.returncode == EXIT_CONFIG, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert copr.requests == []
 
 
 def test_epel_chroots_get_nvidias_rhel_repository(copr, home, srpm):
@@ -215,3 +251,54 @@ def test_cuda12_is_refused_on_fedora_with_new_glibc(copr, home, srpm):
 def test_bad_project_name(home, srpm):
     proc = submit(home, "--project", "just-a-name", "--srpm", srpm)
     assert proc.returncode == EXIT_CONFIG and "OWNER/NAME" in proc.stderr
+
+
+def _split_srpms(tmp_path, names):
+    paths = []
+    for name in names:
+        path = tmp_path / f"{name}-0.32.15-1.fc43.src.rpm"
+        path.write_bytes(f"fake {name}".encode())
+        paths.append(path)
+    return paths
+
+
+def test_split_layout_uploads_ollama_then_the_backends_as_one_batch(copr, home, tmp_path):
+    write_config(home, copr.url)
+    srpms = _split_srpms(tmp_path, ("ollama", "ollama-ggml-cuda", "ollama-ggml-rocm", "ollama-ggml-vulkan"))
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--chroot", "fedora-43-aarch64", "--with", "cuda", *[a for s in srpms for a in ("--srpm", s)])
+    assert proc.returncode == 0, proc.stderr
+    uploads = [(name.rsplit("-", 2)[0], data) for name, _, data in copr.uploads]
+    assert [name for name, _ in uploads] == ["ollama", "ollama-ggml-cuda", "ollama-ggml-rocm", "ollama-ggml-vulkan"]
+    ollama, cuda, rocm, vulkan = (data for _, data in uploads)
+    # ollama first, alone; the first backend after it; the others in the same batch
+    assert "after_build_id" not in ollama and "with_build_id" not in ollama
+    assert cuda["after_build_id"] == 1000 and "with_build_id" not in cuda
+    assert rocm["with_build_id"] == 1001 and vulkan["with_build_id"] == 1001
+    # each package in the chroots of its arches (packaging.yaml: CUDA and ROCm x86_64 only)
+    assert ollama["chroots"] == vulkan["chroots"] == ["fedora-43-x86_64", "fedora-43-aarch64"]
+    assert cuda["chroots"] == rocm["chroots"] == ["fedora-43-x86_64"]
+    # the specs have no %bcond: no with_opts; NVIDIA's repository where the CUDA package builds
+    assert copr.chroots[("alice", "ollama", "fedora-43-x86_64")] == {"additional_repos": [NVIDIA_43], "with_opts": []}
+    assert copr.chroots[("alice", "ollama", "fedora-43-aarch64")]["additional_repos"] == []
+    assert all(copr.builds[build_id]["polls"] >= 2 for build_id in (1000, 1001, 1002, 1003))
+    lines = proc.stdout.splitlines()
+    assert any(line.split() == ["ollama-ggml-cuda", "fedora-43-x86_64", "succeeded"] for line in lines)
+    assert f"build 1001 (ollama-ggml-cuda): {copr.url}/coprs/alice/ollama/build/1001/" in proc.stdout
+
+
+def test_split_layout_without_a_backend_uploads_no_package_for_it(copr, home, tmp_path):
+    write_config(home, copr.url)
+    srpms = _split_srpms(tmp_path, ("ollama", "ollama-ggml-rocm", "ollama-ggml-vulkan"))
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--without", "rocm", *[a for s in srpms for a in ("--srpm", s)], "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    assert [name.rsplit("-", 2)[0] for name, _, _ in copr.uploads] == ["ollama", "ollama-ggml-vulkan"]
+    assert copr.uploads[1][2]["after_build_id"] == 1000
+    # a package turned on without its SRPM is refused before anything is sent to Copr
+    copr.uploads.clear()
+    copr.requests.clear()
+    proc = submit(home, "--project", "alice/ollama", "--layout", "split", "--chroot", "fedora-43-x86_64",
+                  "--srpm", srpms[0], "--no-wait")
+    assert proc.returncode == EXIT_CONFIG and "--srpm: none given for ollama-ggml-rocm" in proc.stderr
+    assert copr.requests == [] and copr.uploads == []

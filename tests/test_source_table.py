@@ -59,6 +59,24 @@ def test_the_spec_follows_the_table_numbers():
     assert spec.count("%{SOURCE3}") == 3        # go-vendor-tools.toml kept its number
 
 
+def test_split_backend_specs_read_the_same_table_by_role():
+    # The backend specs carry the table's ollama and llama_cpp entries (numbers as in the
+    # table), nothing generated or from the project, and no patches.
+    config = config_mod.load(REPO / "packaging.yaml")
+    table = source_table.build(config)
+    table = dataclasses.replace(table, sources=tuple(
+        dataclasses.replace(s, number=7 if s.role == "llama_cpp" else s.number) for s in table.sources))
+    specs = {package.spec_file: text for package, text in render.render_specs(REPO, config, "split", table=table)}
+    backend_specs = [text for name, text in specs.items() if name != "ollama.spec"]
+    assert backend_specs
+    for spec in backend_specs:
+        assert re.findall(r"^(Source\d+|Patch\d+):", spec, re.MULTILINE) == ["Source0", "Source7"]
+        assert re.search(r"^Source7: +https://github.com/ggml-org/llama.cpp/", spec, re.MULTILINE)
+        assert "%autosetup -N -n ollama-%{upstream_version} -a7\n" in spec and "-a1\n" not in spec
+        assert "%{SOURCE" not in spec
+    assert "-a7\n" in specs["ollama.spec"] and "Patch1:" in specs["ollama.spec"]
+
+
 # --- one base directory: the config file's -------------------------------------------------------
 
 @pytest.fixture

@@ -82,8 +82,11 @@ def mock_config_path(resultdir, chroot):
     return Path(resultdir) / f"ollama-{chroot.name}.cfg"
 
 
-def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="mock"):
+def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="mock", uniqueext=None):
     cmd = [mock, "-r", str(cfg_path), "--rebuild", str(srpm), "--resultdir", str(chroot_resultdir)]
+    if uniqueext:
+        # A root of its own, so that builds from one config can run side by side.
+        cmd += ["--uniqueext", uniqueext]
     for name in with_:
         cmd += ["--with", name]
     for name in without:
@@ -91,7 +94,7 @@ def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="m
     return cmd
 
 
-def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display):
+def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display, uniqueext=None):
     """Run one mock build; its logs are followed while it runs."""
     mock = shutil.which("mock")
     if not mock:
@@ -103,7 +106,7 @@ def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display):
     for old in list(outdir.glob("*.rpm")) + [outdir / name for name in MOCK_LOGS]:
         if old.is_file():
             old.unlink()
-    cmd = mock_command(cfg_path, srpm, outdir, with_, without, mock="mock")
+    cmd = mock_command(cfg_path, srpm, outdir, with_, without, mock="mock", uniqueext=uniqueext)
     tracker = buildlog.Tracker(on_change=display.update)
     followers = {name: LogFollower(outdir / name) for name in ("state.log", "root.log", "build.log")}
     feeders = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}
@@ -172,7 +175,7 @@ def host_arch():
     return out.stdout.strip() or os.uname().machine
 
 
-def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, macro_files=()):
+def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, macro_files=(), defines=()):
     cmd = ["rpmbuild"]
     for path in macro_files:
         cmd += ["--load", str(path)]
@@ -183,6 +186,8 @@ def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, m
         # Flat result dir, like mock's: <resultdir>/<arch>/NAME-V-R.ARCH.rpm
         "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
     ]
+    for name, value in defines:
+        cmd += ["--define", f"{name} {value}"]
     if nodeps:
         cmd.append("--nodeps")
     for name in with_:
@@ -229,7 +234,9 @@ def ccache_topdir(arch):
 
 
 def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None,
-                 ccache=None):
+                 ccache=None, defines=(), label=None):
+    """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side;
+    `label`: what the display calls this build (default: the arch)."""
     if not shutil.which("rpmbuild"):
         raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
     arch = arch or host_arch()
@@ -252,7 +259,7 @@ def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, 
         env = ccache.env(env)
     try:
         return _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display,
-                         arch, env)
+                         arch, env, defines, label)
     finally:
         if lock is not None:
             lock.close()
@@ -269,11 +276,12 @@ def _lock_or_fail(path):
     return handle
 
 
-def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display, arch, env):
-    cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files)
+def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display, arch, env,
+              defines=(), label=None):
+    cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files, defines)
     log_path = outdir / "build.log"
     tracker = buildlog.Tracker(on_change=display.update)
-    display.start(arch, shlex.join(cmd))
+    display.start(label or arch, shlex.join(cmd))
     lines = []
     with open(log_path, "w", encoding="utf-8") as log:
         try:

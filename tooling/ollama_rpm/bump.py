@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
-    render, source_table, specparse, yamledit
+    render, source_table, spec_context, specparse, yamledit
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.github import GitHub, redact
-from ollama_rpm.upstream_release import (PRESET_VARIABLE, UpstreamError, gpu_list, read_commit,
+from ollama_rpm.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit,
                                          read_ggml_variants, read_ollama)
 from ollama_rpm.version import parse_upstream
 
@@ -94,9 +94,10 @@ class Plan:
     rpm_version: str
     yaml_text: str
     lock_text: str
-    spec_text: str
+    spec_text: str                # the main spec (ollama.spec)
     changes: list
     message: str
+    spec_texts: dict = None       # every spec of the layout: {file name: text}, main first
 
 
 def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today, llama_commit=None):
@@ -144,7 +145,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
     for backend in cfg.backends:
         # A list given as an rpm macro (Fedora's %{rocm_gpu_list_default}) is the
         # distribution's choice, not upstream's: leave it alone.
-        if backend.name in PRESET_VARIABLE and backend.gpu_targets \
+        if has_preset(backend.name) and backend.gpu_targets \
                 and not any(t.startswith("%") for t in backend.gpu_targets):
             targets = gpu_list(upstream, backend.name, backend.runner_dir)
             if listed(("backends", backend.name, "gpu_targets"), targets):
@@ -185,21 +186,26 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
     for source in source_table.build(new_cfg).url_sources:
         new_lock.set(source.file_name, source.value, pins[source.role])
 
-    spec_text = render.render_text(root, new_cfg)
+    # Every spec of the layout (split: ollama.spec and each ollama-ggml-<backend>.spec), one commit.
+    spec_texts = {package.spec_file: text for package, text in render.render_specs(root, new_cfg)}
+    spec_text = next(iter(spec_texts.values()))
     message = f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})\n\n" + "".join(
         f"- {line}\n" for line in changes or ["no packaging changes needed"])
     return Plan(upstream=up, rpm_version=rpm_version, yaml_text=text, lock_text=new_lock.to_json(),
-                spec_text=spec_text, changes=changes, message=message)
+                spec_text=spec_text, changes=changes, message=message, spec_texts=spec_texts)
 
 
 def check_spec(plan_, tmp, root):
-    spec = Path(tmp) / "ollama.spec"
-    spec.write_text(plan_.spec_text, encoding="utf-8")
-    parsed = specparse.parse(spec, target="x86_64")
-    if parsed.version != plan_.rpm_version:
-        raise ToolError(f"rendered spec says Version {parsed.version}, expected {plan_.rpm_version}")
+    specs = []
+    for name, text in (plan_.spec_texts or {"ollama.spec": plan_.spec_text}).items():
+        spec = Path(tmp) / name
+        spec.write_text(text, encoding="utf-8")
+        parsed = specparse.parse(spec, target="x86_64")
+        if parsed.version != plan_.rpm_version:
+            raise ToolError(f"rendered {name} says Version {parsed.version}, expected {plan_.rpm_version}")
+        specs.append(spec)
     from ollama_rpm.lint import lint_paths
-    report = lint_paths([spec], root, macros=project.extra_macro_files())
+    report = lint_paths(specs, root, macros=project.extra_macro_files())
     if report.failed:
         raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")
 
@@ -228,10 +234,10 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
     root = Path(root or project.find_root())
     config_path = root / project.CONFIG_NAME
     lock_path = root / project.LOCK_NAME
-    spec_path = root / "ollama.spec"
-    targets = (config_path, lock_path, spec_path)
     repo = _repo(root) if commit or push else None
     cfg = config_mod.load(config_path)
+    spec_paths = [root / package.spec_file for package in spec_context.packages(cfg)]
+    targets = (config_path, lock_path, *spec_paths)
     if repo is not None:
         if push and repo.head.is_detached:
             raise UsageError("--push: HEAD is detached; check out the branch Copr builds from first")
@@ -295,7 +301,8 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
                 "from a real build (doc/verification.md); %files follows it")
         check_spec(new, tmp, root)
 
-    texts = {config_path: new.yaml_text, lock_path: new.lock_text, spec_path: new.spec_text}
+    texts = {config_path: new.yaml_text, lock_path: new.lock_text,
+             **{root / name: text for name, text in new.spec_texts.items()}}
     before = {path: (path.read_bytes() if path.exists() else None) for path in targets}
     head = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
     stage = "write"

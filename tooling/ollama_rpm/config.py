@@ -11,14 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from ollama_rpm import cpu_levels, grammar, source_table
+from ollama_rpm import backends as registry, cpu_levels, grammar, source_table
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.version import parse_upstream
 
-ARCHES = ("x86_64", "aarch64")
-# cuda: the current CUDA major (13); cuda12: the previous one, for GPUs CUDA 13
-# dropped (Maxwell, Pascal, Volta). Both build ggml-cuda into their own runner dir.
-BACKENDS = ("cuda", "cuda12", "rocm", "vulkan")
+ARCHES = registry.ARCHES
+# The backend registry's names (cuda: the current CUDA major, 13; cuda12: the
+# previous one, for GPUs CUDA 13 dropped). packaging.yaml has a section for each.
+BACKENDS = registry.names()
 # packaging.yaml is a few KiB: a bound keeps a pathological file from eating memory.
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -40,7 +40,7 @@ class Backend:
 
     @property
     def is_cuda(self):
-        return self.name.startswith("cuda")
+        return registry.info(self.name).kind == "cuda"
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ class Config:
     cpu_aarch64: tuple
     packager: str
     changelog: tuple
+    layout: str = "single"        # single (one spec, backends as %bcond) or split (a spec per backend)
 
     @property
     def evr(self):
@@ -243,6 +244,7 @@ def parse(path, data):
         top.fail("release", f"expected a positive integer (at most 999999), got {_describe(release)}")
     summary = top.text("summary", grammar.summary)
     url = top.text("url", lambda value: grammar.url(value, https_only=True))
+    layout = top.text("layout", _layout_kind, required=False, default="single")
     license_ = top.text("license", grammar.spdx)
 
     llama = top.sub("llama_cpp")
@@ -334,8 +336,18 @@ def parse(path, data):
         source_urls=tuple(source_urls),
         vendor_tarball=vendor, go_min_version=go_min, go_libdir_variables=go_vars, go_license=go_license,
         patches_dir=patches_dir, backends=backends, cpu_x86_64=cpu_x86, cpu_aarch64=cpu_arm,
-        packager=packager, changelog=changelog,
+        packager=packager, changelog=changelog, layout=layout,
     )
+
+
+LAYOUTS = ("single", "split")
+
+
+def _layout_kind(value):
+    """A grammar-style check: None when `value` is a layout name, else what is expected."""
+    if value is None or value not in LAYOUTS:
+        return "single or split (one spec, or a source package per GPU backend)"
+    return None
 
 
 _LICENSE_WORDS = {"AND", "OR", "WITH"}
@@ -373,8 +385,8 @@ def _bundled(llama):
 def _replaces(section):
     result = []
     for role in section.data:
-        if role not in ("main", *BACKENDS):
-            section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(BACKENDS)}")
+        if role not in ("main", *registry.names()):
+            section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(registry.names())}")
         names = section.strings(role, lambda v: grammar.name(v, "a package name"), "a list of package names")
         result.append((role, names))
     return tuple(result)
@@ -503,13 +515,14 @@ def _no_duplicates(section, key, items, why):
 
 def _backends(section):
     result = []
-    for name in BACKENDS:
+    for name in registry.names():
         b = section.sub(name)
         enabled = b.get("enabled", bool, "true or false (the %bcond default)")
         arches = b.strings("arches", expected="a list of architectures (x86_64, aarch64)")
+        possible = registry.info(name).arches
         for index, arch in enumerate(arches):
-            if arch not in ARCHES:
-                b.fail(f"arches[{index}]", f"expected one of {', '.join(ARCHES)}, got {arch!r}")
+            if arch not in possible:
+                b.fail(f"arches[{index}]", f"expected one of {', '.join(possible)}, got {arch!r}")
         runner_dir = b.text("runner_dir", lambda v: grammar.file_name(v, "a directory name like cuda_v12"))
         targets = b.strings("gpu_targets", grammar.gpu_target, "a list of GPU architectures", required=False)
         host_compiler = b.text("host_compiler", grammar.absolute_path, required=False, default="")

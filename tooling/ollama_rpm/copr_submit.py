@@ -1,9 +1,18 @@
 """Submit an SRPM to Copr with the `copr` client library (copr.v3).
 
 Makes sure the project and its chroots exist with what the build needs (for
-CUDA: NVIDIA's repository and `--with cuda` on the x86_64 chroots), uploads
-the SRPM, waits and prints a chroot -> state table. The API token from the
-Copr config is never printed: every message goes through `redact`.
+CUDA: NVIDIA's repository on the chroots of the CUDA backend's arches, by the
+backend registry's repository policy, shared with `build --engine mock`),
+uploads the SRPM(s), waits and prints a chroot -> state table.
+
+Single layout: one build; `--with`/`--without` become the chroots' with_opts /
+without_opts (mock flips the spec's %bconds). Split layout: one build per
+source package, ollama first, then every backend package as one batch after it
+(Copr's after_build_id, then with_build_id): the backends build side by side,
+and none is published before the ollama it requires.
+
+The API token from the Copr config is never printed: every message goes
+through `redact`.
 """
 
 import os
@@ -11,21 +20,17 @@ import re
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import mockcfg
+from ollama_rpm import backends as registry
 from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, OllamaRpmError, ToolError,
                                UsageError)
 
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
 DEFAULT_CHROOTS = ("fedora-44-x86_64", "fedora-rawhide-x86_64")
-# Backends whose build needs NVIDIA's repository in the chroot.
-CUDA_BACKENDS = ("cuda", "cuda12")
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
-# Copr's chroot names: <os>-<release>-<arch>, with the architectures Copr builds for.
-_CHROOT = re.compile(r"(?P<os>[a-z][a-z0-9]*(?:-[a-z]+)?)-(?P<release>[0-9]{1,3}|rawhide|tumbleweed|stream-[0-9]{1,2})"
-                     r"-(?P<arch>x86_64|aarch64|ppc64le|s390x|i386)", re.A)
 _PROJECT = re.compile(r"(@?[A-Za-z0-9][A-Za-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._+-]{0,99})", re.A)
 
 
@@ -40,16 +45,15 @@ def parse_project(text):
     return match.group(1), match.group(2)
 
 
-def cuda_repo(chroot, with_=("cuda",)):
-    """NVIDIA's repository URL for a Copr chroot (the facts are mockcfg's, shared
+def cuda_repo(chroot, with_=("cuda",), override=None):
+    """NVIDIA's repository URL for a Copr chroot (the registry's policy, shared
     with `build --engine mock`), and a warning when it is a fallback."""
-    try:
-        parsed = mockcfg.parse_chroot(chroot)
-    except UsageError:
+    parsed = registry.parse_chroot(chroot, any_copr=True)
+    if not parsed.supported:
         raise UsageError(f"--with cuda: NVIDIA has no CUDA repository for chroot {chroot}; "
-                         "use fedora-NN-<arch> or epel-NN-<arch> chroots") from None
-    mockcfg.check_cuda12(parsed, with_)
-    repo = mockcfg.cuda_repo(parsed)
+                         "use fedora-NN-<arch> or epel-NN-<arch> chroots")
+    registry.check_cuda12(parsed, with_)
+    repo = registry.cuda_repo(parsed, override)
     return repo.url, repo.warning
 
 
@@ -64,7 +68,7 @@ class Session:
         path = Path(os.path.expanduser(str(config_path)))
         if not path.is_file():
             raise ConfigError(path, None, "no Copr API config; get one at "
-                              "https://copr.fedorainfracloud.org/api/ and save it there (or pass --config)")
+                              "https://copr.fedorainfracloud.org/api/ and save it there (or pass --copr-config)")
         self.secrets = _secrets_in(path)
         _check_config(path)
         try:
@@ -199,8 +203,8 @@ def _first_line(error):
     return "; ".join(lines[:3])[:300] or type(error).__name__
 
 
-def ensure_project(session, owner, name, chroots, with_cuda, create=True):
-    """with_cuda: the CUDA backends (cuda, cuda12) to turn on; empty for none."""
+def ensure_project(session, owner, name, chroots, setup, create=True):
+    """`setup`: {chroot: ChrootSetup} for the chroots that need more than Copr's defaults."""
     from copr.v3.exceptions import CoprNoResultException
     client = session.client
     full = f"{owner}/{name}"
@@ -228,24 +232,28 @@ def ensure_project(session, owner, name, chroots, with_cuda, create=True):
         session.call(f"enable chroots in {full}", client.project_proxy.edit, owner, name,
                      chroots=sorted(enabled | set(chroots)))
         session.print(f"enabled chroots: {', '.join(missing)}")
-    if with_cuda:
-        for chroot in chroots:
-            if not chroot.endswith("x86_64"):
-                continue
-            repo, _ = cuda_repo(chroot, with_cuda)
-            current = _expect(session.call(f"read chroot {chroot} of {full}", client.project_chroot_proxy.get,
-                                           owner, name, chroot), f"read chroot {chroot} of {full}")
-            repos = list(current.get("additional_repos") or [])
-            opts = list(current.get("with_opts") or [])
-            missing = [backend for backend in with_cuda if backend not in opts]
-            if repo in repos and not missing:
-                continue
-            session.call(f"configure chroot {chroot} of {full}", client.project_chroot_proxy.edit,
-                         owner, name, chroot,
-                         additional_repos=repos + ([repo] if repo not in repos else []),
-                         with_opts=opts + missing)
-            session.print(f"{chroot}: added NVIDIA CUDA repository and "
-                          + ", ".join(f"--with {backend}" for backend in with_cuda))
+    for chroot in chroots:
+        wanted = setup.get(chroot)
+        if wanted is None:
+            continue
+        current = _expect(session.call(f"read chroot {chroot} of {full}", client.project_chroot_proxy.get,
+                                       owner, name, chroot), f"read chroot {chroot} of {full}")
+        repos = list(current.get("additional_repos") or [])
+        opts = list(current.get("with_opts") or [])
+        without = list(current.get("without_opts") or [])
+        new_repos = [r for r in wanted.repos if r not in repos]
+        new_with = [b for b in wanted.with_ if b not in opts]
+        new_without = [b for b in wanted.without if b not in without]
+        if not (new_repos or new_with or new_without):
+            continue
+        changes = {"additional_repos": repos + new_repos, "with_opts": opts + new_with}
+        if new_without:
+            changes["without_opts"] = without + new_without
+        session.call(f"configure chroot {chroot} of {full}", client.project_chroot_proxy.edit,
+                     owner, name, chroot, **changes)
+        what = (["added NVIDIA CUDA repository"] if new_repos else []) + \
+            [f"--with {b}" for b in new_with] + [f"--without {b}" for b in new_without]
+        session.print(f"{chroot}: {' and '.join(what)}")
     return project
 
 
@@ -300,62 +308,157 @@ def table(states):
     return lines
 
 
-def submit(project, chroots=(), with_=(), srpm=None, wait_for=True, config=None, create=True,
-           interval=30.0, timeout=0.0, api_timeout=120.0, root=None, out=None, plain=None):
+@dataclass(frozen=True)
+class ChrootSetup:
+    """What a Copr chroot needs beyond the default for this submission."""
+    repos: tuple = ()             # additional_repos (NVIDIA's)
+    with_: tuple = ()             # with_opts: %bconds turned on (single layout)
+    without: tuple = ()           # without_opts
+
+
+@dataclass(frozen=True)
+class Upload:
+    package: str                  # source package name
+    srpm: Path
+    chroots: tuple
+
+
+def _backends_on(cfg, with_, without):
+    """The backends a submission builds: packaging.yaml's `enabled` ones, --with added, --without removed."""
+    return [b for b in cfg.backends if b.name in with_ or (b.enabled and b.name not in without)]
+
+
+def plan_chroots(cfg, chroots, with_, without, layout, cuda_release=None):
+    """({chroot: ChrootSetup}, [warnings]); UsageError before anything is sent."""
+    on = _backends_on(cfg, with_, without)
+    setup, warnings = {}, []
+    for name in chroots:
+        chroot = registry.parse_chroot(name, any_copr=True)
+        nvidia = [b.name for b in on if registry.info(b.name).toolkit.nvidia_repo and chroot.arch in b.arches]
+        repos = ()
+        if nvidia:
+            url, warning = cuda_repo(name, nvidia, cuda_release)
+            repos = (url,)
+            warnings += [warning] if warning else []
+        options = (tuple(with_), tuple(without)) if layout == "single" else ((), ())
+        if repos or any(options):
+            setup[name] = ChrootSetup(repos, *options)
+    return setup, warnings
+
+
+def _srpm_name(path):
+    return Path(path).name[:-len(".src.rpm")].rsplit("-", 2)[0]
+
+
+def plan_uploads(cfg, chroots, with_, without, layout, srpms):
+    """The builds to create, main first. `srpms`: {package name: path}."""
+    from ollama_rpm import spec_context
+    packages = spec_context.packages(cfg, layout)
+    on = {b.name for b in _backends_on(cfg, with_, without)}
+    uploads = []
+    for package in packages:
+        if package.main:
+            wanted = list(chroots)
+        elif package.backend in on:
+            arches = cfg.backend(package.backend).arches
+            wanted = [c for c in chroots if registry.parse_chroot(c, any_copr=True).arch in arches]
+        else:
+            continue
+        if not wanted:
+            continue
+        if package.name not in srpms:
+            raise UsageError(f"--srpm: none given for {package.name} (give one per source package, or none)")
+        uploads.append(Upload(package.name, Path(srpms[package.name]), tuple(wanted)))
+    return uploads
+
+
+def _uploads(cfg, chroots, with_, without, layout, srpms):
+    if layout == "single":
+        return [Upload(cfg.name, srpms[0], tuple(chroots))]
+    return plan_uploads(cfg, chroots, with_, without, layout, {_srpm_name(p): p for p in srpms})
+
+
+def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, copr_config=None, create=True,
+           interval=30.0, timeout=0.0, api_timeout=120.0, root=None, out=None, plain=None, config_path=None,
+           layout=None, cuda_release=None):
+    from ollama_rpm import config as config_mod, project as project_mod
     owner, name = parse_project(project)
     chroots = list(dict.fromkeys(chroots or DEFAULT_CHROOTS))
     for chroot in chroots:
-        if not _CHROOT.fullmatch(chroot):
-            raise UsageError(f"--chroot {chroot[:60]!r}: expected a Copr chroot like fedora-44-x86_64")
-    unknown = [w for w in with_ if w not in CUDA_BACKENDS]
-    if unknown:
-        raise UsageError(f"--with {unknown[0]}: only {' and '.join(CUDA_BACKENDS)} need Copr-side setup")
-    with_cuda = tuple(dict.fromkeys(with_))
-    warnings = []
-    if with_cuda:
-        for chroot in chroots:
-            if chroot.endswith("x86_64"):
-                _, warning = cuda_repo(chroot, with_cuda)        # fail before touching Copr
-                warnings += [warning] if warning else []
-    if srpm is not None:
-        srpm = Path(srpm)
+        registry.parse_chroot(chroot, "--chroot", any_copr=True)
+    root = Path(root or project_mod.find_root())
+    cfg = config_mod.load(config_path or root / project_mod.CONFIG_NAME)
+    layout = layout or cfg.layout
+    known = [b.name for b in cfg.backends]
+    for option, names in (("--with", with_), ("--without", without)):
+        for backend in names:
+            if backend not in known:
+                raise UsageError(f"{option} {backend}: not a backend of {cfg.path}; expected one of: {', '.join(known)}")
+    both = sorted(set(with_) & set(without))
+    if both:
+        raise UsageError(f"--with {both[0]} and --without {both[0]} contradict each other")
+    with_, without = tuple(dict.fromkeys(with_)), tuple(dict.fromkeys(without))
+    setup, warnings = plan_chroots(cfg, chroots, with_, without, layout, cuda_release)   # fail before Copr
+    srpms = [Path(p) for p in srpms]
+    for srpm in srpms:
         if not srpm.is_file() or not srpm.name.endswith(".src.rpm"):
             raise UsageError(f"--srpm {srpm}: not an existing .src.rpm file")
-    session = Session(config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
+    if layout == "single" and len(srpms) > 1:
+        raise UsageError(f"--srpm {srpms[1]}: the single layout uploads one SRPM")
+    uploads = _uploads(cfg, chroots, with_, without, layout, srpms) if srpms else None   # before Copr too
+    session = Session(copr_config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
     if plain is None:
         plain = not session.out.isatty() or bool(os.environ.get("CI"))
 
     for warning in warnings:
         print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
-    ensure_project(session, owner, name, chroots, with_cuda, create=create)
+    ensure_project(session, owner, name, chroots, setup, create=create)
 
-    if srpm is None:
-        srpm = _build_srpm(root, session)
-    session.print(f"uploading {srpm.name} to {owner}/{name} ({', '.join(chroots)})")
-    build = _expect(session.call(f"upload {srpm.name} to {owner}/{name}", session.client.build_proxy.create_from_file,
-                                 owner, name, str(srpm), buildopts={"chroots": chroots}),
-                    f"upload {srpm.name}", id=int)
-    url = build_url(session.copr_url, owner, name, build["id"])
-    session.print(f"build {build['id']}: {url}")
+    if uploads is None:
+        uploads = _uploads(cfg, chroots, with_, without, layout, _build_srpms(root, session, config_path, layout))
+    builds = []
+    for index, upload in enumerate(uploads):
+        buildopts = {"chroots": list(upload.chroots)}
+        if index == 1:
+            buildopts["after_build_id"] = builds[0][1]     # the backends wait for ollama ...
+        elif index > 1:
+            buildopts["with_build_id"] = builds[1][1]      # ... and build side by side, one batch
+        session.print(f"uploading {upload.srpm.name} to {owner}/{name} ({', '.join(upload.chroots)})")
+        build = _expect(session.call(f"upload {upload.srpm.name} to {owner}/{name}",
+                                     session.client.build_proxy.create_from_file,
+                                     owner, name, str(upload.srpm), buildopts=buildopts),
+                        f"upload {upload.srpm.name}", id=int)
+        url = build_url(session.copr_url, owner, name, build["id"])
+        named = f" ({upload.package})" if layout == "split" else ""
+        session.print(f"build {build['id']}{named}: {url}")
+        builds.append((upload, build["id"], url))
     if not wait_for:
         return EXIT_OK
-    final, states = wait(session, build["id"], chroots, interval, timeout, plain, url)
-    for line in table(states):
+    failed = []
+    rows = {}
+    for upload, build_id, url in builds:
+        final, states = wait(session, build_id, list(upload.chroots), interval, timeout, plain, url)
+        prefix = f"{upload.package} " if len(builds) > 1 else ""
+        rows.update({f"{prefix}{chroot}": state for chroot, state in states.items()})
+        session.print(f"build {build_id} {final.get('state')}: {url}")
+        if final.get("state") != "succeeded" or any(s != "succeeded" for s in states.values()):
+            failed.append((build_id, final.get("state"), url))
+    for line in table(rows):
         session.print(line)
-    session.print(f"build {build['id']} {final.get('state')}: {url}")
-    if final.get("state") != "succeeded" or any(s != "succeeded" for s in states.values()):
-        raise BuildFailed(f"Copr build {build['id']} {final.get('state')}; logs at {url}")
+    if failed:
+        build_id, state, url = failed[0]
+        raise BuildFailed(f"Copr build {build_id} {state}; logs at {url}")
     return EXIT_OK
 
 
-def _build_srpm(root, session):
-    from ollama_rpm.srpm import build_srpm
+def _build_srpms(root, session, config_path, layout):
+    """Every SRPM of the layout, made by the srpm step (which loads $OLLAMA_RPM_MACROS itself)."""
+    from ollama_rpm.srpm import build_srpms
     import tempfile
-    from ollama_rpm import project as project_mod
-    root = Path(root or project_mod.find_root())
     outdir = Path(tempfile.mkdtemp(prefix="ollama-rpm-copr-"))
-    srpm = build_srpm(root, outdir)
-    if not srpm or not Path(srpm).is_file():
-        raise ToolError("building the SRPM gave no file")
-    session.print(f"built {Path(srpm).name}")
-    return Path(srpm)
+    srpms = build_srpms(root, outdir, config_path=config_path, layout=layout)
+    for srpm in srpms:
+        if not srpm or not Path(srpm).is_file():
+            raise ToolError("building the SRPM gave no file")
+        session.print(f"built {Path(srpm).name}")
+    return [Path(srpm) for srpm in srpms]

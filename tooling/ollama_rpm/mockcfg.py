@@ -18,104 +18,21 @@ Every config turns on mock's ccache plugin, keeps rpmbuild offline and gets a
 root name of its own, so its cached chroot never mixes with the stock one.
 
 The facts about NVIDIA's repositories (which distribution releases have one,
-per arch) live here only: `copr submit` asks `cuda_repo` too.
+per arch, and the fallback policy) live in the backend registry (backends.py),
+which `copr submit` reads too.
 """
 
 import re
-from dataclasses import dataclass
 
-from ollama_rpm.errors import UsageError
-
-# NVIDIA's name for each chroot arch in its repository URLs.
-NVIDIA_REPO_ARCH = {"x86_64": "x86_64", "aarch64": "sbsa"}
-# Releases for which NVIDIA publishes a CUDA repository, per chroot family and
-# arch, checked by hand against https://developer.download.nvidia.com/compute/cuda/repos/
-# (EPEL chroots use NVIDIA's RHEL repositories). A release missing here falls
-# back to the newest known one below it (with a warning); rawhide has none.
-NVIDIA_RELEASES = {
-    "fedora": {"x86_64": (39, 41, 42, 43), "aarch64": (42,)},
-    "epel": {"x86_64": (8, 9, 10), "aarch64": (8, 9, 10)},
-}
-NVIDIA_DISTRO = {"fedora": "fedora", "epel": "rhel"}
-NVIDIA_REPO_URL = "https://developer.download.nvidia.com/compute/cuda/repos/{distro}{release}/{arch}/"
-NVIDIA_GPG_KEY = "D42D0685.pub"
-
-# CUDA <= 12.9's math headers declare cospi/sinpi without the exception
-# specification glibc >= 2.41 gives them: the CUDA 12 backend only compiles
-# where glibc is older. Fedora 42 has glibc 2.41; EPEL 9 has 2.34, EPEL 10 2.39.
-FIRST_FEDORA_WITH_GLIBC_2_41 = 42
-
-_CHROOT = re.compile(r"^(?P<family>fedora|epel)-(?P<release>\d+|rawhide)-(?P<arch>x86_64|aarch64)$")
-
-
-@dataclass(frozen=True)
-class Chroot:
-    name: str           # fedora-43-x86_64, epel-10-x86_64
-    release: str        # "43" or "rawhide"
-    arch: str
-    family: str = "fedora"
-
-    @property
-    def release_number(self):
-        return int(self.release) if self.release.isdigit() else None
+from ollama_rpm import backends
+# Chroot names and NVIDIA's repositories are the backend registry's (shared with `copr submit`).
+from ollama_rpm.backends import (NVIDIA_DISTRO, NVIDIA_GPG_KEY, Chroot, CudaRepo, check_cuda12,  # noqa: F401
+                                 cuda_repo)
 
 
 def parse_chroot(name, option="--chroot"):
-    match = _CHROOT.match(name)
-    if not match or (match.group("family") == "epel" and match.group("release") == "rawhide"):
-        raise UsageError(f"{option} {name}: expected a mock chroot like fedora-44-x86_64, "
-                         "fedora-rawhide-aarch64 or epel-10-x86_64 (arches: x86_64, aarch64)")
-    return Chroot(name, match.group("release"), match.group("arch"), match.group("family"))
-
-
-@dataclass(frozen=True)
-class CudaRepo:
-    release: int
-    url: str
-    repo_id: str
-    warning: str = None
-
-
-def cuda_repo(chroot, override=None):
-    """NVIDIA's repository for this chroot, with a warning when it is a fallback.
-
-    Rawhide has no NVIDIA repository: a UsageError unless `override` names a release.
-    """
-    arch = NVIDIA_REPO_ARCH[chroot.arch]
-    distro = NVIDIA_DISTRO[chroot.family]
-    known = NVIDIA_RELEASES[chroot.family][chroot.arch]
-
-    def repo(release, warning=None):
-        return CudaRepo(release, NVIDIA_REPO_URL.format(distro=distro, release=release, arch=arch),
-                        f"cuda-{distro}{release}-{arch}", warning)
-
-    if override is not None:
-        return repo(override)
-    wanted = chroot.release_number
-    if wanted is None:
-        raise UsageError(f"{chroot.name}: NVIDIA publishes no CUDA repository for rawhide; build CUDA in a "
-                         f"numbered release (newest known: {distro}{max(known)}), or name one with "
-                         "--cuda-repo-release NN")
-    if wanted in known:
-        return repo(wanted)
-    older = [release for release in known if release < wanted]
-    fallback = max(older) if older else min(known)
-    chosen = repo(fallback)
-    warning = (f"{chroot.name}: NVIDIA publishes no CUDA repository for {distro}{wanted} ({arch}) as far as "
-               f"this tool knows; using {distro}{fallback} ({chosen.url}); pass --cuda-repo-release NN to "
-               "choose another")
-    return repo(fallback, warning)
-
-
-def check_cuda12(chroot, with_):
-    """Refuse --with cuda12 where CUDA 12's headers cannot compile (glibc >= 2.41)."""
-    if "cuda12" not in with_ or chroot.family != "fedora":
-        return
-    number = chroot.release_number
-    if number is None or number >= FIRST_FEDORA_WITH_GLIBC_2_41:
-        raise UsageError(f"--with cuda12: {chroot.name} has glibc 2.41 or newer, whose cospi/sinpi "
-                         "declarations CUDA 12.9's headers contradict; build the CUDA 12 backend in "
-                         "epel-9 or epel-10 chroots (or use --with cuda, CUDA 13)")
+    """A Fedora/EPEL chroot mock can build in (the grammar is the registry's)."""
+    return backends.parse_chroot(name, option)
 
 
 def gcc_packages(host_compiler):
@@ -180,7 +97,7 @@ def render(chroot, config, with_=(), cuda_release=None, packager=None):
     ]
     if packager:
         lines += ["", f"config_opts['macros']['%packager'] = {_py(packager)}"]
-    cuda_backends = [b for b in config.backends if b.is_cuda and b.name in with_]
+    cuda_backends = [b for b in config.backends if backends.info(b.name).toolkit.nvidia_repo and b.name in with_]
     if cuda_backends:
         check_cuda12(chroot, with_)
         repo = cuda_repo(chroot, cuda_release)
@@ -192,7 +109,7 @@ def render(chroot, config, with_=(), cuda_release=None, packager=None):
                                 f"{list(cuda.arches)}; --with {cuda.name} builds nothing on {chroot.arch}")
         repo_text = (
             f"\n[{repo.repo_id}]\n"
-            f"name=NVIDIA CUDA for {NVIDIA_DISTRO[chroot.family]}{repo.release} ({chroot.arch})\n"
+            f"name=NVIDIA CUDA for {repo.distro}{repo.release} ({chroot.arch})\n"
             f"baseurl={repo.url}\n"
             "enabled=1\n"
             "gpgcheck=1\n"

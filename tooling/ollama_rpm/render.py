@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jinja2
 
-from ollama_rpm import atomic, config as config_mod, project, spec_context
+from ollama_rpm import atomic, config as config_mod, project, source_table, spec_context
 from ollama_rpm.errors import ConfigError
 
 
@@ -20,16 +20,25 @@ def environment(root):
     )
 
 
-def render_text(root, config, table=None):
-    """The spec text; `table`: the source table when the caller has built it already."""
+def render_text(root, config, table=None, package=None):
+    """The spec of one source package (default: the single layout's ollama.spec);
+    `table`: the source table when the caller has built it already."""
     root = Path(root)
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
-        return template.render(**spec_context.build(config, table))
+        return template.render(**spec_context.build(config, package, table))
     except jinja2.TemplateSyntaxError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message) from None
     except jinja2.UndefinedError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, None, f"undefined value: {error.message}") from None
+
+
+def render_specs(root, config, layout=None, table=None):
+    """[(SpecPackage, spec text)] of every source package of the layout, main first:
+    the same template rendered once per package, from one source table."""
+    table = table or source_table.build(config)
+    return [(package, render_text(root, config, table, package))
+            for package in spec_context.packages(config, layout)]
 
 
 def load_and_render(root, config_path=None):

@@ -28,6 +28,8 @@ SYSUSERS = "sysusers"
 README = "readme"
 
 URL_ROLES = ((OLLAMA, 0), (LLAMA_CPP, 1))
+# The Sources a split layout's backend spec ships (it builds only llama/server's ggml target).
+BACKEND_ROLES = (OLLAMA, LLAMA_CPP)
 VENDOR_CONFIG_NAME = "go-vendor-tools.toml"     # go-vendor-tools' config, Source and %go_vendor_license_* input
 VENDOR_NUMBER = 2
 # Files of the packaging project shipped as Sources: (role, number, name in the
@@ -85,6 +87,11 @@ class SourceTable:
     @property
     def url_sources(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if s.origin == "url")
+
+    def backend_spec(self) -> SourceTable:
+        """The table of a split layout's backend spec: Ollama's tree (llama/server)
+        and llama.cpp, by role and with their numbers; no Go modules, units or patches."""
+        return SourceTable(self.base, tuple(s for s in self.sources if s.role in BACKEND_ROLES), ())
 
     def project_files(self) -> list[tuple[Path, str]]:
         """(file in the project, name in the source dir) for each project Source and Patch."""

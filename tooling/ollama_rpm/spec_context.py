@@ -6,34 +6,10 @@ declarative, and so the same data drives `srpm` (which local files to copy).
 
 import re
 import textwrap
+from dataclasses import dataclass
 
-from ollama_rpm import cpu_levels, manifest, source_table
-
-# What kind of GPU toolkit each backend builds with (cuda12 is a second CUDA).
-KIND = {"cuda": "cuda", "cuda12": "cuda", "rocm": "hip", "vulkan": "vulkan"}
-
-# The llama/server CMake target that builds each kind of GPU backend.
-BUILD_TARGET = {"cuda": "ggml-cuda", "hip": "ggml-hip", "vulkan": "ggml-vulkan"}
-
-# The CMake cache variable that takes each kind's GPU architecture list.
-GPU_TARGETS_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "hip": "AMDGPU_TARGETS"}
-
-BACKEND_TEXT = {
-    "cuda": ("NVIDIA CUDA 13 backend for Ollama",
-             "The ggml CUDA backend built with CUDA 13, which runs models on NVIDIA GPUs\n"
-             "from Turing (GeForce RTX 20xx) on. It uses the CUDA runtime libraries from\n"
-             "NVIDIA's repository instead of bundled copies."),
-    "cuda12": ("NVIDIA CUDA 12 backend for Ollama",
-               "The ggml CUDA backend built with CUDA 12, for NVIDIA GPUs that CUDA 13 no\n"
-               "longer supports (Maxwell, Pascal, Volta). It installs next to the CUDA 13\n"
-               "backend; Ollama picks the one that fits each GPU."),
-    "rocm": ("AMD ROCm backend for Ollama",
-             "The ggml HIP backend, which runs models on AMD GPUs through Fedora's ROCm\n"
-             "stack (hipBLAS, rocBLAS)."),
-    "vulkan": ("Vulkan backend for Ollama",
-               "The ggml Vulkan backend, which runs models on any GPU with a Vulkan driver\n"
-               "(Mesa RADV/ANV/NVK or NVIDIA)."),
-}
+from ollama_rpm import backends as registry, cpu_levels, manifest, source_table
+from ollama_rpm.config import LAYOUTS  # noqa: F401  (the layouts, for the commands' --layout)
 
 LEVEL_CPUS = {
     "v1": "any x86-64 processor",
@@ -67,40 +43,19 @@ def _variants_description(cpus, variants):
     return textwrap.fill(text, width=79)
 
 
-# nvcc compiles host code with the host compiler it is given flags for with
-# -Xcompiler; the spec builds that list from Fedora's flags in this variable.
-CUDA_HOST_FLAGS = "-Xcompiler=${ollama_cuda_host_flags}"
-HIP_FLAGS = "${ollama_hip_flags}"
-
-# %cmake sets CMAKE_<C|CXX>_FLAGS_RELEASE to -DNDEBUG so that Fedora's -O2 from
-# CFLAGS/CXXFLAGS decides; CMake's default for CUDA and HIP (-O3 -DNDEBUG) would
-# override it for host code. Device code keeps its own optimisation (ptxas,
-# the AMDGPU backend default to -O3 regardless).
-RELEASE_FLAGS_VARIABLE = {"cuda": "CMAKE_CUDA_FLAGS_RELEASE", "hip": "CMAKE_HIP_FLAGS_RELEASE"}
-
-# Fedora's flags for the HIP compiler (clang), as Fedora's own ROCm packages
-# (rocrand, rocm-examples, llama-cpp) derive them from build_cxxflags: the
-# host-only hardening flags get -Xarch_host so the AMDGPU device compile does
-# not see them, and -mtls-dialect=gnu2 is dropped. On top of what they do, the
-# GCC-only parts go: GCC's LTO (clang links the device code itself) and the
-# -specs= files (clang has no such option). They go to CMAKE_HIP_FLAGS on the
-# command line, not through the HIPFLAGS environment variable: Ollama's
-# llama/server caches CMAKE_HIP_FLAGS (-parallel-jobs=4) before ggml enables
-# HIP, and a cached value wins over HIPFLAGS.
-HIP_FLAGS_SED = ("s/^-fstack-protector-strong$/-Xarch_host -fstack-protector-strong/; "
-                 "s/^-fcf-protection$/-Xarch_host -fcf-protection/; "
-                 "/^-mtls-dialect=/d; /^-flto/d; /^-ffat-lto-objects$/d; /^-specs=/d")
-
-
 def backend_data(backend, config=None):
-    kind = KIND[backend.name]
+    info = registry.info(backend.name)
+    toolkit = info.toolkit
+    kind = toolkit.kind
     options = dict(backend.cmake_options)
-    if kind == "cuda":
-        options["CMAKE_CUDA_FLAGS"] = " ".join(filter(None, [options.get("CMAKE_CUDA_FLAGS"), CUDA_HOST_FLAGS]))
-    if kind == "hip":
-        options["CMAKE_HIP_FLAGS"] = " ".join(filter(None, [HIP_FLAGS, options.get("CMAKE_HIP_FLAGS")]))
-    if kind in RELEASE_FLAGS_VARIABLE:
-        options.setdefault(RELEASE_FLAGS_VARIABLE[kind], "-DNDEBUG")
+    if toolkit.flags_shell_variable:
+        # Fedora's flags, adapted in %build into the toolkit's shell variable,
+        # before (HIP) or after (CUDA) what upstream/packaging.yaml sets.
+        own = options.get(toolkit.flags_variable)
+        parts = [toolkit.flags_reference, own] if toolkit.flags_before else [own, toolkit.flags_reference]
+        options[toolkit.flags_variable] = " ".join(filter(None, parts))
+    if toolkit.release_flags_variable:
+        options.setdefault(toolkit.release_flags_variable, "-DNDEBUG")
     args = [f"-DOLLAMA_RUNNER_DIR={backend.runner_dir}"]
     args += [f"-D{name}={_cmake_value(value)}" for name, value in options.items()]
     gpu_targets_global = ""
@@ -112,23 +67,25 @@ def backend_data(backend, config=None):
             # quoted once here so the shell passes the ;-list as one argument.
             gpu_targets_global = ("%{lua:print((rpm.expand([[" + targets + "]]):gsub('\"', '')))}")
             targets = f"%{{ollama_{backend.name}_gpu_targets}}"
-        args.append(f'-D{GPU_TARGETS_VARIABLE[kind]}="{targets}"')
+        args.append(f'-D{toolkit.gpu_targets_variable}="{targets}"')
     compat_gcc = _compat_gcc_packages(backend)
     if backend.host_compiler:
         # Fedora's GCC is newer than nvcc accepts, so it names a compat GCC; EL's own
         # (RHEL 9: 11, RHEL 10: 14) is one nvcc accepts and EL has no such package.
         args.append(f"%{{?fedora:-DCMAKE_CUDA_HOST_COMPILER={backend.host_compiler}}}")
-    summary, description = BACKEND_TEXT[backend.name]
     return {
         "name": backend.name,
         "kind": kind,
+        "flags_shell_variable": toolkit.flags_shell_variable,
+        "flags_command": toolkit.flags_command if toolkit.flags_sed else "",
+        "flags_comment": list(toolkit.flags_comment),
         "enabled": backend.enabled,
         # %bcond default: on for the listed arches only; "all" needs no %ifarch.
         "all_arches": set(backend.arches) == {"x86_64", "aarch64"},
         "arches": " ".join("%{x86_64}" if arch == "x86_64" else arch for arch in backend.arches),
         "arch_names": " ".join(backend.arches),
         "runner_dir": backend.runner_dir,
-        "build_target": BUILD_TARGET[kind],
+        "build_target": toolkit.build_target,
         "cmake_args": args,
         "gpu_targets_global": gpu_targets_global,
         "build_requires": [br for br in backend.build_requires if br not in compat_gcc],
@@ -138,8 +95,8 @@ def backend_data(backend, config=None):
         "requires_exclude_list": ", ".join(backend.requires_exclude),
         "supplements": backend.supplements,
         "bundled_runtimes": backend.bundled_runtimes,
-        "summary": summary,
-        "description": description,
+        "summary": info.summary,
+        "description": info.description,
         "replaces": replaces(config).get(backend.name, []) if config else [],
     }
 
@@ -199,11 +156,68 @@ def changelog(config):
     return result
 
 
-def build(config, table=None):
-    """Everything the template needs, as plain dicts/lists/strings (the source
-    table as its typed entries: `sources`/`patches` to iterate, `source.<role>`)."""
+@dataclass(frozen=True)
+class SpecPackage:
+    """One source package of a layout: its spec file and what it builds.
+
+    single: one `ollama` spec with every backend as a %bcond subpackage (Fedora
+    review). split: `ollama` (Go, CPU levels, service) plus one spec per GPU
+    backend, `ollama-ggml-<backend>`, that builds only that backend.
+    """
+    name: str                   # the source package: ollama, ollama-ggml-vulkan
+    backend: str = ""           # the backend a split backend spec builds; "" for ollama
+    layout: str = "single"
+
+    @property
+    def spec_file(self):
+        return f"{self.name}.spec"
+
+    @property
+    def main(self):
+        return not self.backend
+
+
+def packages(config, layout=None):
+    """The source packages of `layout` (default: packaging.yaml's), main first."""
+    layout = layout or config.layout
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r}")
+    main = SpecPackage(config.name, layout=layout)
+    if layout == "single":
+        return [main]
+    return [main] + [SpecPackage(f"{config.name}-{registry.info(b.name).package}", b.name, layout)
+                     for b in config.backends]
+
+
+def backend_builds(config, package, arch, with_=(), without=()):
+    """Whether a split backend spec is built for `arch` given --with/--without
+    (the %bcond defaults of the single layout: packaging.yaml's `enabled`)."""
+    backend = config.backend(package.backend)
+    wanted = backend.name in with_ or (backend.enabled and backend.name not in without)
+    return wanted and arch in backend.arches
+
+
+def build(config, package=None, table=None):
+    """Everything the template needs, as plain dicts/lists/strings, for one
+    source package of the layout (default: the single-layout ollama spec); the
+    source table as its typed entries: `sources`/`patches` to iterate, `source.<role>`."""
+    package = package or SpecPackage(config.name)
     table = table or source_table.build(config)
+    if not package.main:
+        table = table.backend_spec()
+    all_backends = [backend_data(b, config) for b in config.backends]
+    own = next((b for b in all_backends if b["name"] == package.backend), None)
+    if package.main:
+        built = all_backends if package.layout == "single" else []
+    else:
+        built = [own]
     return {
+        "spec_name": package.name,
+        "main": package.main,
+        # The single layout switches its backends with %bcond; a split backend
+        # spec always builds its own backend.
+        "bconds": package.main and package.layout == "single",
+        "backend": own,
         "name": config.name,
         "upstream_version": config.upstream_version,
         "version": config.version,
@@ -213,7 +227,7 @@ def build(config, table=None):
         "license": config.license,
         "ggml_license": config.ggml_license,
         "bundled": bundled(config),
-        "llama_cpp_license_files": llama_cpp_license_files(config),
+        "llama_cpp_license_files": llama_cpp_license_files(config) if package.main else ["LICENSE"],
         "replaces_main": replaces(config).get("main", []),
         "go_check_args": go_check_args(config),
         "llama_cpp_tag": config.llama_cpp_tag,
@@ -230,7 +244,6 @@ def build(config, table=None):
         "cpu_levels": cpu_level_packages(config),
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
-        "backends": [backend_data(b, config) for b in config.backends],
-        "hip_flags_sed": HIP_FLAGS_SED,
+        "backends": built,
         "changelog": changelog(config),
     }

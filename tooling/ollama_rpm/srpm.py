@@ -19,22 +19,22 @@ def default_outdir(root):
     return Path(root) / "build" / "SRPMS"
 
 
-def check_spec_target(root, config, text, source_dir):
-    """Where the spec goes; UsageError if that is the project's ollama.spec with other content."""
-    spec = Path(source_dir) / f"{config.name}.spec"
-    committed = Path(root) / "ollama.spec"
+def check_spec_target(root, config, text, source_dir, spec_file=None):
+    """Where the spec goes; UsageError if that is the project's committed spec with other content."""
+    spec = Path(source_dir) / (spec_file or f"{config.name}.spec")
+    committed = Path(root) / spec.name
     if spec.resolve() == committed.resolve() and spec.exists() and atomic.read_text(spec) != text:
         raise UsageError(f"{committed}: differs from a fresh render and would be overwritten "
                          "(--source-dir is the project); run `ollama-rpm render` or pick another --source-dir")
     return spec
 
 
-def write_spec(root, config, text, source_dir):
+def write_spec(root, config, text, source_dir, spec_file=None):
     """Write the rendered spec as `<source_dir>/<name>.spec` (rpmbuild's _specdir is the source dir).
 
     Refuses to replace the project's own ollama.spec with different content.
     """
-    spec = check_spec_target(root, config, text, source_dir)
+    spec = check_spec_target(root, config, text, source_dir, spec_file)
     if not (spec.exists() and atomic.read_text(spec) == text):
         atomic.write_text(spec, text)
     return spec
@@ -60,7 +60,17 @@ def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
 
 
 def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print):
-    """Render, fetch/verify sources, vendor if needed, `rpmbuild -bs`; returns the SRPM path.
+    """Render, fetch/verify sources, vendor if needed, `rpmbuild -bs`; returns the SRPM path
+    (the single layout's, or the main package's of a split layout)."""
+    return build_srpms(root, outdir, config_path=config_path, source_dir=source_dir, macros=macros,
+                       report=report)[0]
+
+
+def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print, layout=None,
+                package=None):
+    """build_srpm for every source package of the layout (packaging.yaml's, or `layout`),
+    or only `package` (a source package name: Copr's make_srpm builds one per package):
+    sources are fetched and vendored once; returns the SRPM paths, main first.
 
     The one way every command makes the SRPM (`srpm`, `build`, `copr submit`).
     `macros`: extra macro files for rpmbuild (`--load`), e.g. Fedora stand-ins in
@@ -71,25 +81,38 @@ def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), re
     macros = project.macro_files(macros)
     config = config_mod.load(Path(config_path) if config_path else root / project.CONFIG_NAME)
     table = source_table.build(config)
-    text = render.render_text(root, config, table)
+    specs = render.render_specs(root, config, layout, table=table)
+    if package:
+        names = [spec_package.name for spec_package, _ in specs]
+        specs = [(spec_package, text) for spec_package, text in specs if spec_package.name == package]
+        if not specs:
+            raise UsageError(f"--package {package}: not a source package of the "
+                             f"{layout or config.layout} layout; expected one of: {', '.join(names)}")
     source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
 
     # Everything is checked before anything is built; missing project files fail first.
     atomic.check_output_dir(outdir, "--outdir")
     atomic.check_output_dir(source_dir, "--source-dir")
-    check_spec_target(root, config, text, source_dir)
+    for spec_package, text in specs:
+        check_spec_target(root, config, text, source_dir, spec_package.spec_file)
+    # One SourceSet for every spec: the backend specs' Sources are a subset of the main one's.
     sset = sources.resolve(config, source_dir, table=table)
     sources.check_project_files(sset)
     inputs = list(sources.fetch_url_sources(sset, report=report).values())
     inputs.append(vendor.ensure_vendor(sset, report=report))
     inputs += sources.copy_project_files(sset, report=report)
-    spec = write_spec(root, config, text, source_dir)
+    written = [write_spec(root, config, text, source_dir, spec_package.spec_file) for spec_package, text in specs]
     # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
-    for path in [spec, *inputs]:
+    for path in [*written, *inputs]:
         os.utime(path, (epoch, epoch))
 
     outdir.mkdir(parents=True, exist_ok=True)
+    return [_rpmbuild_bs(spec, source_dir, outdir, macros, epoch) for spec in written]
+
+
+def _rpmbuild_bs(spec, source_dir, outdir, macros, epoch):
+    """`rpmbuild -bs` of one written spec in a private topdir; the SRPM lands in `outdir`."""
     work = Path(tempfile.mkdtemp(prefix=".srpm-", dir=outdir))
     try:
         srcrpmdir = work / "SRPMS"

@@ -12,12 +12,9 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ollama_rpm import grammar
+from ollama_rpm import backends as registry, grammar
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
 
-# backend -> the CMake cache variable holding its GPU list in CMakePresets.json
-PRESET_VARIABLE = {"cuda": "CMAKE_CUDA_ARCHITECTURES", "cuda12": "CMAKE_CUDA_ARCHITECTURES",
-                   "rocm": "AMDGPU_TARGETS"}
 _VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
 _X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
 _BRANCH_END = re.compile(r"^\s*(elseif|else|endif)\s*\(")
@@ -136,16 +133,24 @@ def _resolve_presets(data, tarball):
     return {name: resolved[name] for name, preset in presets.items() if not preset.get("hidden")}
 
 
+def has_preset(backend):
+    """Whether upstream keeps this backend's GPU list in a configure preset (registry)."""
+    info = registry.info(backend)
+    return bool(info.preset and info.toolkit.gpu_targets_variable)
+
+
 def gpu_list(upstream, backend, runner_dir):
-    """The Linux preset's GPU list for `runner_dir` (e.g. llama_cuda_v12_linux)."""
-    variable = PRESET_VARIABLE[backend]
-    matches = [(name, v[variable]) for name, v in upstream.presets.items()
-               if v.get("OLLAMA_RUNNER_DIR") == runner_dir and name.endswith("_linux") and variable in v]
-    if len(matches) != 1:
-        found = "no" if not matches else "several"
-        raise UpstreamError(f"ollama {upstream.version}: llama/server/CMakePresets.json has {found} Linux preset "
-                            f"for {runner_dir} with {variable}; check backends.{backend}.runner_dir")
-    items = [item for item in str(matches[0][1]).split(";") if item]
+    """The GPU list of the backend's Linux preset (the registry names it: e.g.
+    llama_cuda_v13_linux for runner dir cuda_v13)."""
+    info = registry.info(backend)
+    variable = info.toolkit.gpu_targets_variable
+    preset = info.preset_name(runner_dir)
+    values = upstream.presets.get(preset)
+    if values is None or variable not in values:
+        found = "no preset" if values is None else f"no {variable} in preset"
+        raise UpstreamError(f"ollama {upstream.version}: llama/server/CMakePresets.json has {found} {preset!r} "
+                            f"for backends.{backend} (runner dir {runner_dir}); check backends.{backend}.runner_dir")
+    items = [item for item in str(values[variable]).split(";") if item]
     for item in items:
         _check(f"ollama {upstream.version}", f"CMakePresets.json {variable} entry", item, grammar.gpu_target)
     return items

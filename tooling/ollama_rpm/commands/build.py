@@ -5,7 +5,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import atomic, builder, config as config_mod, fetch, mockcfg, progress, project, srpm as srpm_mod
+from ollama_rpm import (atomic, builder, config as config_mod, fetch, mockcfg, progress, project, spec_context,
+                        srpm as srpm_mod)
 from ollama_rpm.commands import options
 from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
                                UsageError)
@@ -28,9 +29,16 @@ def register(sub):
     parser.add_argument("--chroot", action="append", metavar="NAME",
                         help=f"mock chroot, repeatable (default {DEFAULT_CHROOT}); mock engine only")
     options.add_bconds(parser)
-    options.add_outdir(parser, "where RPMs and logs go, one subdirectory per chroot/arch", "results/ in the project",
-                       "--resultdir")
-    parser.add_argument("--srpm", type=Path, help="SRPM to build (default: build one with the srpm step)")
+    options.add_outdir(parser, "where RPMs and logs go, one subdirectory per chroot/arch (split layout: "
+                       "<package>/<chroot|arch>)", "results/ in the project", "--resultdir")
+    parser.add_argument("--srpm", type=Path, action="append", default=[], metavar="FILE",
+                        help="SRPM to build (default: build them with the srpm step); with --layout split "
+                             "repeat it, one per source package")
+    options.add_layout(parser, "single: one SRPM, backends switched with --with/--without; split: ollama "
+                               "first, then one ollama-ggml-<backend> SRPM per backend turned on, side by side")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="split layout: backend builds run at once (default: one per 4 CPUs, at least 1); "
+                             "the CPUs are shared out among them")
     options.add_config(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the mock configs and the exact commands; run and write nothing")
@@ -64,17 +72,25 @@ def _validate(args, cfg):
         for option, value in (("--nodeps", args.nodeps), ("--ccache", args.ccache)):
             if value:
                 raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
-        if args.macros and args.srpm is not None:
+        if args.macros and args.srpm:
             raise UsageError("--macros: with --engine mock it applies to the SRPM step, which --srpm skips "
                              "(mock's chroot has Fedora's own macros)")
     if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
         raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
                          "(Fedora) or 10 (RHEL, for epel chroots)")
     project.macro_files(args.macros)
-    if args.srpm is not None and not args.srpm.is_file():
-        raise UsageError(f"--srpm {args.srpm}: no such file")
-    if args.srpm is not None and not args.srpm.name.endswith(".src.rpm"):
-        raise UsageError(f"--srpm {args.srpm}: expected a source RPM (*.src.rpm)")
+    for srpm in args.srpm:
+        if not srpm.is_file():
+            raise UsageError(f"--srpm {srpm}: no such file")
+        if not srpm.name.endswith(".src.rpm"):
+            raise UsageError(f"--srpm {srpm}: expected a source RPM (*.src.rpm)")
+    layout = args.layout or cfg.layout
+    if layout == "single" and len(args.srpm) > 1:
+        raise UsageError(f"--srpm {args.srpm[1]}: the single layout builds one SRPM")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: expected 1 or more")
+    if args.jobs is not None and layout == "single":
+        raise UsageError("--jobs: applies to the split layout only (one SRPM builds its backends one after another)")
 
 
 def _unique(items):
@@ -86,8 +102,8 @@ def _unique(items):
 
 
 def _srpm(args, root, resultdir):
-    if args.srpm is not None:
-        return args.srpm.resolve()
+    if args.srpm:
+        return args.srpm[0].resolve()
     return Path(srpm_mod.build_srpm(root, Path(resultdir) / "srpm", config_path=args.config,
                                     macros=args.macros)).resolve()
 
@@ -98,9 +114,133 @@ def run(args):
     _validate(args, cfg)
     with_, without = _unique(args.with_), _unique(args.without)
     resultdir = atomic.check_output_dir((args.outdir or root / "results").resolve(), "--outdir")
+    if (args.layout or cfg.layout) == "split":
+        return _run_split(args, cfg, root, resultdir, with_, without)
     if args.engine == "mock":
         return _run_mock(args, cfg, root, resultdir, with_, without)
     return _run_rpmbuild(args, root, resultdir, with_, without)
+
+
+# --- split layout ------------------------------------------------------------------
+
+def default_jobs(backend_count, cpus=None):
+    """Backend builds at once: one per 4 CPUs (each CMake build uses the CPUs it gets)."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(backend_count, cpus // 4))
+
+
+def _srpm_name(path):
+    """NAME of NAME-VERSION-RELEASE.src.rpm."""
+    return path.name[:-len(".src.rpm")].rsplit("-", 2)[0]
+
+
+def _split_srpms(args, cfg, root, resultdir):
+    """{source package name: SRPM} of the split layout: the given ones, or all built now."""
+    packages = spec_context.packages(cfg, "split")
+    if args.srpm:
+        given = {_srpm_name(path): path.resolve() for path in args.srpm}
+        names = [p.name for p in packages]
+        unknown = [name for name in given if name not in names]
+        if unknown:
+            raise UsageError(f"--srpm: {unknown[0]} is not a source package of the split layout "
+                             f"({', '.join(names)})")
+        return given
+    built = srpm_mod.build_srpms(root, Path(resultdir) / "srpm", config_path=args.config, layout="split",
+                                 macros=args.macros)
+    return {package.name: Path(path).resolve() for package, path in zip(packages, built)}
+
+
+def _split_plan(args, cfg, with_, without):
+    """[(SpecPackage, [targets])]: ollama on every target, each backend where it is
+    turned on (packaging.yaml's `enabled`, --with/--without) and its arches allow."""
+    packages = spec_context.packages(cfg, "split")
+    if args.engine == "mock":
+        targets = [mockcfg.parse_chroot(name) for name in _unique(args.chroot or [DEFAULT_CHROOT])]
+    else:
+        targets = [builder.host_arch()]
+    plan = [(packages[0], targets)]
+    for package in packages[1:]:
+        chosen = [t for t in targets if spec_context.backend_builds(
+            cfg, package, t.arch if args.engine == "mock" else t, with_, without)]
+        if chosen:
+            plan.append((package, chosen))
+    return plan
+
+
+def _run_split(args, cfg, root, resultdir, with_, without):
+    """ollama first, then the backends turned on, `--jobs` at a time. The backend
+    packages do not BuildRequire ollama, so a failure stops none of the others."""
+    from concurrent.futures import ThreadPoolExecutor
+    plan = _split_plan(args, cfg, with_, without)
+    (main, main_targets), backend_work = plan[0], [(p, t) for p, ts in plan[1:] for t in ts]
+    jobs = args.jobs or default_jobs(len(backend_work))
+    # The CPUs shared out among the builds running at once (rpm's %_smp_ncpus_max).
+    share = max(1, (os.cpu_count() or 1) // jobs)
+    macros = project.macro_files(args.macros)
+    configs = {}
+    if args.engine == "mock":
+        for chroot in main_targets:
+            # One config per chroot with what the backends built there need (NVIDIA's repository).
+            text, warnings = mockcfg.render(chroot, cfg, with_, args.cuda_repo_release, cfg.packager)
+            configs[chroot.name] = (builder.mock_config_path(resultdir, chroot), text)
+            for warning in warnings:
+                print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
+
+    def outdir(package):
+        return resultdir / package.name
+
+    if args.dry_run:
+        for path, text in configs.values():
+            print(f"# ==> {path} <==")
+            print(text, end="")
+        print(f"# split layout: {main.name} first, then the backends, {jobs} at a time")
+        for package, target in [(main, t) for t in main_targets] + backend_work:
+            srpm = Path(f"<{package.name} SRPM>")
+            if args.engine == "mock":
+                cmd = builder.mock_command(configs[target.name][0], srpm, outdir(package) / target.name,
+                                           uniqueext=None if package.main else package.name)
+            else:
+                cmd = builder.rpmbuild_command(srpm, "<temporary topdir>", outdir(package) / target, (), (),
+                                               args.nodeps, macros)
+            print(shlex.join(cmd))
+        return EXIT_OK
+
+    srpms = _split_srpms(args, cfg, root, resultdir)
+    missing = [p.name for p, _ in plan if p.name not in srpms]
+    if missing:
+        raise UsageError(f"--srpm: none given for {', '.join(missing)} (give one per source package, or none)")
+    if args.engine == "mock":
+        builder.write_mock_configs(configs.values())
+
+    def one(package, target, display, parallel):
+        srpm = srpms[package.name]
+        if args.engine == "mock":
+            # --uniqueext: backends of one chroot build side by side in their own roots.
+            result = builder.run_mock(target, configs[target.name][0], srpm, outdir(package), (), (), display,
+                                      uniqueext=package.name if parallel else None)
+            where = target.name
+        else:
+            defines = (("_smp_ncpus_max", str(share)),) if parallel else ()
+            result = builder.run_rpmbuild(srpm, outdir(package), (), (), args.nodeps, macros, display,
+                                          arch=target, defines=defines, label=f"{package.name} {target}")
+            where = target
+        result.target = f"{package.name} {where}"
+        if not result.ok:
+            builder.report_failure(result)
+        return result
+
+    results = [one(main, target, progress.make_display(), False) for target in main_targets]
+    if jobs == 1:
+        results += [one(package, target, progress.make_display(), False) for package, target in backend_work]
+    else:
+        # Builds at once print plain lines, each prefixed with its target.
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(one, package, target, progress.PlainDisplay(), True)
+                       for package, target in backend_work]
+            results += [future.result() for future in futures]
+    print()
+    print(builder.table(results, "package"))
+    return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
 
 
 def _run_mock(args, cfg, root, resultdir, with_, without):
@@ -114,7 +254,7 @@ def _run_mock(args, cfg, root, resultdir, with_, without):
         print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
 
     if args.dry_run:
-        srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
+        srpm = args.srpm[0].resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
         for chroot, path, text in configs:
             print(f"# ==> {path} <==")
             print(text, end="")
@@ -141,7 +281,7 @@ def _run_rpmbuild(args, root, resultdir, with_, without):
     macros = project.macro_files(args.macros)
     arch = builder.host_arch()
     if args.dry_run:
-        srpm = args.srpm.resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
+        srpm = args.srpm[0].resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
         topdir = builder.ccache_topdir(arch) if args.ccache else "<temporary topdir>"
         cmd = builder.rpmbuild_command(srpm, topdir, resultdir / arch, with_, without, args.nodeps, macros)
         if args.ccache:

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ollama_rpm import project
+from ollama_rpm.config import LAYOUTS
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -46,3 +47,9 @@ def add_bconds(parser: argparse.ArgumentParser) -> None:
                              "vulkan); repeatable")
     parser.add_argument("--without", action="append", default=[], metavar="BACKEND",
                         help="turn a backend's %%bcond off; repeatable")
+
+
+def add_layout(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--layout single|split`: overrides packaging.yaml's `layout`."""
+    parser.add_argument("--layout", choices=LAYOUTS,
+                        help=f"{what} (default: packaging.yaml's layout, else single)")

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ollama_rpm import cpu_levels, project, render
+from ollama_rpm import config as config_mod, cpu_levels, project, render
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 
@@ -20,28 +20,39 @@ def register(sub):
     parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                         help="spec to write (default: ollama.spec in the project)")
     parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 with a diff if the spec on disk differs from a fresh render")
+                        help="write nothing; exit 1 with a diff if a spec on disk differs from a fresh render")
+    options.add_layout(parser, "single: one ollama.spec, GPU backends as %%bcond subpackages; split: ollama.spec "
+                               "plus ollama-ggml-<backend>.spec per GPU backend, next to it")
     parser.set_defaults(func=run)
 
 
 def run(args):
     root = project.find_root()
     output = args.output or root / "ollama.spec"
-    config, text = render.load_and_render(root, args.config)
+    config = config_mod.load(args.config or root / project.CONFIG_NAME)
+    specs = render.render_specs(root, config, args.layout)
     unmapped = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - {v for v, _ in config.cpu_x86_64})
     if unmapped:
         # ggml builds every variant it knows; one without a level is an unpackaged file.
         print(f"ollama-rpm: warning: {config.path}: cpu_variants.x86_64 has no level for "
               f"{', '.join(unmapped)}; if llama.cpp {config.llama_cpp_tag} builds them, rpmbuild "
               "stops on unpackaged files", file=sys.stderr)
+    # The main spec is `output`; a split layout's backend specs go next to it.
+    targets = [(output if package.main else output.parent / package.spec_file, text) for package, text in specs]
     if args.check:
-        diff = render.drift(output, text)
-        if diff:
-            sys.stdout.write(diff)
-            print(f"ollama-rpm: {output} is out of date; run `ollama-rpm render`", file=sys.stderr)
+        stale = []
+        for path, text in targets:
+            diff = render.drift(path, text)
+            if diff:
+                sys.stdout.write(diff)
+                stale.append(path)
+        if stale:
+            print(f"ollama-rpm: {', '.join(map(str, stale))} out of date; run `ollama-rpm render`", file=sys.stderr)
             return EXIT_FAILED
-        print(f"{output} is up to date")
+        for path, _ in targets:
+            print(f"{path} is up to date")
         return EXIT_OK
-    render.write(output, text)
-    print(output)
+    for path, text in targets:
+        render.write(path, text)
+        print(path)
     return EXIT_OK

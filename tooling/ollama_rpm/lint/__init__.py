@@ -31,10 +31,11 @@ __all__ = ["lint_paths", "default_paths", "Report", "FileResult"]
 
 
 def default_paths(project_root, resultdir=None):
-    """The project's ollama.spec, then every *.rpm under the result dir (sorted)."""
+    """The project's ollama.spec (and a split layout's ollama-ggml-<backend>.spec
+    files), then every *.rpm under the result dir (sorted)."""
     root = Path(project_root)
     resultdir = Path(resultdir) if resultdir else root / "results"
-    paths = [root / "ollama.spec"]
+    paths = [root / "ollama.spec", *sorted(root.glob("ollama-ggml-*.spec"))]
     if resultdir.is_dir():
         paths += sorted(resultdir.rglob("*.rpm"))
     return paths
@@ -140,13 +141,18 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
 
 
 def _package_names(paths, env):
-    """NAMEs of the binary RPMs among paths."""
+    """NAMEs of the RPMs (binary and source) and specs among paths. A split layout's
+    ollama-ggml-<backend> source package counts as its backend being there: the
+    main package then never obsoletes it."""
     names = set()
     for path in paths:
-        if Path(path).name.endswith(".rpm") and not Path(path).name.endswith(".src.rpm"):
+        name = Path(path).name
+        if name.endswith(".rpm"):
             proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}", str(path)],
                                   capture_output=True, text=True, env=env)
             names.add(proc.stdout.strip())
+        elif name.endswith(".spec"):
+            names.add(name[:-len(".spec")])
     return names
 
 
