@@ -1,9 +1,10 @@
 import os
 import signal
 import sys
+from types import FrameType
 
 
-def _interrupt_once(signum, frame):
+def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
     """The first Ctrl-C interrupts; later presses (users press again) must not
     interrupt the clean-up and the one-line report that the first one started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
