@@ -224,7 +224,7 @@ class FakeGitHub(FakeServer):
             if release is None:
                 return 404, {"message": "Not Found"}, {}
             payload = json.dumps(release, sort_keys=True).encode()
-            etag = '"%s"' % abs(hash(payload))
+            etag = f'"{abs(hash(payload))}"'
             if headers.get("If-None-Match") == etag:
                 self.not_modified += 1
                 return 304, b"", {"ETag": etag}

@@ -430,6 +430,7 @@ def test_unknown_release(repo, upstream):
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_contrib_timer_and_service_verify(tmp_path):
     import subprocess
+
     from conftest import REPO
     checkout = tmp_path / "ollama-rpm"
     checkout.mkdir()

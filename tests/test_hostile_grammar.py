@@ -7,16 +7,18 @@ sections and scriptlets of the stock config, scripts of the same length, and no 
 """
 
 import copy
-import subprocess
 import re
+import subprocess
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, write_yaml
 from hostile_support import refused
-from ollama_rpm import config as config_mod, grammar, render, specparse
+from ollama_rpm import config as config_mod
+from ollama_rpm import grammar, render, specparse
 from ollama_rpm.errors import ConfigError
 
 

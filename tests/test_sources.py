@@ -9,8 +9,17 @@ from conftest import run_cli
 from fault_server import FaultServer
 from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK
-from source_fixtures import (LLAMA_TARBALL, OLLAMA_TARBALL, PROJECT_SOURCE_FILES, TEST_PATCH,
-                             llama_tarball, make_project, make_upstream, ollama_tarball, tree_snapshot)
+from source_fixtures import (
+    LLAMA_TARBALL,
+    OLLAMA_TARBALL,
+    PROJECT_SOURCE_FILES,
+    TEST_PATCH,
+    llama_tarball,
+    make_project,
+    make_upstream,
+    ollama_tarball,
+    tree_snapshot,
+)
 
 RETRIES = 2
 

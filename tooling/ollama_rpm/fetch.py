@@ -224,7 +224,7 @@ def download(url: str, cache: Cache, name: str, expected: str | None = None,
         return _copy_local(url, cache, name, expected, what)
     if scheme not in ("http", "https"):
         raise UsageError(f"{what}: unsupported URL scheme {scheme!r}; expected https://, http:// or file://")
-    import requests   # imported here: commands that never download do not pay for it
+    import requests  # imported here: commands that never download do not pay for it
 
     retries = _env_count("OLLAMA_RPM_RETRIES", 4)
     base_delay = _env_seconds("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0, allow_zero=True)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ollama_rpm import archive, atomic, fetch, lock as lock_mod, reproducible, sources, yamledit
+from ollama_rpm import archive, atomic, fetch, reproducible, sources, yamledit
+from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 from ollama_rpm.pathtypes import StrPath
 
