@@ -19,7 +19,7 @@ def source_date_epoch(config: "Config") -> int:
     """$SOURCE_DATE_EPOCH, else midnight UTC of the newest changelog date."""
     raw = os.environ.get("SOURCE_DATE_EPOCH")
     if raw:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):   # int() also takes other scripts' digits
             raise UsageError(f"SOURCE_DATE_EPOCH={raw}: expected a non-negative integer (seconds since 1970)")
         return int(raw)
     newest: datetime.date = max(entry.date for entry in config.changelog)
