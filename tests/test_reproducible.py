@@ -42,7 +42,7 @@ def test_source_date_epoch_defaults_to_the_newest_changelog_day(monkeypatch, con
     newest = max(entry.date for entry in config.changelog)
     epoch = reproducible.source_date_epoch(config)
     assert epoch == calendar.timegm(newest.timetuple())
-    assert datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).time() == datetime.time(0, 0)
+    assert datetime.datetime.fromtimestamp(epoch, datetime.UTC).time() == datetime.time(0, 0)
 
 
 def _tree(base, mtime):
