@@ -233,8 +233,10 @@ def _judge(report: LibraryReport) -> None:
 
 
 def _rpm_name(rpm_path: Path) -> str:
-    out = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", str(rpm_path)],
-                         capture_output=True, text=True)
+    # On stdin ("-"): rpm globs its file arguments and drops quotes from them.
+    with open(rpm_path, "rb") as package:
+        out = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", "-"], stdin=package,
+                             capture_output=True, text=True)
     if out.returncode != 0:
         raise UsageError(f"{rpm_path}: not a readable RPM: {out.stderr.strip().splitlines()[-1:]}")
     return out.stdout.strip()
