@@ -19,6 +19,8 @@ from mock_support import (
     repos,
 )
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 NVIDIA = "https://developer.download.nvidia.com/compute/cuda/repos"
 
 

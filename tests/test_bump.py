@@ -13,6 +13,8 @@ from fakes import FakeGitHub, rate_limited
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK
 from tarballs import tar_gz
 
+pytestmark = pytest.mark.slow   # the whole bump: render, rpm, rpmlint, git
+
 TOKEN = "ghp_SECRETtoken0123456789"
 
 GGML_X86 = """\

@@ -21,6 +21,8 @@ from ollama_rpm import config as config_mod
 from ollama_rpm import grammar, render, specparse
 from ollama_rpm.errors import ConfigError
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 
 def _set(data, path, value):
     node = data
@@ -178,6 +180,7 @@ def scratch(tmp_path_factory):
     return root, _shape(base_spec)
 
 
+@pytest.mark.slow  # 50 renders parsed by rpm
 @settings(max_examples=50, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutation=MUTATION)

@@ -24,6 +24,8 @@ from source_fixtures import (
     pinned_project,
 )
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 ENV = {"OLLAMA_RPM_RETRIES": "0", "OLLAMA_RPM_RETRY_BASE_DELAY": "0", "CI": "true"}
 
 

@@ -12,6 +12,8 @@ from hostile_support import snapshot
 from test_bump import bump, ollama_tarball, repo, upstream  # noqa: F401 (fixtures)
 from test_bump import snapshot as repo_snapshot
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 pytest.importorskip("copr.v3")
 
 TOKEN = "tok-SECRET-1234567890"
@@ -142,6 +144,7 @@ GITHUB = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("answer,code,needle", GITHUB.values(), ids=GITHUB.keys())
 def test_github_answers_stop_bump_cleanly(repo, upstream, answer, code, needle):
     upstream.release("0.33.0", "b10600")
@@ -162,6 +165,7 @@ HOSTILE_RELEASES = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("kw,needle", HOSTILE_RELEASES.values(), ids=HOSTILE_RELEASES.keys())
 def test_malicious_release_stops_bump_before_any_write(repo, upstream, kw, needle):
     llama_tag = kw.pop("llama_tag", "b10600")
@@ -198,6 +202,7 @@ REPOS = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("make,args,needle", REPOS.values(), ids=REPOS.keys())
 def test_bump_refuses_a_repository_it_cannot_commit_cleanly(repo, upstream, make, args, needle):
     upstream.release("0.33.0", "b10600")

@@ -20,6 +20,8 @@ from hostile_support import snapshot
 from test_bump import repo, upstream  # noqa: F401 (fixtures)
 from test_bump import snapshot as repo_snapshot
 
+pytestmark = pytest.mark.slow   # the whole bump, interrupted at each step
+
 REAL_GIT = shutil.which("git")
 POINTS = ("hash-object", "commit-tree", "update-index", "update-ref")
 

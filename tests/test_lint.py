@@ -14,8 +14,9 @@ import pytest
 from conftest import REPO, STANDIN_MACROS, run_cli
 from ollama_rpm.lint import default_paths, licenses, lint_paths
 
-pytestmark = pytest.mark.skipif(not shutil.which("rpmlint") or not shutil.which("rpmbuild"),
-                                reason="needs rpmlint and rpmbuild")
+pytestmark = [pytest.mark.slow,   # rpmlint, several seconds a run
+              pytest.mark.skipif(not shutil.which("rpmlint") or not shutil.which("rpmbuild"),
+                                 reason="needs rpmlint and rpmbuild")]
 
 SUMMARY = re.compile(r"^lint (passed|FAILED).*: (\d+) files; (\d+) errors, (\d+) warnings, (\d+) filtered$",
                      re.MULTILINE)

@@ -21,6 +21,8 @@ from source_fixtures import (
     tree_snapshot,
 )
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 RETRIES = 2
 
 

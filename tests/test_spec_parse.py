@@ -12,6 +12,8 @@ from conftest import REPO, STANDIN_MACROS, run_cli
 from ollama_rpm import config as config_mod
 from ollama_rpm import cpu_levels, specparse
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 BACKENDS = config_mod.BACKENDS
 
 

@@ -18,8 +18,9 @@ from source_fixtures import (
     tree_snapshot,
 )
 
-pytestmark = pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
-                                reason="needs rpmbuild and Go")
+pytestmark = [pytest.mark.slow,   # rpmbuild -bs
+              pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
+                                 reason="needs rpmbuild and Go")]
 
 
 @pytest.fixture

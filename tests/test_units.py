@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_UNIT = ROOT / "units" / "ollama.service"
 USER_UNIT = ROOT / "units" / "ollama.user.service"

@@ -37,7 +37,8 @@ from source_fixtures import (
     tree_snapshot,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")
+pytestmark = [pytest.mark.slow,   # go mod vendor, go_vendor_archive, askalono
+              pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
 REAL_MODULES = {"golang.org/x/sync": "v0.10.0", "github.com/x448/float16": "v0.8.4"}
 
