@@ -20,7 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tooling"), str(HERE.parent / "tests")]
 
-from ollama_rpm import config as config_mod, render, sources, srpm, vendor  # noqa: E402
+from ollama_rpm import config as config_mod  # noqa: E402
+from ollama_rpm import render, sources, srpm, vendor  # noqa: E402
 from source_fixtures import make_project, make_upstream  # noqa: E402
 
 
@@ -48,7 +49,9 @@ def main():
         ollama, llama = make_upstream(tmp / "mirror")
         root = make_project(tmp / "project", ollama.as_uri(), llama.as_uri())
         config = config_mod.load(root / "packaging.yaml")
-        quiet = lambda line: None  # noqa: E731
+        def quiet(_line: str) -> None:
+            pass
+
         start = time.perf_counter()
         sset = sources.resolve(config, sources.default_source_dir(root))
         sources.fetch_sources(sset, update_lock=True, report=quiet)

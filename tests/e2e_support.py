@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import STANDIN_MACROS, run_cli
-from fault_server import FaultServer
+from fakes import FileServer
 from fixture import upstream
 from fixture.project import make_fixture_project
 
@@ -30,14 +30,14 @@ def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=Non
     served.mkdir()
     ollama_tgz = upstream.make_ollama_tarball(served, version=VERSION, llama_tag=TAG)
     llama_tgz = upstream.make_llama_cpp_tarball(served, tag=TAG)
-    server = FaultServer()
+    server = FileServer()
     server.start()
     server.add(f"/ollama/v{VERSION}/{ollama_tgz.name}", ollama_tgz.read_bytes(), faults=["500", "ok"])
     server.add(f"/llama.cpp/{TAG}/{llama_tgz.name}", llama_tgz.read_bytes())
     try:
         project, cfg = make_fixture_project(
-            tmp / "project", server.url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz"),
-            server.url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz"))
+            tmp / "project", server.file_url("/ollama/v{upstream_version}/ollama-{upstream_version}.tar.gz"),
+            server.file_url("/llama.cpp/{llama_cpp_tag}/llama.cpp-{llama_cpp_tag}.tar.gz"))
         if configure is not None:
             cfg = configure(project, cfg) or cfg
         step_env = dict(upstream.go_offline_env(), OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true",

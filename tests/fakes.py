@@ -1,13 +1,17 @@
 """Local HTTP servers speaking the parts of Copr's API v3 and GitHub's REST API
-the toolkit uses, plus a plain file server. The real clients (copr.v3,
-requests) talk to them over 127.0.0.1; faults are injected per path."""
+the toolkit uses, plus a plain file server (FileServer). The real clients
+(copr.v3, requests) talk to them over 127.0.0.1; faults are injected per path.
+One server class for all of them, so API and download faults work the same way."""
 
 import base64
 import email.parser
 import email.policy
 import json
+import socket
+import struct
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,15 +20,33 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeServer:
-    """Base: routes by (method, path); `faults[path_prefix] = [fault, ...]` is consumed in order.
+# File faults, one per request in order (the last one repeats): "ok", "500", "404",
+# "truncate" (Content-Length larger than the body, then close), "reset" (TCP RST before
+# any response), "wrong" (a different body of the same length), "trickle" (the body one
+# byte every 0.1 s: never a read timeout, never done).
+FILE_FAULTS = ("ok", "500", "404", "truncate", "reset", "wrong", "trickle")
 
-    A fault is (status, json_body[, headers]) or "hang" (no answer until the server stops).
+
+class FakeServer:
+    """Base: a real HTTP server on 127.0.0.1 (`url`), routing by (method, path).
+
+    API faults: `fault(path_prefix, fault, ...)` queues answers consumed in order, each
+    (status, json_body[, headers]) or "hang" (no answer until the server stops).
+    Files: `add(path, data, faults)` serves bytes at `file_url(path)` (below
+    `file_prefix`), with the FILE_FAULTS above; `data` may be a list of bodies served
+    in turn (the last one repeats). `hits[path]` counts the requests for each file.
+    Use it as a context manager, or start() / stop().
     """
+
+    file_prefix = ""
 
     def __init__(self):
         self.requests = []          # (method, path, headers) of every request
         self.faults = {}
+        self.files = {}             # path -> bytes, or a list of bytes served in turn
+        self.file_faults = {}       # path -> [file fault, ...]
+        self.hits = Counter()
+        self.lock = threading.Lock()
         self.stop_event = threading.Event()
         owner = self
 
@@ -47,6 +69,10 @@ class FakeServer:
                             return
                         status, payload, *headers = fault
                         return self.send(status, payload, headers[0] if headers else {})
+                if self.command in ("GET", "HEAD") and url.path.startswith(owner.file_prefix):
+                    served = owner._next_file(url.path[len(owner.file_prefix):])
+                    if served is not None:
+                        return self.send_file(*served)
                 status, payload, headers = owner.route(self.command, url.path, parse_qs(url.query),
                                                        self.headers, body)
                 self.send(status, payload, headers)
@@ -63,7 +89,38 @@ class FakeServer:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
+            def send_file(self, data, fault):
+                self.close_connection = True
+                if fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                if fault in ("500", "404"):
+                    self.send(int(fault), f"error {fault}\n".encode(),
+                              {"Content-Type": "text/plain", "Connection": "close"})
+                    return
+                if fault == "wrong":
+                    data = bytes(b ^ 0xFF for b in data)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(data) + (4096 if fault == "truncate" else 0)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                if fault == "trickle":
+                    for index in range(len(data)):
+                        try:
+                            self.wfile.write(data[index:index + 1])
+                            self.wfile.flush()
+                        except OSError:
+                            break
+                        time.sleep(0.1)
+                else:
+                    self.wfile.write(data if fault != "truncate" else data[: len(data) // 2])
+                self.wfile.flush()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -78,11 +135,50 @@ class FakeServer:
         self.server.shutdown()
         self.server.server_close()
 
+    def start(self):
+        return self.__enter__()
+
+    def stop(self):
+        self.__exit__(None, None, None)
+
     def route(self, method, path, query, headers, body):
         return 404, {"error": "not found"}, {}
 
     def fault(self, prefix, *faults):
         self.faults.setdefault(prefix, []).extend(faults)
+
+    # --- files ---
+
+    def add(self, path, data, faults=("ok",)):
+        unknown = set(faults) - set(FILE_FAULTS)
+        assert not unknown, f"unknown file faults {unknown}"
+        with self.lock:
+            self.files[path] = bytes(data) if not isinstance(data, list) else list(data)
+            self.file_faults[path] = list(faults)
+
+    def file_url(self, path):
+        return f"{self.url}{self.file_prefix}{path}"
+
+    @property
+    def total_hits(self):
+        return sum(self.hits.values())
+
+    def _next_file(self, path):
+        """(body, fault) for the next request of `path`, or None if it is not served."""
+        with self.lock:
+            content = self.files.get(path)
+            if content is None:
+                return None
+            self.hits[path] += 1
+            if isinstance(content, list):
+                content = content.pop(0) if len(content) > 1 else content[0]
+            faults = self.file_faults.setdefault(path, ["ok"])
+            fault = faults.pop(0) if len(faults) > 1 else faults[0]
+        return content, fault
+
+
+class FileServer(FakeServer):
+    """A plain file server (download tests): `add()` files, point Sources at `file_url()`."""
 
 
 # --- Copr -----------------------------------------------------------------------
@@ -195,24 +291,20 @@ def _multipart(headers, body):
 # --- GitHub + file server ---------------------------------------------------------
 
 class FakeGitHub(FakeServer):
-    """GET /repos/O/R/releases/latest and /releases/tags/T with ETags; GET /files/... serves bytes."""
+    """GET /repos/O/R/releases/latest and /releases/tags/T with ETags; files under /files/."""
+
+    file_prefix = "/files"
 
     def __init__(self):
         super().__init__()
         self.releases = []           # newest first: {"tag_name": ..., "prerelease": bool}
-        self.files = {}              # path -> bytes, or a list of bytes served in turn
         self.not_modified = 0
         self.auth_seen = []
 
     def route(self, method, path, query, headers, body):
         self.auth_seen.append(headers.get("Authorization"))
         if path.startswith("/files/"):
-            content = self.files.get(path[len("/files"):])
-            if content is None:
-                return 404, b"not found", {"Content-Type": "text/plain"}
-            if isinstance(content, list):
-                content = content.pop(0) if len(content) > 1 else content[0]
-            return 200, content, {"Content-Type": "application/gzip"}
+            return 404, b"not found", {"Content-Type": "text/plain"}
         parts = path.strip("/").split("/")
         if parts[:1] == ["repos"] and parts[3:4] == ["releases"]:
             if parts[4:5] == ["latest"]:
@@ -224,7 +316,7 @@ class FakeGitHub(FakeServer):
             if release is None:
                 return 404, {"message": "Not Found"}, {}
             payload = json.dumps(release, sort_keys=True).encode()
-            etag = '"%s"' % abs(hash(payload))
+            etag = f'"{abs(hash(payload))}"'
             if headers.get("If-None-Match") == etag:
                 self.not_modified += 1
                 return 304, b"", {"ETag": etag}

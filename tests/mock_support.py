@@ -57,8 +57,8 @@ def _include(config_file, search_path, seen):
     seen.add(str(path))
     content = path.read_text()
     for argument in _INCLUDE.findall(content):
-        sub = _include(eval(argument), search_path, seen)  # noqa: S307 - mock does the same
-        content = _INCLUDE.sub(lambda _match: sub, content, count=1)
+        sub = _include(eval(argument), search_path, seen)
+        content = _INCLUDE.sub(lambda _match, sub=sub: sub, content, count=1)
     return content
 
 
@@ -78,7 +78,7 @@ def load_mock_config(cfg, confdir=MOCK_ETC):
     config_opts = default_config_opts()
     config_opts["config_path"] = str(confdir)
     content = _include(os.path.realpath(cfg), str(confdir), set())
-    exec(content, {"config_opts": config_opts, "__builtins__": __builtins__})  # noqa: S102
+    exec(content, {"config_opts": config_opts, "__builtins__": __builtins__})
     context = {k.replace(".", "_"): v for k, v in config_opts.items()}
     for key in ("root", "dnf.conf", "bootstrap_image", "dist"):
         if key in config_opts:

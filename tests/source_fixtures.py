@@ -4,12 +4,10 @@ The Ollama stand-in is a real Go module (go 1.19) with one dependency resolved b
 a `replace => ./third_party/dep` directive, so `go mod vendor` works offline.
 """
 
-import gzip
-import io
-import tarfile
 from pathlib import Path
 
 from conftest import copy_project, load_yaml, run_cli, write_yaml
+from tarballs import tar_gz
 
 VERSION = "0.32.15"
 LLAMA_TAG = "b10488"
@@ -38,27 +36,7 @@ LLAMA_FILES = {"CMakeLists.txt": "cmake_minimum_required(VERSION 3.24)\n", "LICE
 
 def tarball_bytes(top, files, extra=()):
     """A .tar.gz with `files` (relative path -> text) under `top/`; `extra`: raw TarInfo entries."""
-    buffer = io.BytesIO()
-    # gzip header mtime 0: the same call always gives the same bytes.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w") as tar:
-        dirs = set()
-        for rel in sorted(files):
-            parts = rel.split("/")[:-1]
-            for i in range(len(parts) + 1):
-                d = "/".join([top, *parts[:i]])
-                if d not in dirs:
-                    dirs.add(d)
-                    info = tarfile.TarInfo(d)
-                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1700000000
-                    tar.addfile(info)
-            data = files[rel].encode() if isinstance(files[rel], str) else files[rel]
-            info = tarfile.TarInfo(f"{top}/{rel}")
-            info.size, info.mode, info.mtime = len(data), 0o644, 1700000000
-            tar.addfile(info, io.BytesIO(data))
-        for info, data in extra:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
+    return tar_gz(top, files, extra=extra)
 
 
 def ollama_tarball(files=None):

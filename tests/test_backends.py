@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_project
-from ollama_rpm import backends, bump, config as config_mod, copr_submit, cpu_levels, lock as lock_mod, mockcfg
-from ollama_rpm import render, spec_context
+from ollama_rpm import backends, bump, copr_submit, cpu_levels, mockcfg, render, spec_context
+from ollama_rpm import config as config_mod
+from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import UsageError
 from ollama_rpm.upstream_release import Upstream
 

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_project, load_yaml, run_cli, write_yaml
-from mock_support import LOGS, MOCK_ETC, install_fake_mock, load_mock_config, recorded_argv, repos
+from mock_support import (
+    LOGS,
+    MOCK_ETC,
+    install_fake_mock,
+    load_mock_config,
+    recorded_argv,
+    repos,
+)
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 NVIDIA = "https://developer.download.nvidia.com/compute/cuda/repos"
 
@@ -121,7 +130,7 @@ def test_cuda12_builds_only_where_glibc_is_older_than_2_41(project, tmp_path, sr
 @pytest.mark.parametrize("flags", [(), ("--without", "vulkan"), ("--with", "rocm", "--without", "vulkan"),
                                    ("--without", "rocm", "--without", "vulkan")])
 def test_config_without_cuda_is_stock_plus_ccache(project, tmp_path, srpm, chroot, flags):
-    configs, stdout, stderr = dry_run_configs(project, tmp_path, "--chroot", chroot, *flags, "--srpm", srpm)
+    configs, _stdout, stderr = dry_run_configs(project, tmp_path, "--chroot", chroot, *flags, "--srpm", srpm)
     opts = configs[chroot]
     stock = load_mock_config(MOCK_ETC / f"{chroot}.cfg")
     # ROCm and Vulkan come from Fedora: the repositories are exactly the stock ones.

@@ -83,6 +83,7 @@ def host_arch():
     return subprocess.run(["rpm", "--eval", "%{_arch}"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+@pytest.mark.slow  # rpmbuild
 def test_rpmbuild_builds_and_reports_rpms(project, tmp_path):
     srpm = make_srpm(tmp_path, "tiny")
     proc, out = build(project, tmp_path, srpm)
@@ -107,6 +108,7 @@ def test_rpmbuild_builds_and_reports_rpms(project, tmp_path):
     assert "--nodeps" in command and f"--rebuild {srpm}" in command
 
 
+@pytest.mark.slow  # rpmbuild
 def test_rpmbuild_passes_without(project, tmp_path):
     srpm = make_srpm(tmp_path, "tiny")
     proc, out = build(project, tmp_path, srpm, "--without", "vulkan")
@@ -114,6 +116,7 @@ def test_rpmbuild_passes_without(project, tmp_path):
     assert sorted(p.name for p in (out / host_arch()).glob("*.rpm")) == ["tiny-1.0-1.noarch.rpm"]
 
 
+@pytest.mark.slow  # rpmbuild
 def test_rpmbuild_failure_reports_phase_and_error(project, tmp_path):
     srpm = make_srpm(tmp_path, "broken", fail=True)
     proc, out = build(project, tmp_path, srpm)
@@ -130,6 +133,7 @@ def test_rpmbuild_failure_reports_phase_and_error(project, tmp_path):
     shutil.rmtree(kept)
 
 
+@pytest.mark.slow  # rpmbuild
 def test_rpmbuild_missing_build_dependencies(project, tmp_path):
     srpm = make_srpm(tmp_path, "needy", buildrequires="ollama-rpm-test-no-such-package >= 99")
     out = tmp_path / "out"

@@ -181,6 +181,7 @@ def test_plain_display_prints_steps_and_deciles(capsys):
 
 def test_live_display_only_on_a_terminal(monkeypatch):
     import io
+
     from ollama_rpm import progress
 
     class Tty(io.StringIO):
@@ -198,8 +199,9 @@ def test_rich_display_escapes_log_text():
     """Log text like `[/usr/bin]` must not be read as rich markup (skipped without python3-rich)."""
     import io
     rich = pytest.importorskip("rich")
-    from ollama_rpm import progress
     from rich import console, live, markup, spinner, table
+
+    from ollama_rpm import progress
     out = io.StringIO()
     display = progress.RichDisplay((console, live, table, spinner, markup), out)
     tracker = buildlog.Tracker(on_change=display.update)

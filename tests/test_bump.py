@@ -1,11 +1,8 @@
 """`ollama-rpm bump` against a local fake GitHub API + file server, in a real git repo."""
 
-import gzip
 import hashlib
-import io
 import json
 import shutil
-import tarfile
 import time
 
 import git
@@ -14,6 +11,9 @@ import pytest
 from conftest import copy_project, load_yaml, run_cli
 from fakes import FakeGitHub, rate_limited
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK
+from tarballs import tar_gz
+
+pytestmark = pytest.mark.slow   # the whole bump: render, rpm, rpmlint, git
 
 TOKEN = "ghp_SECRETtoken0123456789"
 
@@ -65,16 +65,8 @@ def presets(cuda12, rocm72, cuda13):
 
 
 def tarball(top, files, commit=None):
-    buffer = io.BytesIO()
     # `git archive` of a commit (GitHub's archives) records its id in the pax global header.
-    extra = {"format": tarfile.PAX_FORMAT, "pax_headers": {"comment": commit}} if commit else {}
-    with tarfile.open(fileobj=buffer, mode="w", **extra) as tar:
-        for name, text in files.items():
-            data = text.encode() if isinstance(text, str) else text
-            info = tarfile.TarInfo(f"{top}/{name}")
-            info.size, info.mtime = len(data), 1700000000
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), mtime=0)     # byte-identical for the same content
+    return tar_gz(top, files, commit=commit)
 
 
 PACKAGE_PATCH = "0001-fixture.patch"
@@ -430,6 +422,7 @@ def test_unknown_release(repo, upstream):
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_contrib_timer_and_service_verify(tmp_path):
     import subprocess
+
     from conftest import REPO
     checkout = tmp_path / "ollama-rpm"
     checkout.mkdir()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import git
+import pytest
 
 from conftest import REPO, load_yaml, run_cli, write_yaml
 from source_fixtures import make_upstream
@@ -56,6 +57,7 @@ def test_deps_target_needs_no_dnf_when_tools_are_present(tmp_path):
     assert "installing" not in proc.stdout
 
 
+@pytest.mark.slow  # rpmbuild -bs through make
 def test_make_srpm_on_a_clean_clone_leaves_one_srpm(tmp_path):
     clone = _clone(tmp_path)
     outdir = tmp_path / "out"

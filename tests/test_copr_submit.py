@@ -8,6 +8,8 @@ from conftest import run_cli
 from fakes import FakeCopr
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_NETWORK
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 pytest.importorskip("copr.v3")
 
 TOKEN = "tok-SECRET-1234567890"

@@ -35,8 +35,20 @@ import sys
 import pytest
 
 from conftest import BOOTSTRAP_NVCC, REPO, STANDIN_MACROS
-from cuda_fatbin import cmake_arch_expectation, cuobjdump_archs, fatbin_archs, find_cuobjdump
-from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names
+from cuda_fatbin import (
+    cmake_arch_expectation,
+    cuobjdump_archs,
+    fatbin_archs,
+    find_cuobjdump,
+)
+from e2e_support import (
+    LIBDIR,
+    VERSION,
+    build_fixture_rpms,
+    rpm_deps,
+    rpm_files,
+    rpm_names,
+)
 from fixture.project import configure_cuda
 from ollama_rpm.lint import lint_paths
 

@@ -155,6 +155,7 @@ def test_smoke_checks_the_combined_install(split):
 
 def _nvcc():
     import os
+
     from conftest import BOOTSTRAP_NVCC
     for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
                       str(BOOTSTRAP_NVCC)):
@@ -170,6 +171,7 @@ NVCC = _nvcc()
 def split_cuda(tmp_path_factory):
     import os
     import re
+
     from fixture.project import configure_cuda
     if NVCC is None:
         pytest.skip("needs NVIDIA's nvcc (CUDA toolkit): set CUDACXX, put it on PATH or install it under "

@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from ollama_rpm import manifest
-
 from fixture.upstream import (
     COMPAT_MARKER,
     COMPAT_MODELS_MARKER,
@@ -39,6 +37,7 @@ from fixture.upstream import (
     make_vendor_tarball,
     write_fixture_patches,
 )
+from ollama_rpm import manifest
 
 VERSION = "0.32.15"
 TAG = "b10488"

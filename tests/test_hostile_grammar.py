@@ -7,17 +7,21 @@ sections and scriptlets of the stock config, scripts of the same length, and no 
 """
 
 import copy
-import subprocess
 import re
+import subprocess
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, write_yaml
 from hostile_support import refused
-from ollama_rpm import config as config_mod, grammar, render, specparse
+from ollama_rpm import config as config_mod
+from ollama_rpm import grammar, render, specparse
 from ollama_rpm.errors import ConfigError
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 
 def _set(data, path, value):
@@ -176,6 +180,7 @@ def scratch(tmp_path_factory):
     return root, _shape(base_spec)
 
 
+@pytest.mark.slow  # 50 renders parsed by rpm
 @settings(max_examples=50, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutation=MUTATION)

@@ -16,7 +16,15 @@ import pytest
 
 from conftest import REPO, copy_project, run_cli
 from hostile_support import refused, snapshot
-from source_fixtures import LLAMA_TARBALL, OLLAMA_TARBALL, make_project, make_upstream, pinned_project
+from source_fixtures import (
+    LLAMA_TARBALL,
+    OLLAMA_TARBALL,
+    make_project,
+    make_upstream,
+    pinned_project,
+)
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 ENV = {"OLLAMA_RPM_RETRIES": "0", "OLLAMA_RPM_RETRY_BASE_DELAY": "0", "CI": "true"}
 
@@ -118,7 +126,6 @@ DURATIONS = {
 @pytest.mark.parametrize("extra,needle", DURATIONS.values(), ids=DURATIONS.keys())
 def test_bad_durations_in_the_environment(tmp_path, env, extra, needle):
     """A download must be needed for the settings to matter: nothing is pinned yet."""
-    ollama, llama = make_upstream(tmp_path / "mirror")
     root = make_project(tmp_path / "project", "http://127.0.0.1:9/" + OLLAMA_TARBALL,
                         "http://127.0.0.1:9/" + LLAMA_TARBALL)
     refused(["sources", "--update-lock"], cwd=root, code=2, needle=needle, env=dict(env, **extra))

@@ -9,7 +9,10 @@ import pytest
 from conftest import run_cli
 from fakes import FakeCopr
 from hostile_support import snapshot
-from test_bump import bump, ollama_tarball, repo, snapshot as repo_snapshot, upstream  # noqa: F401 (fixtures)
+from test_bump import bump, ollama_tarball, repo, upstream  # noqa: F401 (fixtures)
+from test_bump import snapshot as repo_snapshot
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 pytest.importorskip("copr.v3")
 
@@ -141,8 +144,9 @@ GITHUB = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("answer,code,needle", GITHUB.values(), ids=GITHUB.keys())
-def test_github_answers_stop_bump_cleanly(repo, upstream, answer, code, needle):  # noqa: F811
+def test_github_answers_stop_bump_cleanly(repo, upstream, answer, code, needle):
     upstream.release("0.33.0", "b10600")
     upstream.server.fault(LATEST, answer)
     before = repo_snapshot(repo)
@@ -161,8 +165,9 @@ HOSTILE_RELEASES = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("kw,needle", HOSTILE_RELEASES.values(), ids=HOSTILE_RELEASES.keys())
-def test_malicious_release_stops_bump_before_any_write(repo, upstream, kw, needle):  # noqa: F811
+def test_malicious_release_stops_bump_before_any_write(repo, upstream, kw, needle):
     llama_tag = kw.pop("llama_tag", "b10600")
     upstream.server.releases.insert(0, {"tag_name": "v0.33.0", "prerelease": False})
     upstream.server.files["/ollama/archive/v0.33.0/ollama-0.33.0.tar.gz"] = ollama_tarball("0.33.0", llama_tag, **kw)
@@ -197,8 +202,9 @@ REPOS = {
 }
 
 
+@pytest.mark.slow  # the whole bump
 @pytest.mark.parametrize("make,args,needle", REPOS.values(), ids=REPOS.keys())
-def test_bump_refuses_a_repository_it_cannot_commit_cleanly(repo, upstream, make, args, needle):  # noqa: F811
+def test_bump_refuses_a_repository_it_cannot_commit_cleanly(repo, upstream, make, args, needle):
     upstream.release("0.33.0", "b10600")
     make(repo)
     before = repo_snapshot(repo), snapshot(repo.working_tree_dir)

@@ -17,7 +17,10 @@ import pytest
 
 from conftest import REPO
 from hostile_support import snapshot
-from test_bump import repo, snapshot as repo_snapshot, upstream  # noqa: F401 (fixtures)
+from test_bump import repo, upstream  # noqa: F401 (fixtures)
+from test_bump import snapshot as repo_snapshot
+
+pytestmark = pytest.mark.slow   # the whole bump, interrupted at each step
 
 REAL_GIT = shutil.which("git")
 POINTS = ("hash-object", "commit-tree", "update-index", "update-ref")
@@ -74,7 +77,7 @@ CASES = [(signum, point, group) for signum in (signal.SIGINT, signal.SIGTERM, si
 
 @pytest.mark.parametrize("signum,point,group", CASES,
                          ids=[f"{s.name}-{p}-{'group' if g else 'process'}" for s, p, g in CASES])
-def test_a_signal_at_any_step_rolls_bump_back(repo, upstream, slow_git, tmp_path, signum, point, group):  # noqa: F811
+def test_a_signal_at_any_step_rolls_bump_back(repo, upstream, slow_git, tmp_path, signum, point, group):
     upstream.release("0.33.0", "b10600")
     before = _state(repo)
     mark = tmp_path / "reached"
@@ -90,7 +93,7 @@ def test_a_signal_at_any_step_rolls_bump_back(repo, upstream, slow_git, tmp_path
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("group", [False, True], ids=["process", "group"])
-def test_sigkill_leaves_the_repo_untouched_or_committed(repo, upstream, slow_git, tmp_path, point, group):  # noqa: F811
+def test_sigkill_leaves_the_repo_untouched_or_committed(repo, upstream, slow_git, tmp_path, point, group):
     upstream.release("0.33.0", "b10600")
     before = _state(repo)
     head = repo.head.commit.hexsha

@@ -128,3 +128,45 @@ def test_f16c_leak_fails_whatever_capstone_calls_the_group(tmp_path, variant):
     assert any(v.startswith("uses F16C") and f"not in the {variant} variant's flags" in v
                for v in report.violations), report.violations
     assert isa_audit.audit_library(lib, "ivybridge").ok
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "rpm2cpio", "cpio")),
+                    reason="needs rpmbuild, rpm2cpio and cpio")
+def test_an_rpm_anywhere_is_unpacked_and_audited(tmp_path):
+    """The RPM is unpacked by rpm2cpio | cpio without a shell: a path with a quote,
+    a space and a $ is just a path."""
+    lib = build(tmp_path, "x64", "")
+    spec = tmp_path / "level.spec"
+    spec.write_text(f"""\
+Name: ollama-ggml-cpu-x86_64-v1
+Version: 1
+Release: 1
+Summary: audit test
+License: MIT
+%global debug_package %{{nil}}
+%global __os_install_post %{{nil}}
+%description
+audit test
+%install
+install -D -m 0755 {lib} %{{buildroot}}/usr/lib64/ollama/libggml-cpu-x64.so
+%files
+/usr/lib64/ollama/libggml-cpu-x64.so
+""")
+    subprocess.run(["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {tmp_path / 'rpmbuild'}",
+                    "--target", "x86_64", str(spec)], check=True, capture_output=True)
+    built = next((tmp_path / "rpmbuild" / "RPMS").rglob("*.rpm"))
+    odd = tmp_path / "it's a $HOME" / built.name
+    odd.parent.mkdir()
+    shutil.copy(built, odd)
+    reports = isa_audit.audit_paths([odd])
+    assert [(r.path, r.variant, r.package_level, r.ok) for r in reports] == \
+        [(f"{odd.name}:usr/lib64/ollama/libggml-cpu-x64.so", "x64", "v1", True)]
+    assert reports[0].instructions > 0
+
+
+def test_a_file_that_is_no_rpm_is_refused_by_name(tmp_path):
+    fake = tmp_path / "x.rpm"
+    fake.write_bytes(b"not an rpm")
+    with pytest.raises(isa_audit.UsageError, match="x.rpm: not a readable RPM"):
+        isa_audit.audit_paths([fake])

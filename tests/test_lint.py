@@ -14,8 +14,9 @@ import pytest
 from conftest import REPO, STANDIN_MACROS, run_cli
 from ollama_rpm.lint import default_paths, licenses, lint_paths
 
-pytestmark = pytest.mark.skipif(not shutil.which("rpmlint") or not shutil.which("rpmbuild"),
-                                reason="needs rpmlint and rpmbuild")
+pytestmark = [pytest.mark.slow,   # rpmlint, several seconds a run
+              pytest.mark.skipif(not shutil.which("rpmlint") or not shutil.which("rpmbuild"),
+                                 reason="needs rpmlint and rpmbuild")]
 
 SUMMARY = re.compile(r"^lint (passed|FAILED).*: (\d+) files; (\d+) errors, (\d+) warnings, (\d+) filtered$",
                      re.MULTILINE)
@@ -218,7 +219,7 @@ def test_json_and_junit_carry_the_text_counts(tiny, tmp_path):
     as_json = lint_cli("--format", "json", "--output", json_out, *paths)
     as_junit = lint_cli("--format", "junit", "--output", junit_out, *paths)
     assert text.returncode == as_json.returncode == as_junit.returncode == 1
-    verdict, files, errors, warnings, filtered = SUMMARY.search(text.stdout).groups()
+    _verdict, files, errors, warnings, filtered = SUMMARY.search(text.stdout).groups()
     counts = tuple(map(int, (files, errors, warnings, filtered)))
     assert counts[1] >= 1 and counts[2] >= 1, text.stdout
 
@@ -305,8 +306,8 @@ def test_default_run_lints_project_spec_and_results(rendered, tiny, tmp_path):
     # (ollama.rpmlintrc's filters are about the ollama RPMs, which this run lacks:
     # in a complete run they would be unused, an error; keep the spec's one.)
     rpmlintrc = tmp_path / "spec-only.rpmlintrc"
-    rpmlintrc.write_text("".join(l + "\n" for l in (REPO / "ollama.rpmlintrc").read_text().splitlines()
-                                 if "invalid-url Source2" in l))
+    rpmlintrc.write_text("".join(line + "\n" for line in (REPO / "ollama.rpmlintrc").read_text().splitlines()
+                                 if "invalid-url Source2" in line))
     proc = lint_cli("--format", "json", "--profile", REPO / "lint" / "fedora.toml",
                     "--rpmlintrc", rpmlintrc, cwd=proj)
     assert proc.returncode == 0, proc.stdout + proc.stderr

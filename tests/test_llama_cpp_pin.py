@@ -11,6 +11,8 @@ from fixture import upstream
 from ollama_rpm import manifest, patchcheck
 from ollama_rpm.errors import EXIT_CONFIG, ConfigError
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 COMMIT = "9d77fa17254e1dee4b9e92504c91611a60b1359f"
 MANIFEST = REPO / "tests" / "data" / "upstream-install-manifest.txt"
 

@@ -36,7 +36,7 @@ import pytest
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
 from e2e_support import rpm_names, rpm_query
-from fault_server import FaultServer
+from fakes import FileServer
 from ollama_rpm import manifest
 
 LIBDIR = "/usr/lib64/ollama"
@@ -76,15 +76,15 @@ INSTALLED_LINE = re.compile(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(L
 def _run_pipeline(work):
     """All steps, timed; returns the state the tests read (also saved as JSON)."""
     served = {name: (Path(os.environ[SOURCES_ENV]) / name).read_bytes() for name in TARBALLS}
-    server = FaultServer()
+    server = FileServer()
     server.start()
     try:
         for name, data in served.items():
             server.add(f"/{name}", data)
         project = copy_project(work / "project")
         cfg = load_yaml(project / "packaging.yaml")
-        cfg["sources"]["ollama"] = server.url("/ollama-{upstream_version}.tar.gz")
-        cfg["sources"]["llama_cpp"] = server.url("/llama.cpp-{llama_cpp_tag}.tar.gz")
+        cfg["sources"]["ollama"] = server.file_url("/ollama-{upstream_version}.tar.gz")
+        cfg["sources"]["llama_cpp"] = server.file_url("/llama.cpp-{llama_cpp_tag}.tar.gz")
         write_yaml(project / "packaging.yaml", cfg)
         env = {"OLLAMA_RPM_CACHE": str(work / "cache"), "CI": "true",
                **({"VULKAN_SDK": VULKAN_SDK} if VULKAN_SDK else {})}

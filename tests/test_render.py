@@ -5,6 +5,8 @@ import pytest
 from conftest import REPO, load_yaml, run_cli, write_yaml
 from ollama_rpm.errors import EXIT_CONFIG
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 
 def test_render_writes_spec_from_default_config(project):
     proc = run_cli("render", cwd=project, check=True)

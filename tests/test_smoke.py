@@ -265,6 +265,7 @@ def stub_rpm(where, script):
     return where / "top" / "RPMS"
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild, rpm and unshare")
 def test_a_server_that_never_answers_fails_in_bounded_time_and_is_killed(tmp_path):
     pidfile = tmp_path / "server.pid"
@@ -281,6 +282,7 @@ def test_a_server_that_never_answers_fails_in_bounded_time_and_is_killed(tmp_pat
     assert os.path.lexists("/usr/bin/ollama") == had_binary       # the bind stayed in the namespace
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild, rpm and unshare")
 def test_a_server_that_exits_fails_with_its_status_in_json(tmp_path):
     rpms = stub_rpm(tmp_path / "stub", "echo 'Error: listen tcp: address already in use' >&2\nexit 3\n")
@@ -296,6 +298,7 @@ def test_a_server_that_exits_fails_with_its_status_in_json(tmp_path):
     assert checks["cpu variant"]["status"] == "skip"
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD or os.geteuid() != 0 or not shutil.which("setpriv"),
                     reason="needs root (to become nobody with setpriv), rpmbuild, rpm and unshare")
 def test_without_root_the_namespace_maps_the_caller_to_root(tmp_path):
@@ -356,6 +359,7 @@ def fake_mock(tmp_path, plan):
     return {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "FAKE_MOCK_STATE": str(state)}, state
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild")
 def test_mock_engine_installs_runs_the_session_as_the_service_user_and_cleans(tmp_path):
     rpms = stub_rpm(tmp_path / "stub", "exit 0\n")
@@ -379,6 +383,7 @@ def test_mock_engine_installs_runs_the_session_as_the_service_user_and_cleans(tm
     assert proc.returncode == 1 and report["cpu"]["installed_variants"] == []
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild")
 def test_mock_install_failure_is_a_failed_check_and_the_chroot_is_still_cleaned(tmp_path):
     rpms = stub_rpm(tmp_path / "stub", "exit 0\n")
@@ -391,6 +396,7 @@ def test_mock_install_failure_is_a_failed_check_and_the_chroot_is_still_cleaned(
     assert [a[2] for a in argv] == ["--init", "--install", "--clean"]
 
 
+@pytest.mark.slow  # rpmbuild
 @pytest.mark.skipif(not CAN_BUILD, reason="needs rpmbuild")
 def test_mock_engine_without_mock_is_a_tool_error(tmp_path):
     rpms = stub_rpm(tmp_path / "stub", "exit 0\n")

@@ -6,6 +6,7 @@ import re
 import shutil
 
 import pytest
+
 from conftest import REPO, copy_project, load_yaml, run_cli, write_yaml
 from ollama_rpm import cli, render, source_table
 from ollama_rpm import config as config_mod

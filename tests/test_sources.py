@@ -6,18 +6,29 @@ import json
 import pytest
 
 from conftest import run_cli
-from fault_server import FaultServer
+from fakes import FileServer
 from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK
-from source_fixtures import (LLAMA_TARBALL, OLLAMA_TARBALL, PROJECT_SOURCE_FILES, TEST_PATCH,
-                             llama_tarball, make_project, make_upstream, ollama_tarball, tree_snapshot)
+from source_fixtures import (
+    LLAMA_TARBALL,
+    OLLAMA_TARBALL,
+    PROJECT_SOURCE_FILES,
+    TEST_PATCH,
+    llama_tarball,
+    make_project,
+    make_upstream,
+    ollama_tarball,
+    tree_snapshot,
+)
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 RETRIES = 2
 
 
 @pytest.fixture
 def server():
-    srv = FaultServer().start()
+    srv = FileServer().start()
     yield srv
     srv.stop()
 
@@ -37,7 +48,7 @@ def data():
 def project(tmp_path, server, data):
     for name, body in data.items():
         server.add(f"/{name}", body)
-    return make_project(tmp_path / "project", server.url(f"/{OLLAMA_TARBALL}"), server.url(f"/{LLAMA_TARBALL}"))
+    return make_project(tmp_path / "project", server.file_url(f"/{OLLAMA_TARBALL}"), server.file_url(f"/{LLAMA_TARBALL}"))
 
 
 def sha(body):
@@ -47,7 +58,7 @@ def sha(body):
 def pin(project, server, pins):
     lock = lock_mod.load(project / "sources.lock")
     for name, digest in pins.items():
-        lock.set(name, server.url(f"/{name}"), digest)
+        lock.set(name, server.file_url(f"/{name}"), digest)
     lock.save()
     return (project / "sources.lock").read_bytes()
 
@@ -74,7 +85,7 @@ def test_update_lock_records_pins_and_collects_every_file(project, server, env, 
     source_dir = project / "build" / "SOURCES"
     assert proc.stdout.strip() == str(source_dir)
     recorded = json.loads((project / "sources.lock").read_text())["sources"]
-    assert recorded == {name: {"url": server.url(f"/{name}"), "sha256": sha(body)}
+    assert recorded == {name: {"url": server.file_url(f"/{name}"), "sha256": sha(body)}
                         for name, body in data.items()}
     for name, body in data.items():
         assert (source_dir / name).read_bytes() == body
@@ -114,7 +125,7 @@ def test_wrong_sha256_is_an_integrity_error_naming_both_hashes(tmp_path, project
     assert proc.returncode == EXIT_INTEGRITY, proc.stderr
     line = proc.stderr.strip()
     assert "\n" not in line
-    assert OLLAMA_TARBALL in line and server.url(f"/{OLLAMA_TARBALL}") in line
+    assert OLLAMA_TARBALL in line and server.file_url(f"/{OLLAMA_TARBALL}") in line
     assert wrong in line and sha(data[OLLAMA_TARBALL]) in line
     assert server.hits[f"/{OLLAMA_TARBALL}"] == 1, "a hash mismatch is not retried"
     assert (project / "sources.lock").read_bytes() == before
@@ -137,7 +148,7 @@ def test_truncated_body_is_retried_then_a_network_error(tmp_path, project, serve
     assert proc.returncode == EXIT_NETWORK, proc.stderr
     line = proc.stderr.strip()
     assert "\n" not in line and "truncated" in line and OLLAMA_TARBALL in line
-    assert server.url(f"/{OLLAMA_TARBALL}") in line
+    assert server.file_url(f"/{OLLAMA_TARBALL}") in line
     assert server.hits[f"/{OLLAMA_TARBALL}"] == RETRIES + 1
     assert_nothing_left(tmp_path, project)
 
@@ -166,7 +177,7 @@ def test_http_404_is_not_retried(tmp_path, project, server, env, data):
     proc = run_cli("sources", cwd=project, env=env)
     assert proc.returncode == EXIT_NETWORK
     line = proc.stderr.strip()
-    assert "\n" not in line and "HTTP 404" in line and server.url(f"/{OLLAMA_TARBALL}") in line
+    assert "\n" not in line and "HTTP 404" in line and server.file_url(f"/{OLLAMA_TARBALL}") in line
     assert server.hits[f"/{OLLAMA_TARBALL}"] == 1
     assert_nothing_left(tmp_path, project)
 
@@ -193,14 +204,14 @@ def test_corrupt_cache_entry_is_downloaded_again(tmp_path, project, server, env,
 def test_changed_url_needs_update_lock(project, server, env, data):
     lock = lock_mod.load(project / "sources.lock")
     lock.set(OLLAMA_TARBALL, "https://example.org/old/" + OLLAMA_TARBALL, sha(data[OLLAMA_TARBALL]))
-    lock.set(LLAMA_TARBALL, server.url(f"/{LLAMA_TARBALL}"), sha(data[LLAMA_TARBALL]))
+    lock.set(LLAMA_TARBALL, server.file_url(f"/{LLAMA_TARBALL}"), sha(data[LLAMA_TARBALL]))
     lock.save()
     proc = run_cli("sources", cwd=project, env=env)
     assert proc.returncode == EXIT_CONFIG
     assert "example.org/old" in proc.stderr and "--update-lock" in proc.stderr
     assert server.total_hits == 0
     run_cli("sources", "--update-lock", cwd=project, env=env, check=True)
-    assert lock_mod.load(project / "sources.lock").get(OLLAMA_TARBALL).url == server.url(f"/{OLLAMA_TARBALL}")
+    assert lock_mod.load(project / "sources.lock").get(OLLAMA_TARBALL).url == server.file_url(f"/{OLLAMA_TARBALL}")
 
 
 def test_missing_project_file_fails_before_any_download(tmp_path, project, server, env):

@@ -9,7 +9,10 @@ import pytest
 
 import standin
 from conftest import REPO, STANDIN_MACROS, run_cli
-from ollama_rpm import config as config_mod, cpu_levels, specparse
+from ollama_rpm import config as config_mod
+from ollama_rpm import cpu_levels, specparse
+
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
 BACKENDS = config_mod.BACKENDS
 
@@ -34,7 +37,7 @@ def expected_packages(cfg, arch, switches):
 
 
 COMBOS = [
-    (arch, dict(zip(BACKENDS, states)))
+    (arch, dict(zip(BACKENDS, states, strict=True)))
     for arch in ("x86_64", "aarch64")
     for states in itertools.product((None, True, False), repeat=len(BACKENDS))
 ]

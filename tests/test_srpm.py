@@ -7,11 +7,20 @@ import pytest
 
 from conftest import STANDIN_MACROS, run_cli
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY
-from source_fixtures import (LLAMA_TARBALL, OLLAMA_TARBALL, TEST_PATCH, VENDOR_TARBALL, make_project,
-                             make_upstream, tree_snapshot, pinned_project)
+from source_fixtures import (
+    LLAMA_TARBALL,
+    OLLAMA_TARBALL,
+    TEST_PATCH,
+    VENDOR_TARBALL,
+    make_project,
+    make_upstream,
+    pinned_project,
+    tree_snapshot,
+)
 
-pytestmark = pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
-                                reason="needs rpmbuild and Go")
+pytestmark = [pytest.mark.slow,   # rpmbuild -bs
+              pytest.mark.skipif(not (shutil.which("rpmbuild") and shutil.which("go")),
+                                 reason="needs rpmbuild and Go")]
 
 
 @pytest.fixture

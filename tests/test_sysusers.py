@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 def table(path):
     """name -> fields of a colon-separated passwd/group file."""
-    return {f[0]: f for f in (l.split(":") for l in path.read_text().splitlines() if l)}
+    return {f[0]: f for f in (line.split(":") for line in path.read_text().splitlines() if line)}
 
 
 def members(group_entry):
@@ -96,7 +96,7 @@ def test_idempotent(fedora_like_root):
 
 
 def conf_lines():
-    return [l.split() for l in CONF.read_text().splitlines() if l.strip() and not l.startswith("#")]
+    return [line.split() for line in CONF.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
 def test_account_cannot_log_in(fedora_like_root):

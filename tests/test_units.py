@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
+
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_UNIT = ROOT / "units" / "ollama.service"
 USER_UNIT = ROOT / "units" / "ollama.user.service"
@@ -56,7 +58,7 @@ def stand_in(path):
 
 def complaints(output, unit_name):
     """Lines of verify output that are about our unit."""
-    return [l for l in output.splitlines() if unit_name in l or "Unknown" in l]
+    return [line for line in output.splitlines() if unit_name in line or "Unknown" in line]
 
 
 def security(unit_path, *extra):
@@ -198,10 +200,10 @@ def test_system_unit_layout():
 
 def test_unit_matches_sysusers():
     s = unit_settings(SYSTEM_UNIT)
-    lines = [shlex.split(l) for l in SYSUSERS.read_text().splitlines()
-             if l.strip() and not l.startswith("#")]
-    user = next(l for l in lines if l[0] == "u")  # u NAME ID GECOS HOME SHELL
-    members = sorted(l[2] for l in lines if l[0] == "m" and l[1] == user[1])
+    lines = [shlex.split(line) for line in SYSUSERS.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    user = next(f for f in lines if f[0] == "u")  # u NAME ID GECOS HOME SHELL
+    members = sorted(f[2] for f in lines if f[0] == "m" and f[1] == user[1])
     assert s[("Service", "User")] == s[("Service", "Group")] == [user[1]]
     assert sorted(s[("Service", "SupplementaryGroups")][0].split()) == members
     assert user[4] == "/var/lib/" + s[("Service", "StateDirectory")][0]

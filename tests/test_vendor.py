@@ -17,18 +17,28 @@ import subprocess
 import tarfile
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from conftest import load_yaml, run_cli, write_yaml
 from fixture import upstream
-from ollama_rpm import lock as lock_mod, vendor
+from ollama_rpm import lock as lock_mod
+from ollama_rpm import vendor
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_TOOL
-from source_fixtures import (OLLAMA_FILES, OLLAMA_TARBALL, VENDOR_TARBALL, VERSION, make_project,
-                             make_upstream, pinned_project, tarball_bytes, tree_snapshot)
+from source_fixtures import (
+    OLLAMA_FILES,
+    OLLAMA_TARBALL,
+    VENDOR_TARBALL,
+    VERSION,
+    make_project,
+    make_upstream,
+    pinned_project,
+    tarball_bytes,
+    tree_snapshot,
+)
 
-pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")
+pytestmark = [pytest.mark.slow,   # go mod vendor, go_vendor_archive, askalono
+              pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
 REAL_MODULES = {"golang.org/x/sync": "v0.10.0", "github.com/x448/float16": "v0.8.4",
                 # No license file, only a README (as in the real tree); and its Windows

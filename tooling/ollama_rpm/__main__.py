@@ -1,9 +1,10 @@
 import os
 import signal
 import sys
+from types import FrameType
 
 
-def _interrupt_once(signum, frame):
+def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
     """The first Ctrl-C interrupts; later presses (users press again) must not
     interrupt the clean-up and the one-line report that the first one started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -17,8 +18,9 @@ if (os.environ.pop("OLLAMA_RPM_SIGINT_DEFERRED", None) == "1"
         or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
     signal.signal(signal.SIGINT, _interrupt_once)
 
-# Ctrl-C while the command modules (requests, git, jinja2...) are still importing is
-# as much an interruption as one later on: no traceback either way.
+# Ctrl-C while the command modules (and jinja2, yaml: requests, git and rich load only
+# when a command needs them) are still importing is as much an interruption as one
+# later on: no traceback either way.
 try:
     from ollama_rpm.cli import main
 except KeyboardInterrupt:

@@ -14,8 +14,10 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
+from typing import NoReturn
 
 from ollama_rpm.errors import IntegrityError, UsageError
+from ollama_rpm.pathtypes import StrPath
 
 # Ollama and llama.cpp release trees hold ~10k files and a few hundred MiB; a tarball
 # whose headers claim far more is a decompression bomb, refused before a byte is written.
@@ -24,7 +26,7 @@ MAX_MEMBER_BYTES = 1 << 30
 MAX_MEMBERS = 200_000
 
 
-def _lexical_problem(member):
+def _lexical_problem(member: tarfile.TarInfo) -> str | None:
     """Why `member` may not be extracted, judged from its own header; None if it may."""
     name = member.name
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
@@ -55,16 +57,16 @@ def _lexical_problem(member):
     return None
 
 
-def _inside(root, path):
+def _inside(root: str, path: str) -> bool:
     real = os.path.realpath(path)
     return real == root or real.startswith(root + os.sep)
 
 
-def _refuse(tarball, member_name, why):
+def _refuse(tarball: StrPath, member_name: str, why: str) -> NoReturn:
     raise IntegrityError(f"{tarball}: unsafe archive entry {member_name!r}: {why}; nothing extracted")
 
 
-def safe_extract(tarball, dest):
+def safe_extract(tarball: StrPath, dest: StrPath) -> Path:
     """Extract `tarball` (any compression tarfile reads) to the new directory `dest`.
 
     Returns `dest`. Raises IntegrityError for an unsafe or unreadable archive and
@@ -88,7 +90,7 @@ def safe_extract(tarball, dest):
     return dest
 
 
-def _extract_all(tarball, root):
+def _extract_all(tarball: Path, root: str) -> None:
     try:
         with tarfile.open(tarball, "r:*") as tar:
             members = _members_within_caps(tar, tarball)
@@ -112,8 +114,9 @@ def _extract_all(tarball, root):
                 _refuse(tarball, rel, f"symlink to {os.readlink(path)} resolves outside the archive")
 
 
-def _members_within_caps(tar, tarball):
-    members, total = [], 0
+def _members_within_caps(tar: tarfile.TarFile, tarball: StrPath) -> list[tarfile.TarInfo]:
+    members: list[tarfile.TarInfo] = []
+    total = 0
     for member in tar:
         members.append(member)
         total += member.size
@@ -126,23 +129,24 @@ def _members_within_caps(tar, tarball):
     return members
 
 
-def check_readable(tarball, label=None):
+def check_readable(tarball: StrPath, label: StrPath | None = None) -> None:
     """Read the whole tar stream (headers and data) without writing anything:
     IntegrityError unless it is a complete archive within the size caps."""
-    label = label or tarball
+    where = label or tarball
     try:
         with tarfile.open(tarball, "r:*") as tar:
-            for member in _members_within_caps(tar, label):
-                if member.isreg():
-                    with tar.extractfile(member) as data:
+            for member in _members_within_caps(tar, where):
+                data = tar.extractfile(member) if member.isreg() else None
+                if data is not None:
+                    with data:
                         while data.read(1 << 20):
                             pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         reason = getattr(error, "strerror", None) or error
-        raise IntegrityError(f"{label}: not a readable tar archive ({reason}); nothing pinned") from None
+        raise IntegrityError(f"{where}: not a readable tar archive ({reason}); nothing pinned") from None
 
 
-def _extract_one(tar, tarball, member, root):
+def _extract_one(tar: tarfile.TarFile, tarball: Path, member: tarfile.TarInfo, root: str) -> None:
     name = "/".join(p for p in member.name.split("/") if p not in ("", "."))
     target = os.path.join(root, name)
     # Every directory on the way must resolve inside the tree (links made by earlier entries).

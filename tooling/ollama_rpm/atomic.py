@@ -4,9 +4,11 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
 
 # A path the user named wrongly (exit 2); anything else (full disk, I/O) is the OS's (exit 3).
 _BAD_PATH = {errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
@@ -14,17 +16,17 @@ _BAD_PATH = {errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS
 
 
 class _Refused(OSError):
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         super().__init__(errno.EPERM, reason)
 
 
-def _write_error(final, error):
-    kind = UsageError if error.errno in _BAD_PATH else ToolError
+def _write_error(final: Path, error: OSError) -> UsageError | ToolError:
+    kind: type[UsageError | ToolError] = UsageError if error.errno in _BAD_PATH else ToolError
     return kind(f"{final}: cannot write: {error.strerror or error}; the old file is kept")
 
 
 @contextlib.contextmanager
-def atomic_path(final):
+def atomic_path(final: StrPath) -> Iterator[Path]:
     """Yield a temporary path next to `final`; rename it over `final` on success.
 
     On any exception the temporary file is removed and `final` is untouched.
@@ -39,11 +41,11 @@ def atomic_path(final):
         if any(parent.exists() and not parent.is_dir() for parent in final.parents):
             raise NotADirectoryError(errno.ENOTDIR, "a parent is not a directory")
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
         os.close(fd)
     except OSError as error:
         raise _write_error(final, error) from None
-    tmp = Path(tmp)
+    tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -56,19 +58,19 @@ def atomic_path(final):
             tmp.unlink()
 
 
-def write_text(final, text, mode=0o644):
+def write_text(final: StrPath, text: str, mode: int = 0o644) -> None:
     with atomic_path(final) as tmp:
         tmp.write_text(text, encoding="utf-8")
         os.chmod(tmp, mode)
 
 
-def write_bytes(final, data, mode=0o644):
+def write_bytes(final: StrPath, data: bytes, mode: int = 0o644) -> None:
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
         os.chmod(tmp, mode)
 
 
-def read_text(path):
+def read_text(path: StrPath) -> str:
     """A UTF-8 text file the toolkit reads; ConfigError (exit 2) naming it otherwise."""
     from ollama_rpm.errors import ConfigError
     try:
@@ -79,7 +81,7 @@ def read_text(path):
         raise ConfigError(path, None, f"cannot read: {error.strerror or error}") from None
 
 
-def check_output_dir(path, flag):
+def check_output_dir(path: StrPath, flag: str) -> Path:
     """A directory the command will write into: UsageError now, before any work, when
     it (or a parent) is something else."""
     path = Path(path)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from ollama_rpm.errors import UsageError
 
@@ -167,7 +166,7 @@ class Chroot:
     family: str = "fedora"
 
     @property
-    def release_number(self) -> Optional[int]:
+    def release_number(self) -> int | None:
         return int(self.release) if self.release.isdigit() else None
 
     @property
@@ -196,7 +195,7 @@ NVIDIA_REPO_ARCH = {"x86_64": "x86_64", "aarch64": "sbsa"}
 # Releases for which NVIDIA publishes a CUDA repository, per chroot family and
 # arch, checked by hand against https://developer.download.nvidia.com/compute/cuda/repos/
 # (EPEL chroots use NVIDIA's RHEL repositories).
-NVIDIA_RELEASES = {
+NVIDIA_RELEASES: dict[str, dict[str, tuple[int, ...]]] = {
     "fedora": {"x86_64": (39, 41, 42, 43), "aarch64": (42,)},
     "epel": {"x86_64": (8, 9, 10), "aarch64": (8, 9, 10)},
 }
@@ -211,10 +210,10 @@ class CudaRepo:
     url: str
     repo_id: str
     distro: str
-    warning: Optional[str] = None
+    warning: str | None = None
 
 
-def cuda_repo(chroot: Chroot, override: Optional[int] = None) -> CudaRepo:
+def cuda_repo(chroot: Chroot, override: int | None = None) -> CudaRepo:
     """NVIDIA's repository for a chroot: the one policy of `build` and `copr submit`.
 
     The chroot's own release when NVIDIA publishes it; otherwise the newest one
@@ -228,14 +227,14 @@ def cuda_repo(chroot: Chroot, override: Optional[int] = None) -> CudaRepo:
     distro = NVIDIA_DISTRO[chroot.family]
     known = NVIDIA_RELEASES[chroot.family][chroot.arch]
 
-    def repo(release: int, warning: Optional[str] = None) -> CudaRepo:
+    def repo(release: int, warning: str | None = None) -> CudaRepo:
         return CudaRepo(release, NVIDIA_REPO_URL.format(distro=distro, release=release, arch=arch),
                         f"cuda-{distro}{release}-{arch}", distro, warning)
 
     if override is not None:
         return repo(override)
     wanted = chroot.release_number
-    if wanted in known:
+    if wanted is not None and wanted in known:
         return repo(wanted)
     older = [release for release in known if wanted is None or release < wanted]
     fallback = max(older) if older else min(known)

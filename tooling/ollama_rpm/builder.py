@@ -141,10 +141,10 @@ def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display, uniquee
         summary = f"{len(rpms)} RPMs in {_display_path(outdir)}"
         display.finish(True, summary)
         return BuildResult(chroot.name, True, 0, rpms, summary)
-    return _mock_failure(chroot, code, outdir, tracker, display)
+    return _mock_failure(chroot, code, outdir, display)
 
 
-def _mock_failure(chroot, code, outdir, tracker, display):
+def _mock_failure(chroot, code, outdir, display):
     description, log_name = buildlog.decode_mock_exit(code)
     log = outdir / log_name if log_name else outdir / "mock-output.log"
     lines = _read_lines(log)

@@ -7,11 +7,12 @@ tested on recorded log samples.
 """
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 # --- mock exit codes (mockbuild/exception.py) ----------------------------------
 # code -> (what happened, the log that explains it)
-MOCK_EXIT_CODES = {
+MOCK_EXIT_CODES: dict[int, tuple[str, str | None]] = {
     1: ("mock failed", "root.log"),
     2: ("mock was interrupted", None),
     3: ("mock config error", None),
@@ -35,7 +36,7 @@ MOCK_EXIT_CODES = {
 }
 
 
-def decode_mock_exit(code):
+def decode_mock_exit(code: int) -> tuple[str, str | None]:
     """(description, log name or None) for a mock exit status."""
     if code in MOCK_EXIT_CODES:
         return MOCK_EXIT_CODES[code]
@@ -45,8 +46,6 @@ def decode_mock_exit(code):
 
 
 # --- phases -------------------------------------------------------------------
-RPM_PHASES = ("%prep", "%generate_buildrequires", "%conf", "%build", "%install", "%check", "%clean")
-
 _EXECUTING = re.compile(r"Executing\((%\w+)\)")
 _BAD_EXIT = re.compile(r"Bad exit status from \S+ \((%\w+)\)")
 _PERCENT = re.compile(r"^\[\s*(\d{1,3})%\]")
@@ -76,7 +75,7 @@ PHASE_LABELS = {
 }
 
 
-def backend_label(builddir):
+def backend_label(builddir: str) -> str:
     """`build-cuda` -> `cuda`; any other CMake build directory keeps its name."""
     name = builddir.rstrip("/").rsplit("/", 1)[-1]
     return name[len("build-"):] if name.startswith("build-") else name
@@ -86,7 +85,7 @@ def backend_label(builddir):
 class Step:
     key: str              # "deps", "%build", "cmake:cuda", "go", ...
     label: str
-    percent: int = None   # CMake progress, when known
+    percent: int | None = None   # CMake progress, when known
     done: bool = False
 
 
@@ -97,17 +96,16 @@ class Tracker:
     `on_change(tracker)` is called whenever a step starts or its percentage moves.
     """
 
-    on_change: object = None
-    steps: list = field(default_factory=list)
-    rpm_phase: str = None         # the last Executing(%...) seen
-    rpms: list = field(default_factory=list)
-    _cmake_dir: str = None
+    on_change: Callable[["Tracker"], object] | None = None
+    steps: list[Step] = field(default_factory=list)
+    rpm_phase: str | None = None         # the last Executing(%...) seen
+    rpms: list[str] = field(default_factory=list)
 
     @property
-    def current(self):
+    def current(self) -> Step | None:
         return self.steps[-1] if self.steps else None
 
-    def _start(self, key, label):
+    def _start(self, key: str, label: str) -> None:
         if self.current and self.current.key == key:
             return
         if self.current:
@@ -115,16 +113,16 @@ class Tracker:
         self.steps.append(Step(key, label))
         self._changed()
 
-    def _changed(self):
+    def _changed(self) -> None:
         if self.on_change:
             self.on_change(self)
 
-    def finish(self):
+    def finish(self) -> None:
         if self.current and not self.current.done:
             self.current.done = True
             self._changed()
 
-    def feed_state(self, line):
+    def feed_state(self, line: str) -> None:
         """A line of mock's state.log."""
         match = _STATE.search(line)
         if not match:
@@ -138,19 +136,18 @@ class Tracker:
             if not (self.current and self.current.key == "deps"):
                 self._start("chroot", PHASE_LABELS["chroot"])
 
-    def feed_root(self, line):
+    def feed_root(self, line: str) -> None:
         """A line of mock's root.log (used only to notice dependency installation)."""
         if "builddep" in line and ("Executing command" in line or "Running:" in line):
             self._start("deps", PHASE_LABELS["deps"])
 
-    def feed(self, line):
+    def feed(self, line: str) -> None:
         """A line of rpmbuild's output (a plain build log or mock's build.log)."""
         line = line.rstrip("\n")
         match = _EXECUTING.search(line)
         if match:
             phase = match.group(1)
             self.rpm_phase = phase
-            self._cmake_dir = None
             self._start(phase, PHASE_LABELS.get(phase, phase))
             return
         match = _WROTE.match(line)
@@ -165,34 +162,35 @@ class Tracker:
             match = _CMAKE_BUILD.match(line)
             if match:
                 name = backend_label(match.group(1))
-                self._cmake_dir = name
                 self._start(f"cmake:{name}", f"CMake build: {name}")
                 return
             match = _CMAKE_CONFIGURE.match(line)
             if match and not _CMAKE_INSTALL.match(line):
                 name = backend_label(match.group(1))
-                self._cmake_dir = name
                 self._start(f"cmake:{name}", f"CMake build: {name}")
                 return
             if _GO_BUILD.match(line):
-                self._cmake_dir = None
                 self._start("go", PHASE_LABELS["go"])
+                return
+            current = self.current
+            if current is None or not current.key.startswith("cmake:"):
                 return
             match = _PERCENT.match(line)
             ninja = None if match else _NINJA.match(line)
-            if (match or ninja) and self.current and self.current.key.startswith("cmake:"):
-                if match:
-                    percent = min(int(match.group(1)), 100)
-                else:
-                    done, total = int(ninja.group(1)), int(ninja.group(2))
-                    percent = min(100, done * 100 // total) if total else 0
-                if percent != self.current.percent:
-                    self.current.percent = percent
-                    self._changed()
+            if match:
+                percent = min(int(match.group(1)), 100)
+            elif ninja:
+                done, total = int(ninja.group(1)), int(ninja.group(2))
+                percent = min(100, done * 100 // total) if total else 0
+            else:
+                return
+            if percent != current.percent:
+                current.percent = percent
+                self._changed()
 
 
 # --- the failing phase of an rpmbuild log --------------------------------------
-def failing_phase(lines):
+def failing_phase(lines: Iterable[str]) -> str | None:
     """The rpmbuild phase that failed: "%build", ..., "files", or None if none can be told."""
     last_executing = None
     in_errors = False
@@ -249,7 +247,7 @@ SECONDARY_ERRORS = (
 _ROOT_PREFIX = re.compile(r"^(DEBUG|INFO|WARNING|ERROR) \S+\.py:\d+:\s{1,2}")
 
 
-def strip_mock_prefix(line):
+def strip_mock_prefix(line: str) -> str:
     """root.log lines carry `DEBUG util.py:459:  `: drop it so the message reads plainly."""
     return _ROOT_PREFIX.sub("", line)
 
@@ -260,10 +258,10 @@ class ErrorExcerpt:
     line_no: int        # 1-based line of the error
     kind: str           # which pattern matched ("compiler", "CMake", ...)
     line: str           # the error line itself
-    context: list       # [(line_no, text)] around it
+    context: list[tuple[int, str]]  # [(line_no, text)] around it
     message: str = ""   # one line for summaries: the error line, completed when it ends in ":"
 
-    def render(self):
+    def render(self) -> str:
         width = len(str(self.context[-1][0])) if self.context else 1
         out = [f"first error ({self.kind}) at {self.log}:{self.line_no}:"]
         for number, text in self.context:
@@ -272,15 +270,15 @@ class ErrorExcerpt:
         return "\n".join(out)
 
 
-def _is_trace(line):
+def _is_trace(line: str) -> bool:
     # Shell trace lines (`+ cmake ...`) quote commands, not their failures.
     return line.startswith("+ ") or line.startswith("++ ")
 
 
-def first_error(lines, log="build.log", before=3, after=4):
-    """The first real error in `lines` with a few lines around it, or None."""
-    lines = [strip_mock_prefix(line.rstrip("\n")) for line in lines]
-    found = None
+def first_error(raw_lines: Iterable[str], log: str = "build.log", before: int = 3, after: int = 4) -> ErrorExcerpt | None:
+    """The first real error in `raw_lines` with a few lines around it, or None."""
+    lines = [strip_mock_prefix(line.rstrip("\n")) for line in raw_lines]
+    found: tuple[int, str] | None = None
     for patterns in (PRIMARY_ERRORS, SECONDARY_ERRORS):
         for index, line in enumerate(lines):
             if _is_trace(line):
@@ -307,5 +305,5 @@ def first_error(lines, log="build.log", before=3, after=4):
     return ErrorExcerpt(log, index + 1, kind, lines[index].strip(), context, message)
 
 
-def tail(lines, count=10):
+def tail(lines: Sequence[str], count: int = 10) -> list[str]:
     return [strip_mock_prefix(line.rstrip("\n")) for line in lines[-count:]]

@@ -5,13 +5,15 @@ own ISA flags, and picks the best one at run time. We ship them in one
 subpackage per x86-64 level so a machine only installs what it can execute.
 """
 
+from collections.abc import Iterable
+
 LEVELS = ("v1", "v2", "v3", "v4")
 
 # ISA features (as ggml's CMake names them) -> the lowest psABI level that
 # guarantees them. Features beyond a level's baseline (AVX on v2, AVX-VNNI on
 # v3, VBMI/VNNI/BF16/AMX on v4) map to the level whose baseline the rest of the
 # variant needs; ggml's score function rejects the variant on CPUs lacking them.
-FEATURE_LEVEL = {
+FEATURE_LEVEL: dict[str, str] = {
     "SSE42": "v2",
     "AVX": "v2",        # beyond v2's baseline; scored 0 on CPUs without it
     "F16C": "v2",
@@ -29,7 +31,7 @@ FEATURE_LEVEL = {
 }
 
 # ggml's x86 variants (ggml/src/CMakeLists.txt, ggml_add_cpu_backend_variant).
-X86_VARIANT_FEATURES = {
+X86_VARIANT_FEATURES: dict[str, tuple[str, ...]] = {
     "x64": (),
     "sse42": ("SSE42",),
     "sandybridge": ("SSE42", "AVX"),
@@ -57,15 +59,11 @@ AARCH64_VARIANTS = (
 )
 
 
-def lowest_level(features):
+def lowest_level(features: Iterable[str]) -> str:
     """The lowest x86-64 level whose CPUs can possibly run code built with `features`."""
     ranks = [LEVELS.index(FEATURE_LEVEL[f]) for f in features]
     return LEVELS[max(ranks, default=0)]
 
 
-def variant_lowest_level(variant):
-    return lowest_level(X86_VARIANT_FEATURES[variant])
-
-
-def level_rank(level):
+def level_rank(level: str) -> int:
     return LEVELS.index(level)

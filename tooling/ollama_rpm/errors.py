@@ -22,7 +22,7 @@ class OllamaRpmError(Exception):
 class ConfigError(OllamaRpmError):
     exit_code = EXIT_CONFIG
 
-    def __init__(self, source, key, message):
+    def __init__(self, source: object, key: str | None, message: str) -> None:
         self.source = str(source)
         self.key = key
         self.message = message

@@ -26,27 +26,38 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, TextIO
 
 from ollama_rpm import limits
-from ollama_rpm.errors import IntegrityError, NetworkError, UsageError
+from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
+
+if TYPE_CHECKING:
+    import requests
 
 CHUNK = 1 << 16
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def _env_number(name, default, kind=float, allow_zero=False):
+def _env_count(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    if kind is int:
-        if not (raw.isascii() and raw.isdigit() and int(raw) <= 100):
-            raise UsageError(f"{name}={raw[:40]}: expected a whole number from 0 to 100")
-        return int(raw)
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= 100):
+        raise UsageError(f"{name}={raw[:40]}: expected a whole number from 0 to 100")
+    return int(raw)
+
+
+def _env_seconds(name: str, default: float, allow_zero: bool = False) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
     return limits.seconds(raw, name, allow_zero=allow_zero, env=True)
 
 
-def cache_root():
+def cache_root() -> Path:
     env = os.environ.get("OLLAMA_RPM_CACHE")
     if env:
         return Path(env)
@@ -55,7 +66,7 @@ def cache_root():
     return base / "ollama-rpm"
 
 
-def sha256_file(path):
+def sha256_file(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -66,14 +77,14 @@ def sha256_file(path):
 class Cache:
     """Content-addressed store: sha256 hex -> file."""
 
-    def __init__(self, root=None):
+    def __init__(self, root: StrPath | None = None) -> None:
         self.root = Path(root) if root else cache_root()
         self.dir = self.root / "sha256"
 
-    def path(self, sha256):
+    def path(self, sha256: str) -> Path:
         return self.dir / sha256
 
-    def lookup(self, sha256):
+    def lookup(self, sha256: str) -> Path | None:
         """The cached file with this hash, re-verified; None if absent (a corrupt one is dropped)."""
         path = self.path(sha256)
         if path.is_dir() and not path.is_symlink():
@@ -88,14 +99,13 @@ class Cache:
             raise self.error(path, error.strerror or str(error)) from None
         return path
 
-    def error(self, path, reason):
+    def error(self, path: Path, reason: str) -> ToolError:
         """The cache is the OS's or the user's setting, never a download fault (exit 3)."""
-        from ollama_rpm.errors import ToolError
         hint = f"; check OLLAMA_RPM_CACHE={os.environ['OLLAMA_RPM_CACHE']}" if os.environ.get("OLLAMA_RPM_CACHE") else ""
         return ToolError(f"download cache {path}: {reason}{hint}")
 
     @contextlib.contextmanager
-    def writer(self, label):
+    def writer(self, label: str) -> Iterator["_HashingFile"]:
         """Yield an open binary file; `commit(expected)` on it files it under its hash.
 
         Whatever happens, no temporary file is left behind.
@@ -113,7 +123,7 @@ class Cache:
             if handle.tmp.exists():
                 handle.tmp.unlink()
 
-    def add(self, source_path):
+    def add(self, source_path: StrPath) -> tuple[Path, str]:
         """Copy a local file into the cache; returns (path, sha256)."""
         with self.writer(Path(source_path).name) as out, open(source_path, "rb") as src:
             for block in iter(lambda: src.read(1 << 20), b""):
@@ -122,28 +132,28 @@ class Cache:
 
 
 class _HashingFile:
-    def __init__(self, handle, tmp, cache):
+    def __init__(self, handle: IO[bytes], tmp: Path, cache: Cache) -> None:
         self.handle, self.tmp, self.cache = handle, tmp, cache
         self.digest = hashlib.sha256()
         self.size = 0
-        self.sha256 = None
+        self.sha256 = ""           # set by commit()
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         self.handle.write(data)
         self.digest.update(data)
         self.size += len(data)
 
-    def reset(self):
+    def reset(self) -> None:
         self.handle.seek(0)
         self.handle.truncate()
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def close(self):
+    def close(self) -> None:
         if not self.handle.closed:
             self.handle.close()
 
-    def commit(self, expected, what=""):
+    def commit(self, expected: str | None, what: str = "") -> Path:
         """Rename into the cache under the content's hash; IntegrityError if it is not `expected`."""
         self.handle.flush()
         os.fsync(self.handle.fileno())
@@ -164,7 +174,7 @@ class _HashingFile:
 class Progress:
     """A one-line progress display on a terminal; silent in CI or when stderr is not a TTY."""
 
-    def __init__(self, label, stream=None):
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
         self.enabled = not ci and hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -172,7 +182,7 @@ class Progress:
         self.last = 0.0
         self.shown = False
 
-    def update(self, done, total):
+    def update(self, done: int, total: int | None) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
@@ -190,7 +200,7 @@ class Progress:
         self.stream.flush()
         self.shown = True
 
-    def done(self):
+    def done(self) -> None:
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
@@ -200,7 +210,8 @@ class _Retry(Exception):
     """A failure worth another attempt (5xx, reset, timeout, truncated body)."""
 
 
-def download(url, cache, name, expected=None, timeout=None):
+def download(url: str, cache: Cache, name: str, expected: str | None = None,
+             timeout: float | tuple[float, float] | None = None) -> tuple[Path, str]:
     """Fetch `url` into `cache`; returns (cache path, sha256).
 
     `expected` (sha256 hex) is checked before the file gets a final name.
@@ -213,16 +224,16 @@ def download(url, cache, name, expected=None, timeout=None):
         return _copy_local(url, cache, name, expected, what)
     if scheme not in ("http", "https"):
         raise UsageError(f"{what}: unsupported URL scheme {scheme!r}; expected https://, http:// or file://")
-    import requests   # imported here: commands that never download do not pay for it
+    import requests  # imported here: commands that never download do not pay for it
 
-    retries = int(_env_number("OLLAMA_RPM_RETRIES", 4, int))
-    base_delay = _env_number("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0, allow_zero=True)
+    retries = _env_count("OLLAMA_RPM_RETRIES", 4)
+    base_delay = _env_seconds("OLLAMA_RPM_RETRY_BASE_DELAY", 1.0, allow_zero=True)
     if timeout is None:
-        timeout = (_env_number("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_number("OLLAMA_RPM_READ_TIMEOUT", 60.0))
-    overall = _env_number("OLLAMA_RPM_DOWNLOAD_DEADLINE", 3600.0)
+        timeout = (_env_seconds("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_seconds("OLLAMA_RPM_READ_TIMEOUT", 60.0))
+    overall = _env_seconds("OLLAMA_RPM_DOWNLOAD_DEADLINE", 3600.0)
     deadline = time.monotonic() + overall
     with requests.Session() as session, cache.writer(name) as out:
-        last = None
+        last: _Retry | None = None
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(min(base_delay * 2 ** (attempt - 1), max(0.0, deadline - time.monotonic())))
@@ -237,7 +248,8 @@ def download(url, cache, name, expected=None, timeout=None):
         return out.commit(expected, what), out.sha256
 
 
-def _attempt(session, url, out, timeout, name, deadline=(float("inf"), 0)):
+def _attempt(session: "requests.Session", url: str, out: _HashingFile, timeout: float | tuple[float, float],
+             name: str, deadline: tuple[float, float] = (float("inf"), 0)) -> None:
     import requests
     import urllib3
 
@@ -282,22 +294,22 @@ def _attempt(session, url, out, timeout, name, deadline=(float("inf"), 0)):
             raise _Retry(f"truncated body: got {out.size} of {total} bytes")
 
 
-def _cut(response):
+def _cut(response: "requests.Response") -> None:
     """Shut the socket under a streaming response down, waking a blocked read."""
     raw = response.raw
     sock = getattr(getattr(raw, "_connection", None), "sock", None)
     if sock is None:
         sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
     with contextlib.suppress(OSError, AttributeError):
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]  # None: AttributeError, suppressed
 
 
-def _short(error):
+def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[-1] if text else type(error).__name__
 
 
-def _copy_local(url, cache, name, expected, what):
+def _copy_local(url: str, cache: Cache, name: str, expected: str | None, what: str) -> tuple[Path, str]:
     parts = urllib.parse.urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise UsageError(f"{what}: file:// URLs must name a local path (file:///path)")

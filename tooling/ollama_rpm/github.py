@@ -12,23 +12,27 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from ollama_rpm import __version__, atomic
 from ollama_rpm.errors import ConfigError, NetworkError, UsageError
+from ollama_rpm.pathtypes import StrPath
+
+if TYPE_CHECKING:
+    import requests
 
 API_ENV = "OLLAMA_RPM_GITHUB_API"
 DEFAULT_API = "https://api.github.com"
 
 
-def cache_dir():
+def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "ollama-rpm" / "github"
 
 
-def redact(text, secrets):
+def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
@@ -36,7 +40,10 @@ def redact(text, secrets):
 
 
 class GitHub:
-    def __init__(self, base=None, token=None, timeout=60.0, cache=None):
+    def __init__(self, base: str | None = None, token: str | None = None, timeout: float = 60.0,
+                 cache: StrPath | None = None) -> None:
+        import requests  # here, not at the top: `--help` and commands that never ask GitHub do not load it
+
         self.base = (base or os.environ.get(API_ENV) or DEFAULT_API).rstrip("/")
         self.token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
         self.timeout = timeout
@@ -44,17 +51,18 @@ class GitHub:
         self.not_modified = 0        # how many answers were 304 (served from the cache)
         self.session = requests.Session()
 
-    def _cache_file(self, url):
+    def _cache_file(self, url: str) -> Path:
         return self.cache / (hashlib.sha256(url.encode()).hexdigest() + ".json")
 
-    def get_json(self, path):
+    def get_json(self, path: str) -> Any:
+        import requests
         url = f"{self.base}{path}"
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
                    "User-Agent": f"ollama-rpm/{__version__}"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         cache_file = self._cache_file(url)
-        cached = None
+        cached: Any = None
         try:
             cached = json.loads(cache_file.read_text(encoding="utf-8"))
             if cached.get("url") == url and cached.get("etag"):
@@ -97,7 +105,7 @@ class GitHub:
         raise NetworkError(redact(f"GitHub API: HTTP {status} for {path}{': ' + message if message else ''}",
                                   [self.token]))
 
-    def release(self, repo, tag=None):
+    def release(self, repo: str, tag: str | None = None) -> dict[str, Any]:
         path = f"/repos/{repo}/releases/tags/{tag}" if tag else f"/repos/{repo}/releases/latest"
         try:
             body = self.get_json(path)
@@ -109,7 +117,7 @@ class GitHub:
         return body
 
 
-def _message(response):
+def _message(response: "requests.Response") -> str:
     try:
         body = response.json()
     except ValueError:
@@ -120,14 +128,14 @@ def _message(response):
     return " ".join(str(body.get("message") or "").split())[:200]
 
 
-def _rate_limit_text(response, authenticated):
+def _rate_limit_text(response: "requests.Response", authenticated: bool) -> str:
     headers = response.headers
     reset = headers.get("X-RateLimit-Reset")
     when = ""
     # ASCII digits, and a reset within a day: anything else is not GitHub's to believe.
     now = time.time()
     if reset and reset.isascii() and reset.isdigit() and 0 <= int(reset) - now <= 86400:
-        at = datetime.datetime.fromtimestamp(int(reset), datetime.timezone.utc)
+        at = datetime.datetime.fromtimestamp(int(reset), datetime.UTC)
         minutes = max(0, round((int(reset) - now) / 60))
         when = f"; it resets at {at:%Y-%m-%d %H:%M:%S} UTC (in {minutes} min)"
     elif headers.get("Retry-After", "").isascii() and headers.get("Retry-After", "").isdigit() \

@@ -11,6 +11,7 @@ caller names file and key). The only macros any value may use are MACRO_ALLOW_LI
 """
 
 import re
+from collections.abc import Sequence
 
 # rpm macros a packager may write in a value, with the kinds that take them: Fedora
 # names its ROCm GPU list and compiler directory with these. Nothing else expands.
@@ -46,7 +47,7 @@ _EVR = re.compile(r"[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+", _A)
 _RPM_VERSION = re.compile(r"[A-Za-z0-9._+~^]+", _A)
 
 
-def _plain(value, kind, macros=False, max_length=MAX_LENGTH):
+def _plain(value: object, kind: str, macros: bool = False, max_length: int = MAX_LENGTH) -> str | None:
     """The common rules: a string, one line, printable, bounded, no `%` but allowed macros."""
     if not isinstance(value, str):
         return f"{kind} (a string)"
@@ -63,62 +64,66 @@ def _plain(value, kind, macros=False, max_length=MAX_LENGTH):
     return None
 
 
-def _match(pattern, value, kind, macros=False, max_length=MAX_LENGTH):
+def _match(pattern: re.Pattern[str], value: object, kind: str, macros: bool = False,
+           max_length: int = MAX_LENGTH) -> str | None:
     problem = _plain(value, kind, macros, max_length)
     if problem:
         return problem
     # An allowed macro stands for one word of safe characters.
-    candidate = _MACRO.sub("M", value) if macros else value
+    candidate = _MACRO.sub("M", str(value)) if macros else str(value)
     return None if pattern.fullmatch(candidate) else kind
 
 
-def _no_dotdot(value, kind):
+def _no_dotdot(value: str, kind: str) -> str | None:
     return kind if any(part in ("", ".", "..") for part in value.split("/")) else None
 
 
-def text(value, kind="one line of text"):
+# Validators take what YAML or the network gave (any type) and return None, or what
+# was expected. Past _plain()/_match() returning None the value is a str.
+def text(value: object, kind: str = "one line of text") -> str | None:
     """Free text of a tag value or changelog line: anything printable but `%`."""
     return _plain(value, kind)
 
 
-def summary(value):
+def summary(value: object) -> str | None:
     kind = "one line of text without % or a trailing period"
-    return _plain(value, kind) or (kind if value.endswith(".") else None)
+    return _plain(value, kind) or (kind if str(value).endswith(".") else None)
 
 
-def changelog_line(value):
+def changelog_line(value: object) -> str | None:
     kind = "one changelog line of text without % (not starting with *)"
-    return _plain(value, kind) or (kind if value.startswith("*") else None)
+    return _plain(value, kind) or (kind if str(value).startswith("*") else None)
 
 
-def person(value):
+def person(value: object) -> str | None:
     """A packager name: free text without the <> that delimit the e-mail."""
     kind = "a name without %, < or >"
-    return _plain(value, kind) or (kind if any(c in value for c in "<>") else None)
+    return _plain(value, kind) or (kind if any(c in str(value) for c in "<>") else None)
 
 
-def name(value, kind="a name of letters, digits and . _ + -"):
+def name(value: object, kind: str = "a name of letters, digits and . _ + -") -> str | None:
     return _match(_SIMPLE, value, kind)
 
 
-def file_name(value, kind="a file name of letters, digits and . _ + ~ -"):
+def file_name(value: object, kind: str = "a file name of letters, digits and . _ + ~ -") -> str | None:
     problem = _match(_FILE_NAME, value, kind)
     return problem or (kind if value in (".", "..") else None)
 
 
-def relative_path(value, kind="a relative path of file names (no .., no leading /)"):
+def relative_path(value: object, kind: str = "a relative path of file names (no .., no leading /)") -> str | None:
     """A path the spec's shell sees, made of file-name components."""
     problem = _plain(value, kind)
     if problem:
         return problem
-    if value.startswith("/") or _no_dotdot(value, kind):
+    path = str(value)
+    if path.startswith("/") or _no_dotdot(path, kind):
         return kind
-    return next((kind for part in value.split("/") if file_name(part)), None)
+    return next((kind for part in path.split("/") if file_name(part)), None)
 
 
-def patch_path(value):
+def patch_path(value: object) -> str | None:
     kind = "a relative path to a .patch file (file names, no .., no leading /)"
-    return relative_path(value, kind) or (None if value.endswith(".patch") else kind)
+    return relative_path(value, kind) or (None if str(value).endswith(".patch") else kind)
 
 
 # A License: tag covering vendored Go modules and bundled C/C++ code runs long
@@ -126,11 +131,11 @@ def patch_path(value):
 MAX_LICENSE_LENGTH = 4000
 
 
-def spdx(value):
+def spdx(value: object) -> str | None:
     return _match(_SPDX, value, "an SPDX license expression", max_length=MAX_LICENSE_LENGTH)
 
 
-def dependency(value):
+def dependency(value: object) -> str | None:
     return _match(_DEP, value, "an rpm dependency like name, pkgconfig(x) or name >= 1.2")
 
 
@@ -144,12 +149,13 @@ _REVERSE_ILLEGAL = ("if",)
 _OPERATORS = (*_CHAINING, *_CONDITIONAL, "without", "else")
 _COMPARISON = ("<", ">", "<=", ">=", "=")
 _DEP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/:-]*(?:\([A-Za-z0-9_.+/:-]*\))*", _A)
-_EVR = re.compile(r"[A-Za-z0-9_.+~^:-]+", _A)
+_DEP_EVR = re.compile(r"[A-Za-z0-9_.+~^:-]+", _A)   # [epoch:]version[-release] after a comparison
 _RICH_TOKEN = re.compile(r"\s+|[()]|[^\s()]+(?:\([^\s()]*\))*", _A)
 
 
-def _rich_tokens(value):
-    tokens, position = [], 0
+def _rich_tokens(value: str) -> list[str] | None:
+    tokens: list[str] = []
+    position = 0
     while position < len(value):
         found = _RICH_TOKEN.match(value, position)
         if not found:
@@ -161,20 +167,21 @@ def _rich_tokens(value):
     return tokens
 
 
-def _rich_group(tokens, at):
+def _rich_group(tokens: Sequence[str], at: int) -> int | None:
     """Parse `( operand op operand ... )` from tokens[at]; the index after it, or None."""
     if at >= len(tokens) or tokens[at] != "(":
         return None
-    at, operands, operators = _rich_operand(tokens, at + 1), 1, []
-    while at is not None and at < len(tokens) and tokens[at] in _OPERATORS:
-        operators.append(tokens[at])
-        at, operands = _rich_operand(tokens, at + 1), operands + 1
-    if at is None or at >= len(tokens) or tokens[at] != ")" or not _one_operator(operators):
+    operators: list[str] = []
+    after = _rich_operand(tokens, at + 1)
+    while after is not None and after < len(tokens) and tokens[after] in _OPERATORS:
+        operators.append(tokens[after])
+        after = _rich_operand(tokens, after + 1)
+    if after is None or after >= len(tokens) or tokens[after] != ")" or not _one_operator(operators):
         return None
-    return at + 1
+    return after + 1
 
 
-def _one_operator(operators):
+def _one_operator(operators: list[str]) -> bool:
     if not operators:
         return True
     first = operators[0]
@@ -185,7 +192,7 @@ def _one_operator(operators):
     return operators == ["without"]
 
 
-def _rich_operand(tokens, at):
+def _rich_operand(tokens: Sequence[str], at: int) -> int | None:
     if at >= len(tokens):
         return None
     if tokens[at] == "(":
@@ -194,92 +201,93 @@ def _rich_operand(tokens, at):
         return None
     at += 1
     if at < len(tokens) and tokens[at] in _COMPARISON:
-        if at + 1 >= len(tokens) or not _EVR.fullmatch(tokens[at + 1]):
+        if at + 1 >= len(tokens) or not _DEP_EVR.fullmatch(tokens[at + 1]):
             return None
         at += 2
     return at
 
 
-def reverse_rich_dependency(value):
+def reverse_rich_dependency(value: object) -> str | None:
     """A Supplements/Enhances value: a parenthesised rich dependency rpm accepts there."""
     kind = "a rich rpm dependency like (a or b), one operator per parenthesis level, no `if`"
     problem = _match(_RICH, value, kind)
     if problem:
         return problem
-    tokens = _rich_tokens(value)
+    tokens = _rich_tokens(str(value))
     if not tokens or any(token in _REVERSE_ILLEGAL for token in tokens):
         return kind
     return None if _rich_group(tokens, 0) == len(tokens) else kind
 
 
-def runtime_glob(value):
+def runtime_glob(value: object) -> str | None:
     """A file glob below a backend's runner directory, as `rm -rf` sees it."""
     kind = "a file glob inside the runner directory (letters, digits, . _ + - * ?; no .., no leading /)"
     problem = _match(_GLOB, value, kind)
     if problem:
         return problem
-    if _no_dotdot(value, kind):
+    glob = str(value)
+    if _no_dotdot(glob, kind):
         return kind
     # "*" alone, or ".*", would remove the whole directory or hidden entries wholesale.
-    return kind if any(part.strip("*?.") == "" for part in value.split("/")) else None
+    return kind if any(part.strip("*?.") == "" for part in glob.split("/")) else None
 
 
-def cmake_name(value):
+def cmake_name(value: object) -> str | None:
     return _match(_CMAKE_NAME, value, "a CMake variable name (letters, digits, _)")
 
 
-def cmake_value(value):
+def cmake_value(value: object) -> str | None:
     return _match(_CMAKE_VALUE, value, "a CMake value of words without quotes or shell metacharacters",
                   macros=True)
 
 
-def gpu_target(value):
+def gpu_target(value: object) -> str | None:
     return _match(_GPU_TARGET, value, "a GPU architecture like 86, 90a, 50-virtual or gfx90a:xnack-",
                   macros=True)
 
 
-def url(value, https_only=False):
+def url(value: object, https_only: bool = False) -> str | None:
     if https_only:
         return _match(_HTTPS_URL, value, "an https:// URL without %, quotes, spaces or $")
     return _match(_URL, value, "an https://, http:// or file:// URL without %, quotes, spaces or $")
 
 
-def email(value):
+def email(value: object) -> str | None:
     return _match(_EMAIL, value, "an e-mail address")
 
 
-def absolute_path(value):
+def absolute_path(value: object) -> str | None:
     kind = "an absolute path of file names (no ..)"
-    return _match(_ABS_PATH, value, kind) or _no_dotdot(value[1:], kind)
+    return _match(_ABS_PATH, value, kind) or _no_dotdot(str(value)[1:], kind)
 
 
-def go_version(value):
+def go_version(value: object) -> str | None:
     return _match(_GO_VERSION, value, "a Go version like 1.26")
 
 
-def go_variable(value):
+def go_variable(value: object) -> str | None:
     return _match(_GO_VARIABLE, value, "a Go variable importpath.Name")
 
 
-def go_import_path(value):
+def go_import_path(value: object) -> str | None:
     kind = "a Go import path like github.com/ollama/ollama/x/foo"
-    return _match(_GO_IMPORT_PATH, value, kind) or _no_dotdot(value, kind)
+    return _match(_GO_IMPORT_PATH, value, kind) or _no_dotdot(str(value), kind)
 
 
-def evr(value):
+def evr(value: object) -> str | None:
     return _match(_EVR, value, "version-release like 0.32.15-1")
 
 
-def rpm_version(value):
+def rpm_version(value: object) -> str | None:
     return _match(_RPM_VERSION, value, f"an rpm version of at most {MAX_LENGTH} characters")
 
 
-def go_test_regex(value):
+def go_test_regex(value: object) -> str | None:
     """A `go test -skip` regex: it lands in the spec inside single quotes."""
     kind = "a test-name regex (no quotes, spaces or %)"
     if value is None:
         return kind
-    if _plain(value, kind) or not re.fullmatch(r"[!-~]+", value, _A) or "'" in value:
+    if _plain(value, kind) or not isinstance(value, str) or not re.fullmatch(r"[!-~]+", value, _A) or "'" in value:
         return kind
     try:
         re.compile(value)
@@ -288,5 +296,5 @@ def go_test_regex(value):
     return None
 
 
-def soname(value):
+def soname(value: object) -> str | None:
     return _match(_SONAME, value, "a library soname like libcuda.so.1")

@@ -12,11 +12,14 @@ would crash with SIGILL on the CPUs it exists for.
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ollama_rpm import cpu_levels
 from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
 
 _LEGACY_PREFIXES = {0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0xF0}
 _VARIANT_FILE = re.compile(r"^libggml-cpu-(?P<variant>[\w.]+)\.so$")
@@ -54,23 +57,24 @@ class LibraryReport:
     variant: str
     package_level: str            # "" when the library is not in a level subpackage
     instructions: int = 0
-    features: dict = field(default_factory=dict)      # token -> count
-    examples: dict = field(default_factory=dict)      # token -> "address: insn"
-    violations: list = field(default_factory=list)    # human-readable lines
+    features: dict[str, int] = field(default_factory=dict)      # token -> count
+    examples: dict[str, str] = field(default_factory=dict)      # token -> "address: insn"
+    violations: list[str] = field(default_factory=list)    # human-readable lines
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not self.violations
 
 
-def _encoding_is_evex(code):
+def _encoding_is_evex(code: bytes) -> bool:
     for byte in code:
         if byte not in _LEGACY_PREFIXES:
             return byte == 0x62        # 0x62 in 64-bit mode is always EVEX
     return False
 
 
-def _feature_of(md, insn):
+# capstone and pyelftools objects are untyped (Any).
+def _feature_of(md: Any, insn: Any) -> str | None:
     mnemonic = insn.mnemonic
     if mnemonic in _MNEMONIC_FEATURE:
         token = _MNEMONIC_FEATURE[mnemonic]
@@ -83,26 +87,26 @@ def _feature_of(md, insn):
         return "F16C"
     if mnemonic.startswith(("tdp", "tile")) and "tmm" in insn.op_str:
         return "AMX_TILE"
-    found = None
+    found: str | None = None
     for group in insn.groups:
-        token = _GROUP_FEATURE.get(md.group_name(group))
-        if token and (found is None or _rank(token) > _rank(found)):
-            found = token
+        group_token = _GROUP_FEATURE.get(md.group_name(group))
+        if group_token and (found is None or _rank(group_token) > _rank(found)):
+            found = group_token
     return found
 
 
-def _rank(token):
+def _rank(token: str) -> int:
     level = cpu_levels.FEATURE_LEVEL.get(token)
     return cpu_levels.level_rank(level) if level else 99
 
 
-def _executable_sections(elf):
+def _executable_sections(elf: Any) -> Iterator[Any]:
     for section in elf.iter_sections():
         if section["sh_type"] == "SHT_PROGBITS" and section["sh_flags"] & 0x4:  # SHF_EXECINSTR
             yield section
 
 
-def audit_library(path, variant, package_level=""):
+def audit_library(path: StrPath, variant: str, package_level: str = "") -> LibraryReport:
     try:
         import capstone
         from elftools.elf.elffile import ELFFile
@@ -133,12 +137,12 @@ def audit_library(path, variant, package_level=""):
     return report
 
 
-def _count(report, token, where):
+def _count(report: LibraryReport, token: str, where: str) -> None:
     report.features[token] = report.features.get(token, 0) + 1
     report.examples.setdefault(token, where)
 
 
-def _decode_section(md, data, base, report, fallback):
+def _decode_section(md: Any, data: bytes, base: int, report: LibraryReport, fallback: "_ObjdumpFallback") -> None:
     """Decode with capstone; where it stops, resynchronise on objdump's decoding."""
     offset = 0
     while offset < len(data):
@@ -164,22 +168,22 @@ class _ObjdumpFallback:
     Bytes neither decoder knows count as UNDECODED, which fails the audit.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: StrPath) -> None:
         self.path = path
-        self.table = None
+        self.table: dict[int, tuple[int, str]] | None = None
 
-    def lookup(self, address):
+    def lookup(self, address: int) -> tuple[int, str]:
         if self.table is None:
             self.table = self._load()
         return self.table.get(address, (1, "UNDECODED"))
 
-    def _load(self):
+    def _load(self) -> dict[int, tuple[int, str]]:
         try:
             out = subprocess.run(["objdump", "-d", "-w", str(self.path)], capture_output=True,
                                  text=True).stdout
         except FileNotFoundError:
             return {}
-        table = {}
+        table: dict[int, tuple[int, str]] = {}
         for line in out.splitlines():
             match = _OBJDUMP_LINE.match(line)
             if match and match.group(3) != "(bad)":
@@ -192,7 +196,7 @@ class _ObjdumpFallback:
 _OBJDUMP_LINE = re.compile(r"^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t(?:\{\w+\} )?(\S+)\s*(.*)$")
 
 
-def _feature_from_text(code, mnemonic, operands):
+def _feature_from_text(code: bytes, mnemonic: str, operands: str) -> str:
     """Feature token of one objdump-decoded instruction ("" for baseline)."""
     if mnemonic in _MNEMONIC_FEATURE:
         token = _MNEMONIC_FEATURE[mnemonic]
@@ -211,7 +215,7 @@ def _feature_from_text(code, mnemonic, operands):
     return ""
 
 
-def _judge(report):
+def _judge(report: LibraryReport) -> None:
     allowed = set(cpu_levels.X86_VARIANT_FEATURES[report.variant])
     if "AVX512" in allowed:
         allowed |= {"AVX2", "FMA", "F16C", "AVX", "BMI2", "SSE42"}
@@ -228,24 +232,39 @@ def _judge(report):
                                      f"x86-64-{report.package_level} subpackage")
 
 
-def _rpm_name(rpm_path):
-    out = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", str(rpm_path)],
-                         capture_output=True, text=True)
+def _rpm_name(rpm_path: Path) -> str:
+    # On stdin ("-"): rpm globs its file arguments and drops quotes from them.
+    with open(rpm_path, "rb") as package:
+        out = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", "-"], stdin=package,
+                             capture_output=True, text=True)
     if out.returncode != 0:
         raise UsageError(f"{rpm_path}: not a readable RPM: {out.stderr.strip().splitlines()[-1:]}")
     return out.stdout.strip()
 
 
-def _extract_rpm(rpm_path, dest):
-    cmd = f"rpm2cpio '{rpm_path}' | cpio -idm --quiet --no-absolute-filenames"
-    proc = subprocess.run(["sh", "-c", cmd], cwd=dest, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolError(f"{rpm_path}: cannot unpack with rpm2cpio/cpio: {proc.stderr.strip()}")
+def _extract_rpm(rpm_path: Path, dest: str) -> None:
+    """`rpm2cpio RPM | cpio -idm` into `dest`: two processes and a pipe, no shell."""
+    cpio_cmd = ["cpio", "-idm", "--quiet", "--no-absolute-filenames"]
+    try:
+        with subprocess.Popen(["rpm2cpio", str(rpm_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as producer:
+            try:
+                consumer = subprocess.run(cpio_cmd, stdin=producer.stdout, cwd=dest, capture_output=True)
+            finally:
+                # Ours closed, cpio holds the only reader: rpm2cpio sees EPIPE if cpio stops early.
+                if producer.stdout:
+                    producer.stdout.close()
+            errors = producer.stderr.read() if producer.stderr else b""
+    except FileNotFoundError as error:
+        raise ToolError(f"{error.filename}: command not found; audit-isa unpacks RPMs with rpm2cpio and cpio") from None
+    if producer.returncode != 0 or consumer.returncode != 0:
+        detail = (errors + consumer.stderr).decode(errors="replace").strip()
+        raise ToolError(f"{rpm_path}: cannot unpack with rpm2cpio/cpio: {detail}")
 
 
-def audit_paths(paths):
+def audit_paths(paths: Iterable[StrPath]) -> list[LibraryReport]:
     """Audit RPMs (their libggml-cpu-*.so) and bare .so files; returns LibraryReports."""
-    reports = []
+    reports: list[LibraryReport] = []
     for path in map(Path, paths):
         if not path.exists():
             raise UsageError(f"{path}: no such file")
@@ -256,8 +275,10 @@ def audit_paths(paths):
             with tempfile.TemporaryDirectory() as tmp:
                 _extract_rpm(path.resolve(), tmp)
                 for lib in sorted(Path(tmp).rglob("libggml-cpu-*.so")):
-                    variant = _VARIANT_FILE.match(lib.name).group("variant")
-                    report = audit_library(lib, variant, level)
+                    lib_match = _VARIANT_FILE.match(lib.name)
+                    if lib_match is None:
+                        raise UsageError(f"{path}: {lib.name} is not named libggml-cpu-<variant>.so")
+                    report = audit_library(lib, lib_match.group("variant"), level)
                     report.path = f"{path.name}:{lib.relative_to(tmp)}"
                     reports.append(report)
         else:
@@ -268,8 +289,9 @@ def audit_paths(paths):
     return reports
 
 
-def format_table(reports):
+def format_table(reports: Iterable[LibraryReport]) -> str:
     rows = [("library", "variant", "level", "insns", "features used", "result")]
+    reports = list(reports)
     for r in reports:
         features = ", ".join(f"{k}:{v}" for k, v in sorted(r.features.items())) or "baseline only"
         rows.append((r.path, r.variant, r.package_level or "-", str(r.instructions), features,

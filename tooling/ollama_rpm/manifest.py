@@ -8,10 +8,12 @@ library fails the build instead of hiding behind a glob.
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_rpm.errors import ConfigError
+from ollama_rpm.pathtypes import StrPath
 
 # Names go into %files: ASCII file-name characters only, matched whole (fullmatch).
 CPU_VARIANT = re.compile(r"libggml-cpu-(?P<variant>[A-Za-z0-9_.]+)\.so", re.A)
@@ -24,18 +26,18 @@ class Entry:
     target: str = ""   # symlink target; "" for a regular file
 
     @property
-    def is_link(self):
+    def is_link(self) -> bool:
         return bool(self.target)
 
 
-def load(path):
+def load(path: StrPath) -> list[Entry]:
     """The manifest's entries, in file order; ConfigError on a malformed line."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise ConfigError(path, None, f"cannot read: {error.strerror}") from None
-    entries = []
+    entries: list[Entry] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -48,16 +50,16 @@ def load(path):
     return entries
 
 
-def cpu_variants(entries):
+def cpu_variants(entries: Iterable[Entry]) -> list[str]:
     """ggml CPU variant names (libggml-cpu-<variant>.so) the install holds."""
     return sorted(m.group("variant") for e in entries for m in [CPU_VARIANT.fullmatch(e.name)] if m)
 
 
-def packaged_files(entries):
+def packaged_files(entries: Iterable[Entry]) -> list[str]:
     """What the main package lists explicitly: every top-level file and versioned
     link except the CPU variants (level subpackages) and the link-time `lib*.so`
     symlinks, which %install deletes (nothing links against private libraries)."""
-    result = []
+    result: list[str] = []
     for entry in entries:
         if "/" in entry.name or CPU_VARIANT.fullmatch(entry.name):
             continue

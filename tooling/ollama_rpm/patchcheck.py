@@ -10,24 +10,30 @@ that breaks a patch never reaches Copr.
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ollama_rpm import archive, source_table
 from ollama_rpm.errors import OllamaRpmError, ToolError
+from ollama_rpm.pathtypes import StrPath
+
+if TYPE_CHECKING:
+    pass
 
 
 class PatchError(OllamaRpmError):
     """A patch does not apply to the tree it is meant for (exit 1)."""
 
 
-def _top(directory):
-    entries = [p for p in Path(directory).iterdir()]
+def _top(directory: StrPath) -> Path:
+    entries = list(Path(directory).iterdir())
     if len(entries) != 1 or not entries[0].is_dir():
         raise PatchError(f"{directory}: expected one top directory in the tarball")
     return entries[0]
 
 
-def _apply(patch, tree, what):
+def _apply(patch: StrPath, tree: Path, what: str) -> None:
     proc = subprocess.run(["patch", "-p1", "--fuzz=0", "--batch", "--forward", "--no-backup-if-mismatch",
                            "-d", str(tree), "-i", str(patch)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -37,7 +43,7 @@ def _apply(patch, tree, what):
         raise PatchError(f"{Path(patch).name} does not apply to {what}: {detail.strip()}")
 
 
-def _git_apply(patch, tree, what):
+def _git_apply(patch: StrPath, tree: Path, what: str) -> None:
     # The ceiling stops git from using a repository above the scratch tree.
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(Path(tree).parent))
     try:
@@ -54,10 +60,11 @@ def _git_apply(patch, tree, what):
         raise PatchError(f"{Path(patch).name} left {', '.join(leftovers)} in {what}")
 
 
-def check(ollama_tarball, patches, llama_tarball=None, compat_patches=()):
+def check(ollama_tarball: StrPath, patches: Iterable[StrPath], llama_tarball: StrPath | None = None,
+          compat_patches: Iterable[str] = ()) -> list[str]:
     """Apply `patches` to the Ollama tarball's tree, then `compat_patches` (paths inside
     that tree) to the llama.cpp tarball's tree. Returns the names applied."""
-    applied = []
+    applied: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-patchcheck-") as tmp:
         ollama = _top(archive.safe_extract(ollama_tarball, Path(tmp) / "ollama"))
         for patch in patches:

@@ -7,9 +7,14 @@ CMake progress prints at every 10%, so logs stay short and deterministic.
 
 import os
 import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from ollama_rpm.buildlog import Tracker
 
 
-def want_live(stream=None):
+def want_live(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stdout
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
@@ -24,17 +29,17 @@ def want_live(stream=None):
 class PlainDisplay:
     """One line per step; CMake progress at each 10% step."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
-        self.target = None
-        self._printed = {}      # step index -> last printed decile
+        self.target = ""
+        self._printed: dict[int, int | None] = {}      # step index -> last printed decile
 
-    def start(self, target, detail=""):
+    def start(self, target: str, detail: str = "") -> None:
         self.target = target
         self._printed = {}
         self._print(f"building{': ' + detail if detail else ''}")
 
-    def update(self, tracker):
+    def update(self, tracker: "Tracker") -> None:
         for index, step in enumerate(tracker.steps):
             if index not in self._printed:
                 self._printed[index] = None
@@ -45,28 +50,28 @@ class PlainDisplay:
                     self._printed[index] = decile
                     self._print(f"{step.label} {decile}%")
 
-    def finish(self, ok, summary):
+    def finish(self, ok: bool, summary: str) -> None:
         self._print(f"{'done' if ok else 'FAILED'}: {summary}")
 
-    def close(self):
+    def close(self) -> None:
         pass
 
-    def _print(self, text):
+    def _print(self, text: str) -> None:
         print(f"[{self.target}] {text}", file=self.stream, flush=True)
 
 
 class RichDisplay:
     """A live list of steps with a spinner on the running one and CMake percentages."""
 
-    def __init__(self, rich_modules, stream=None):
+    def __init__(self, rich_modules: tuple[ModuleType, ...], stream: TextIO | None = None) -> None:
         self.console_mod, self.live_mod, self.table_mod, self.spinner_mod, markup = rich_modules
         self.escape = markup.escape   # log text may hold [brackets] that rich reads as markup
         self.console = self.console_mod.Console(file=stream or sys.stdout)
-        self.live = None
-        self.target = None
-        self.tracker = None
+        self.live: Any = None
+        self.target = ""
+        self.tracker: Tracker | None = None
 
-    def _render(self):
+    def _render(self) -> Any:
         table = self.table_mod.Table.grid(padding=(0, 1))
         table.add_column(width=2)
         table.add_column()
@@ -79,7 +84,7 @@ class RichDisplay:
             table.add_row(mark, self.escape(step.label), percent)
         return table
 
-    def start(self, target, detail=""):
+    def start(self, target: str, detail: str = "") -> None:
         self.target, self.tracker = target, None
         self.console.print(f"[bold]{self.escape(target)}[/bold]: building{': ' + self.escape(detail) if detail else ''}",
                            highlight=False)
@@ -87,12 +92,12 @@ class RichDisplay:
                                        transient=True)
         self.live.start()
 
-    def update(self, tracker):
+    def update(self, tracker: "Tracker") -> None:
         self.tracker = tracker
         if self.live:
             self.live.update(self._render())
 
-    def finish(self, ok, summary):
+    def finish(self, ok: bool, summary: str) -> None:
         if self.live:
             self.live.stop()
             self.live = None
@@ -101,13 +106,13 @@ class RichDisplay:
         colour = "green" if ok else "red"
         self.console.print(f"[{colour}]{'done' if ok else 'FAILED'}[/{colour}]: {self.escape(summary)}", highlight=False)
 
-    def close(self):
+    def close(self) -> None:
         if self.live:
             self.live.stop()
             self.live = None
 
 
-def make_display(stream=None):
+def make_display(stream: TextIO | None = None) -> PlainDisplay | RichDisplay:
     stream = stream or sys.stdout
     if want_live(stream):
         try:

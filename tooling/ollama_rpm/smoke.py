@@ -22,11 +22,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from ollama_rpm import cpu_levels, cpu_select, smoke_session, tinymodel
 from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
 
 BINARY = "/usr/bin/ollama"
 DEFAULT_LIBDIR = "/usr/lib64/ollama"
@@ -42,7 +45,7 @@ class Package:
     name: str
     version: str
     arch: str
-    files: list
+    files: list[str]
 
 
 @dataclass
@@ -55,22 +58,22 @@ class Check:
 @dataclass
 class Report:
     engine: str
-    packages: list
-    checks: list = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
+    packages: list[str]
+    checks: list[Check] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(c.status != "FAIL" for c in self.checks) and any(c.status == "ok" for c in self.checks)
 
-    def add(self, name, status, detail):
+    def add(self, name: str, status: str, detail: str) -> None:
         self.checks.append(Check(name, status, detail))
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps({"ok": self.ok, "engine": self.engine, "packages": self.packages,
                            "checks": [asdict(c) for c in self.checks], **self.facts}, indent=2, sort_keys=True)
 
-    def table(self):
+    def table(self) -> str:
         rows = [("check", "result", "detail")] + [(c.name, c.status, c.detail) for c in self.checks]
         widths = [max(len(r[i]) for r in rows) for i in range(2)]
         return "\n".join(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}".rstrip() for r in rows)
@@ -78,9 +81,9 @@ class Report:
 
 # ---- the RPM set -------------------------------------------------------------
 
-def collect_rpms(paths):
+def collect_rpms(paths: Sequence[StrPath]) -> list[Path]:
     """The binary RPMs named by files and result directories (no SRPM, no debug packages)."""
-    found = []
+    found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found += sorted(p for p in path.rglob("*.rpm") if not p.name.endswith(".src.rpm"))
@@ -96,8 +99,8 @@ def collect_rpms(paths):
     return rpms
 
 
-def query_packages(rpms):
-    packages = []
+def query_packages(rpms: Iterable[Path]) -> list[Package]:
+    packages: list[Package] = []
     for rpm in rpms:
         proc = subprocess.run(["rpm", "-qp", "--qf", r"%{NAME}\t%{VERSION}\t%{ARCH}\n[%{FILENAMES}\n]", str(rpm)],
                               capture_output=True, text=True)
@@ -113,18 +116,19 @@ def query_packages(rpms):
 class Layout:
     main: Package
     libdir: str
-    cpu_variants: list       # variants shipped (libggml-cpu-<v>.so in libdir)
-    gpu_libs: dict           # package name -> backend library path
+    cpu_variants: list[str]       # variants shipped (libggml-cpu-<v>.so in libdir)
+    gpu_libs: dict[str, str]      # package name -> backend library path
 
 
-def layout(packages):
+def layout(packages: Sequence[Package]) -> Layout:
     """Where the packages put the binary, the CPU variants and the GPU backends."""
     main = next((p for p in packages if BINARY in p.files), None)
     if main is None:
         raise UsageError(f"no package in {', '.join(p.name for p in packages)} ships {BINARY}")
     servers = [f for p in packages for f in p.files if f.endswith("/llama-server")]
     libdir = os.path.dirname(servers[0]) if servers else DEFAULT_LIBDIR
-    variants, gpu = [], {}
+    variants: list[str] = []
+    gpu: dict[str, str] = {}
     for package in packages:
         for path in package.files:
             match = _CPU_LIB.search(path)
@@ -138,30 +142,53 @@ def layout(packages):
 
 # ---- engines -----------------------------------------------------------------
 
-def _scratch(prefix):
+def _scratch(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-def _rmtree(path):
-    def writable(func, failed, _info):
+def _rmtree(path: Path) -> None:
+    def writable(func: Callable[[str], object], failed: str, _info: object) -> None:
         os.chmod(os.path.dirname(failed), 0o755)
         func(failed)
     shutil.rmtree(path, onerror=writable)
 
 
-def _plan(layout_, workdir, model, result, **extra):
+Timeouts = dict[str, float]     # startup_timeout, create_timeout, generate_timeout, stop_timeout
+
+
+def _plan(layout_: Layout, workdir: StrPath, model: StrPath, result: StrPath, **extra: object) -> dict[str, Any]:
     return dict({"workdir": str(workdir), "ollama": BINARY, "libdir": layout_.libdir, "model": str(model),
                  "result": str(result), "gpu_libs": sorted(layout_.gpu_libs.values())}, **extra)
+
+
+class Engine(Protocol):
+    """Puts the packages where a user would have them and runs the session there."""
+
+    name: str
+
+    def install(self, rpms: Sequence[Path]) -> tuple[bool, str]: ...
+
+    def workdir(self) -> Path: ...
+
+    def run(self, layout_: Layout, model_source: Path) -> dict[str, Any]: ...
+
+    def cleanup(self) -> None: ...
 
 
 class RootfsEngine:
     name = "rootfs"
 
-    def __init__(self, timeouts):
+    def __init__(self, timeouts: Timeouts) -> None:
         self.timeouts = timeouts
-        self.scratch = None
+        self.scratch: Path | None = None
 
-    def install(self, rpms):
+    def workdir(self) -> Path:
+        """The scratch directory install() made."""
+        if self.scratch is None:
+            raise RuntimeError("install() first")
+        return self.scratch
+
+    def install(self, rpms: Sequence[Path]) -> tuple[bool, str]:
         for tool in ("rpm", "unshare"):
             if shutil.which(tool) is None:
                 raise ToolError(f"--engine rootfs needs {tool} (util-linux, rpm)")
@@ -175,12 +202,12 @@ class RootfsEngine:
                 return False, f"{' '.join(cmd[:4])}... exited {proc.returncode}: {_last(proc.stderr)}"
         return True, f"{len(rpms)} packages into {root} (rpm --nodeps --noscripts)"
 
-    def run(self, layout_, model_source):
-        work = self.scratch / "work"
+    def run(self, layout_: Layout, model_source: Path) -> dict[str, Any]:
+        work = self.workdir() / "work"
         work.mkdir()
         model = work / "tiny.gguf"
         shutil.copy2(model_source, model)
-        root = self.scratch / "root"
+        root = self.workdir() / "root"
         binds = [[str(root / path.lstrip("/")), path] for path in (layout_.libdir, BINARY)
                  if os.path.lexists(root / path.lstrip("/"))]        # a set without libraries is smoke-tested as is
         plan = _plan(layout_, work, model, work / "result.json", binds=binds, **self.timeouts)
@@ -193,7 +220,7 @@ class RootfsEngine:
             result["user"] = f"{pwd.getpwuid(os.geteuid()).pw_name} (root in a user namespace)"
         return result
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         if self.scratch is not None:
             _rmtree(self.scratch)
 
@@ -201,24 +228,30 @@ class RootfsEngine:
 class MockEngine:
     name = "mock"
 
-    def __init__(self, chroot, timeouts):
+    def __init__(self, chroot: str, timeouts: Timeouts) -> None:
         self.chroot = chroot
         self.timeouts = timeouts
-        self.scratch = None
+        self.scratch: Path | None = None
         self.initialized = False
 
-    def _mock(self, *args, timeout=None):
+    def workdir(self) -> Path:
+        """The scratch directory install() made."""
+        if self.scratch is None:
+            raise RuntimeError("install() first")
+        return self.scratch
+
+    def _mock(self, *args: StrPath, timeout: float | None = None) -> "subprocess.CompletedProcess[str]":
         cmd = ["mock", "-r", self.chroot, *map(str, args)]
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {timeout}s")
 
-    def _failed(self, proc, what):
+    def _failed(self, proc: "subprocess.CompletedProcess[str]", what: str) -> str:
         meaning = _MOCK_EXIT.get(proc.returncode, "")
         return f"mock {what} exited {proc.returncode}{f' ({meaning})' if meaning else ''}: {_last(proc.stderr or proc.stdout)}"
 
-    def install(self, rpms):
+    def install(self, rpms: Sequence[Path]) -> tuple[bool, str]:
         if shutil.which("mock") is None:
             raise ToolError("--engine mock needs mock on PATH (dnf install mock); or use --engine rootfs")
         self.scratch = _scratch("ollama-smoke-mock-")
@@ -232,8 +265,8 @@ class MockEngine:
             return False, self._failed(proc, "--install")
         return True, f"{len(rpms)} packages into mock chroot {self.chroot} (mock --install)"
 
-    def run(self, layout_, model_source):
-        stage = self.scratch / "ollama-smoke"
+    def run(self, layout_: Layout, model_source: Path) -> dict[str, Any]:
+        stage = self.workdir() / "ollama-smoke"
         stage.mkdir()
         shutil.copy2(smoke_session.__file__, stage / "smoke_session.py")
         shutil.copy2(model_source, stage / "tiny.gguf")
@@ -249,26 +282,26 @@ class MockEngine:
                           timeout=budget)
         if proc.returncode != 0:
             return {"errors": [self._failed(proc, "--chroot")]}
-        result = self.scratch / "result.json"
+        result = self.workdir() / "result.json"
         proc = self._mock("--copyout", f"{MOCK_WORKDIR}/result.json", result)
         if proc.returncode != 0:
             return {"errors": [self._failed(proc, "--copyout")]}
         return _read_result(result)
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         if self.initialized:
             self._mock("--clean")
         if self.scratch is not None:
             _rmtree(self.scratch)
 
 
-def _budget(timeouts, layout_):
+def _budget(timeouts: Timeouts, layout_: Layout) -> float:
     """Seconds the whole session may take; the session bounds every step itself."""
     return (timeouts["startup_timeout"] + timeouts["create_timeout"] + timeouts["generate_timeout"]
             + timeouts["stop_timeout"] + 60 * len(layout_.gpu_libs) + 60)
 
 
-def _run_driver(cmd, result, budget):
+def _run_driver(cmd: list[str], result: Path, budget: float) -> dict[str, Any]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -282,21 +315,24 @@ def _run_driver(cmd, result, budget):
     return _read_result(result)
 
 
-def _read_result(path):
+def _read_result(path: StrPath) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return data
     except (OSError, ValueError) as error:
         return {"errors": [f"no readable session result: {error}"]}
 
 
-def _last(text):
+def _last(text: str | None) -> str:
     lines = [line for line in (text or "").splitlines() if line.strip()]
     return lines[-1].strip() if lines else "(no output)"
 
 
 # ---- judging -----------------------------------------------------------------
 
-def loaded_cpu_variants(result):
+def loaded_cpu_variants(result: dict[str, Any]) -> list[str]:
     """CPU variants the server's processes kept.
 
     llama-server logs "load_backend: loaded CPU backend from <path>" on
@@ -311,7 +347,7 @@ def loaded_cpu_variants(result):
               for m in [_CPU_LIB.search(path)] if m}
     if logged:
         return sorted(logged)
-    chosen = set()
+    chosen: set[str] = set()
     for events in (result.get("ld_traces") or {}).values():
         kept = _still_loaded(events)
         cpu = {m.group("variant") for m in map(_CPU_LIB.search, kept) if m}
@@ -320,8 +356,8 @@ def loaded_cpu_variants(result):
     return sorted(chosen)
 
 
-def _still_loaded(events):
-    kept = []
+def _still_loaded(events: Iterable[Sequence[str]]) -> list[str]:
+    kept: list[str] = []
     for event, lib in events:
         if lib in kept:
             kept.remove(lib)
@@ -330,7 +366,7 @@ def _still_loaded(events):
     return kept
 
 
-def judge(report, layout_, result, flags, arch):
+def judge(report: Report, layout_: Layout, result: dict[str, Any], flags: frozenset[str], arch: str) -> None:
     errors = list(result.get("errors") or [])
     steps = result.get("steps") or []
     facts = report.facts
@@ -364,7 +400,8 @@ def judge(report, layout_, result, flags, arch):
     facts["errors"] = errors
 
 
-def _judge_cpu(report, layout_, result, flags, arch, ran):
+def _judge_cpu(report: Report, layout_: Layout, result: dict[str, Any], flags: frozenset[str], arch: str,
+               ran: bool) -> None:
     loaded = loaded_cpu_variants(result)
     best, best_score = cpu_select.best_variant(layout_.cpu_variants, flags)
     possible, _ = cpu_select.best_variant(list(cpu_levels.X86_VARIANT_FEATURES), flags)
@@ -386,7 +423,7 @@ def _judge_cpu(report, layout_, result, flags, arch, ran):
         report.add("cpu variant", "ok", f"{best} loaded, the best of the installed variants for this CPU{note}")
 
 
-def _judge_gpu(report, layout_, result):
+def _judge_gpu(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
     probes = result.get("gpu_probes") or {}
     report.facts["gpu"] = []
     for package, lib in sorted(layout_.gpu_libs.items()):
@@ -408,7 +445,7 @@ def _judge_gpu(report, layout_, result):
         report.add("gpu", "skip", "no GPU backend package among the RPMs")
 
 
-def run_smoke(paths, engine, timeouts, cpuinfo="/proc/cpuinfo"):
+def run_smoke(paths: Sequence[StrPath], engine: Engine, cpuinfo: str = "/proc/cpuinfo") -> Report:
     rpms = collect_rpms(paths)
     packages = query_packages(rpms)
     layout_ = layout(packages)
@@ -418,7 +455,7 @@ def run_smoke(paths, engine, timeouts, cpuinfo="/proc/cpuinfo"):
         ok, detail = engine.install(rpms)
         report.add("install", "ok" if ok else "FAIL", detail)
         if ok:
-            model = engine.scratch / "tiny.gguf"
+            model = engine.workdir() / "tiny.gguf"
             tinymodel.write_tiny_gguf(model)
             result = engine.run(layout_, model)
             judge(report, layout_, result, flags, layout_.main.arch)

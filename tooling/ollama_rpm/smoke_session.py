@@ -20,6 +20,9 @@ It reads a JSON plan, then:
 Every step is bounded in time. The judging is done by ollama_rpm.smoke.
 """
 
+# EPEL 9's python3 is 3.9: annotations stay unevaluated strings there.
+from __future__ import annotations
+
 import ctypes
 import json
 import os
@@ -33,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 MS_BIND = 0x1000
 MS_REC = 0x4000
@@ -43,14 +47,18 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 
 # ---- mounts (rootfs engine) --------------------------------------------------
 
-def _mount(source, target, fstype=None, flags=0, data=None):
-    enc = (lambda s: None if s is None else str(s).encode())
-    if _LIBC.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+def _enc(value: object) -> bytes | None:
+    return None if value is None else str(value).encode()
+
+
+def _mount(source: str | Path, target: str | Path, fstype: str | None = None, flags: int = 0,
+           data: str | None = None) -> None:
+    if _LIBC.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def _overlay_dir(directory, keep):
+def _overlay_dir(directory: Path, keep: Path) -> None:
     """Make `directory` writable in this namespace with its entries unchanged.
 
     A tmpfs goes over it and every original entry is bound back (symlinks are
@@ -75,7 +83,7 @@ def _overlay_dir(directory, keep):
         _mount(src, dst, flags=MS_BIND | MS_REC)
 
 
-def bind_into_place(source, target, scratch):
+def bind_into_place(source: str | Path, target: str | Path, scratch: Path) -> None:
     """Bind `source` (file or directory) at `target`, creating the target as needed."""
     source, target = Path(source), Path(target)
     if not os.path.lexists(target):
@@ -93,7 +101,7 @@ def bind_into_place(source, target, scratch):
     _mount(source, target, flags=MS_BIND | MS_REC)
 
 
-def bind_into_place_dir(directory, scratch):
+def bind_into_place_dir(directory: Path, scratch: Path) -> None:
     """Create an empty directory at `directory` (its ancestors overlaid as needed)."""
     empty = scratch / ("empty" + str(directory).replace("/", "_"))
     empty.mkdir(parents=True, exist_ok=True)
@@ -102,29 +110,32 @@ def bind_into_place_dir(directory, scratch):
 
 # ---- server ------------------------------------------------------------------
 
-def free_port():
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def _die_with_parent():
+def _die_with_parent() -> None:
     _LIBC.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG: no server outlives the driver
     os.umask(0o027)                  # the unit's UMask=
 
 
 class Session:
-    def __init__(self, plan):
+    def __init__(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.work = Path(plan["workdir"])
-        self.result = {"errors": [], "user": None}
-        self.server = None
-        self.account = None
+        self.errors: list[str] = []
+        self.result: dict[str, Any] = {"errors": self.errors, "user": None}
+        self.server: subprocess.Popen[bytes] | None = None
+        self.account: pwd.struct_passwd | None = None
+        self.log_path: Path | None = None
         if plan.get("user"):
             try:
                 self.account = pwd.getpwnam(plan["user"])
             except KeyError:
-                self.result["errors"].append(f"user {plan['user']!r} does not exist (sysusers did not run?)")
+                self.errors.append(f"user {plan['user']!r} does not exist (sysusers did not run?)")
         self.result["user"] = self.account.pw_name if self.account else pwd.getpwuid(os.getuid()).pw_name
         self.home = self.work / "home"
         self.trace = self.work / "ld-trace"
@@ -138,36 +149,36 @@ class Session:
         }
         self.env.update(plan.get("env") or {})
 
-    def _owned_dir(self, path):
+    def _owned_dir(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         if self.account:
             os.chown(path, self.account.pw_uid, self.account.pw_gid)
 
-    def _spawn_kwargs(self):
-        kwargs = {"env": self.env, "cwd": str(self.home), "preexec_fn": _die_with_parent}
+    def _spawn_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"env": self.env, "cwd": str(self.home), "preexec_fn": _die_with_parent}
         if self.account:
             kwargs.update(user=self.account.pw_uid, group=self.account.pw_gid,
                           extra_groups=[g for g in os.getgrouplist(self.account.pw_name, self.account.pw_gid)])
         return kwargs
 
-    def start(self):
+    def start(self) -> bool:
         for path in (self.work, self.home, self.trace):
             self._owned_dir(path)
         self.log_path = self.work / "server.log"
         log = open(self.log_path, "wb")
         try:
-            self.server = subprocess.Popen([self.plan["ollama"], "serve"], stdout=log, stderr=subprocess.STDOUT,
+            server = self.server = subprocess.Popen([self.plan["ollama"], "serve"], stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True, **self._spawn_kwargs())
         except OSError as error:
-            self.result["errors"].append(f"cannot start {self.plan['ollama']} serve: {error}")
+            self.errors.append(f"cannot start {self.plan['ollama']} serve: {error}")
             return False
         finally:
             log.close()
         deadline = time.monotonic() + float(self.plan.get("startup_timeout", 60))
         started = time.monotonic()
         while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                self.result["errors"].append(f"ollama serve exited with {self.server.returncode} "
+            if server.poll() is not None:
+                self.errors.append(f"ollama serve exited with {server.returncode} "
                                              f"before answering /api/version")
                 return False
             try:
@@ -178,18 +189,18 @@ class Session:
                 return True
             except (OSError, ValueError):
                 time.sleep(0.2)
-        self.result["errors"].append(f"ollama serve did not answer /api/version on 127.0.0.1:{self.port} "
+        self.errors.append(f"ollama serve did not answer /api/version on 127.0.0.1:{self.port} "
                                      f"within {self.plan.get('startup_timeout', 60)}s")
         return False
 
-    def _request(self, method, path, payload=None, timeout=10):
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode() or "{}")
 
-    def create(self):
+    def create(self) -> bool:
         model_dir = self.work / "model"
         self._owned_dir(model_dir)
         modelfile = model_dir / "Modelfile"
@@ -199,35 +210,35 @@ class Session:
                                   capture_output=True, text=True, timeout=float(self.plan.get("create_timeout", 120)),
                                   **self._spawn_kwargs())
         except subprocess.TimeoutExpired:
-            self.result["errors"].append(f"ollama create did not finish within {self.plan.get('create_timeout', 120)}s")
+            self.errors.append(f"ollama create did not finish within {self.plan.get('create_timeout', 120)}s")
             return False
         output = _tail(_ANSI.sub("", proc.stdout + "\n" + proc.stderr), 5)
         self.result["create"] = {"exit": proc.returncode, "output": output}
         if proc.returncode != 0:
-            self.result["errors"].append(f"ollama create failed ({proc.returncode}): "
+            self.errors.append(f"ollama create failed ({proc.returncode}): "
                                          f"{output[-1] if output else '(no output)'}")
             return False
         return True
 
-    def generate(self):
-        payload = {"model": MODEL_NAME, "prompt": PROMPT, "raw": True, "stream": False,
+    def generate(self) -> bool:
+        payload: dict[str, Any] = {"model": MODEL_NAME, "prompt": PROMPT, "raw": True, "stream": False,
                    "options": {"num_predict": int(self.plan.get("num_predict", 8)), "temperature": 0, "seed": 1}}
         timeout = float(self.plan.get("generate_timeout", 120))
         try:
             body = self._request("POST", "/api/generate", payload, timeout=timeout)
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace").strip()
-            self.result["errors"].append(f"/api/generate answered {error.code}: {detail}")
+            self.errors.append(f"/api/generate answered {error.code}: {detail}")
             return False
         except (OSError, ValueError) as error:
-            self.result["errors"].append(f"/api/generate failed: {error}")
+            self.errors.append(f"/api/generate failed: {error}")
             return False
         self.result["generate"] = {k: body.get(k) for k in ("response", "eval_count", "done", "done_reason")}
         return True
 
-    def probe_gpu_libs(self):
+    def probe_gpu_libs(self) -> None:
         """dlopen each GPU backend library in a child, as llama-server would find it."""
-        probes = {}
+        probes: dict[str, dict[str, Any]] = {}
         libdir = self.plan["libdir"]
         code = "import ctypes, os, sys; ctypes.CDLL(sys.argv[1], mode=os.RTLD_NOW | os.RTLD_GLOBAL)"
         for lib in self.plan.get("gpu_libs", []):
@@ -243,27 +254,28 @@ class Session:
                 probes[lib] = {"ok": False, "error": "loading did not finish within 60s"}
         self.result["gpu_probes"] = probes
 
-    def stop(self):
-        if self.server is None:
+    def stop(self) -> None:
+        server = self.server
+        if server is None:
             return
         timeout = float(self.plan.get("stop_timeout", 15))
-        if self.server.poll() is None:
-            _signal_group(self.server.pid, signal.SIGTERM)
+        if server.poll() is None:
+            _signal_group(server.pid, signal.SIGTERM)
             try:
-                self.server.wait(timeout)
+                server.wait(timeout)
                 self.result["stopped"] = "SIGTERM"
             except subprocess.TimeoutExpired:
                 self.result["stopped"] = f"SIGKILL after {timeout}s"
-        _signal_group(self.server.pid, signal.SIGKILL)      # llama-server children too
-        self.server.wait()
+        _signal_group(server.pid, signal.SIGKILL)      # llama-server children too
+        server.wait()
 
-    def collect(self):
-        log = self.log_path.read_text(errors="replace") if getattr(self, "log_path", None) else ""
+    def collect(self) -> None:
+        log = self.log_path.read_text(errors="replace") if self.log_path else ""
         self.result["server_log_tail"] = _tail(log, 30)
         # ggml's lines, raw or quoted inside Ollama's own log lines: stop the path at ".so".
         self.result["server_log_backends"] = re.findall(r"loaded (\S+) backend from (/\S+?\.so)\b", log)
         self.result["server_log_load_errors"] = re.findall(r"failed to load (/\S+?\.so)\S*: (.*)", log)
-        traces = {}
+        traces: dict[str, list[list[str]]] = {}
         for path in sorted(self.trace.glob("ld.*")):
             events = [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in
                       _LD_EVENT.findall(path.read_text(errors="replace"))]
@@ -279,39 +291,39 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamically loaded by|destroying link map)")
 
 
-def _signal_group(pid, sig):
+def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:
         pass
 
 
-def _tail(text, lines):
+def _tail(text: str, lines: int) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
-def run(plan):
+def run(plan: dict[str, Any]) -> dict[str, Any]:
     session = Session(plan)
     try:
         for source, target in plan.get("binds", []):
             bind_into_place(source, target, session.work / "mnt")
-        if not session.result["errors"] and session.start():
+        if not session.errors and session.start():
             session.result["steps"] = ["server"]
             if session.create():
                 session.result["steps"].append("create")
                 if session.generate():
                     session.result["steps"].append("generate")
-        if not session.result["errors"] or session.server is not None:
+        if not session.errors or session.server is not None:
             session.probe_gpu_libs()
     except OSError as error:
-        session.result["errors"].append(f"smoke driver: {error}")
+        session.errors.append(f"smoke driver: {error}")
     finally:
         session.stop()
         session.collect()
     return session.result
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     plan = json.loads(Path(argv[1]).read_text())
     result = run(plan)
     out = Path(plan["result"])

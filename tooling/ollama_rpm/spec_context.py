@@ -9,7 +9,7 @@ import textwrap
 from dataclasses import dataclass
 
 from ollama_rpm import backends as registry, cpu_levels, manifest, source_table
-from ollama_rpm.config import LAYOUTS  # noqa: F401  (the layouts, for the commands' --layout)
+from ollama_rpm.config import LAYOUTS
 
 LEVEL_CPUS = {
     "v1": "any x86-64 processor",

@@ -9,9 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ollama_rpm.errors import ConfigError, ToolError
+from ollama_rpm.pathtypes import StrPath
 
 
 @dataclass
@@ -20,19 +23,20 @@ class ParsedSpec:
     version: str
     release: str
     license: str
-    packages: list                      # binary package names, main first
-    requires: dict = field(default_factory=dict)     # package -> [Requires]
-    recommends: dict = field(default_factory=dict)
-    supplements: dict = field(default_factory=dict)
-    buildrequires: list = field(default_factory=list)
-    sources: list = field(default_factory=list)      # [(number, value)]
-    patches: list = field(default_factory=list)
+    packages: list[str]                 # binary package names, main first
+    requires: dict[str, list[str]] = field(default_factory=dict)     # package -> [Requires]
+    recommends: dict[str, list[str]] = field(default_factory=dict)
+    supplements: dict[str, list[str]] = field(default_factory=dict)
+    buildrequires: list[str] = field(default_factory=list)
+    sources: list[tuple[int, str]] = field(default_factory=list)      # [(number, value)]
+    patches: list[tuple[int, str]] = field(default_factory=list)
     prep_script: str = ""
     build_script: str = ""
     install_script: str = ""
 
 
-def parse(spec, target=None, with_=(), without=(), macro_files=(), defines=()):
+def parse(spec: StrPath, target: str | None = None, with_: Iterable[str] = (), without: Iterable[str] = (),
+          macro_files: Iterable[StrPath] = (), defines: Iterable[tuple[str, str]] = ()) -> ParsedSpec:
     request = {"spec": str(spec), "target": target, "with": list(with_), "without": list(without),
                "macro_files": [str(m) for m in macro_files], "defines": [list(d) for d in defines]}
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,10 +49,13 @@ def parse(spec, target=None, with_=(), without=(), macro_files=(), defines=()):
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         raise ConfigError(spec, None, f"rpm cannot parse it: {lines[-1] if lines else 'unknown error'}")
-    return ParsedSpec(**json.loads(proc.stdout))
+    data = json.loads(proc.stdout)
+    for key in ("sources", "patches"):
+        data[key] = [(number, value) for number, value in data[key]]   # JSON has no tuples
+    return ParsedSpec(**data)
 
 
-def _child(request):
+def _child(request: dict[str, Any]) -> int:
     try:
         import rpm
     except ImportError:
@@ -65,14 +72,14 @@ def _child(request):
         rpm.addMacro(name, value)
     spec = rpm.spec(request["spec"])
 
-    def text(value):
+    def text(value: str | bytes) -> str:
         return value.decode() if isinstance(value, bytes) else value
 
-    def names(header, tag):
+    def names(header: Any, tag: int) -> list[str]:
         return [text(v) for v in header[tag]]
 
     main = spec.sourceHeader
-    result = {
+    result: dict[str, Any] = {
         "name": text(main[rpm.RPMTAG_NAME]),
         "version": text(main[rpm.RPMTAG_VERSION]),
         "release": text(main[rpm.RPMTAG_RELEASE]),

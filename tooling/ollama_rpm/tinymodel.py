@@ -12,9 +12,11 @@ import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ollama_rpm.atomic import atomic_path
 from ollama_rpm.errors import ToolError
+from ollama_rpm.pathtypes import StrPath
 
 SPACE = "\u2581"       # SentencePiece's word-boundary marker
 WORDS = ("the", "sky", "is", "blue", "why", "and", "of", "to", "in", "a", "it", "on", "for", "with",
@@ -31,7 +33,7 @@ class TinyShape:
     context: int = 256
 
 
-def vocabulary():
+def vocabulary() -> tuple[list[str], list[float], list[int]]:
     """(tokens, scores, types): 3 specials, then pieces; longer pieces score higher (merge first)."""
     import gguf
     tokens = ["<unk>", "<s>", "</s>"]
@@ -47,7 +49,7 @@ def vocabulary():
     return tokens, scores, [int(t) for t in types]
 
 
-def write_tiny_gguf(path, shape=TinyShape(), seed=0):
+def write_tiny_gguf(path: StrPath, shape: TinyShape = TinyShape(), seed: int = 0) -> Path:
     """Write the model to `path` atomically; returns the path."""
     try:
         import gguf
@@ -58,7 +60,7 @@ def write_tiny_gguf(path, shape=TinyShape(), seed=0):
     tokens, scores, types = vocabulary()
     rng = np.random.default_rng(seed)
 
-    def weight(*shape_):                         # numpy (rows, cols) = ggml ne (cols, rows)
+    def weight(*shape_: int) -> Any:                         # numpy (rows, cols) = ggml ne (cols, rows)
         return (rng.standard_normal(shape_) * 0.02).astype(np.float32)
 
     head_dim = shape.dim // shape.heads

@@ -9,7 +9,7 @@ CPU variants with their ISA feature flags. Not from release notes.
 import json
 import re
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ollama_rpm import backends as registry, grammar
@@ -31,7 +31,6 @@ class Upstream:
     go_version: str
     compat_patches: list
     presets: dict                                   # preset name -> resolved cacheVariables
-    cpu_variants: list = field(default_factory=list)  # [(name, (features...))]
 
 
 def _members(tar_path):

@@ -28,11 +28,19 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ollama_rpm import archive, atomic, fetch, reproducible, source_table, sources, yamledit
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
+from ollama_rpm.pathtypes import StrPath
+
+if TYPE_CHECKING:
+    from ollama_rpm.config import Config
+
+Report = Callable[[str], object]     # a line of progress for the user
 
 TOML_NAME = source_table.VENDOR_CONFIG_NAME
 BEGIN = "# BEGIN ollama-rpm vendor: generated, replaced on every `ollama-rpm vendor`"
@@ -74,10 +82,10 @@ exclude_directories = ["{llama_dir}", "{llama_licenses}"]
 class Module:
     path: str
     version: str
-    license_files: tuple      # ((path relative to the Ollama tree, sha256), ...)
+    license_files: tuple[tuple[str, str], ...]      # ((path relative to the Ollama tree, sha256), ...)
 
 
-def _go_env():
+def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(GOFLAGS="-mod=mod", GOWORK="off")
     # Never download a toolchain unless the caller asks (GOTOOLCHAIN=auto, as the
@@ -86,7 +94,7 @@ def _go_env():
     return env
 
 
-def tool_path(name, package="go-vendor-tools"):
+def tool_path(name: str, package: str = "go-vendor-tools") -> str:
     """A go-vendor-tools (or askalono) executable: beside our Python (the venv), else on PATH."""
     beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
@@ -98,7 +106,7 @@ def tool_path(name, package="go-vendor-tools"):
     return found
 
 
-def _tool_env(base, tool):
+def _tool_env(base: Mapping[str, str], tool: str) -> dict[str, str]:
     """`base` with the tool's and our Python's bin directories first on PATH, so that
     go_vendor_license finds askalono where .ci/bootstrap links it (the venv)."""
     env = dict(base)
@@ -108,13 +116,13 @@ def _tool_env(base, tool):
     return env
 
 
-def _output_lines(proc):
+def _output_lines(proc: "subprocess.CompletedProcess[str]") -> list[str]:
     return [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------- go-vendor-tools.toml
 
-def load_toml(path):
+def load_toml(path: StrPath) -> dict[str, Any]:
     """go-vendor-tools.toml as a dict ({} when absent); ConfigError naming the file when invalid."""
     path = Path(path)
     if not path.exists():
@@ -125,7 +133,7 @@ def load_toml(path):
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
 
 
-def check_archive_settings(path, data, tarball_name):
+def check_archive_settings(path: StrPath, data: Mapping[str, Any], tarball_name: str) -> None:
     """The [archive] settings must give the tarball the spec and our checks expect."""
     section = data.get("archive", {})
     if not isinstance(section, dict):
@@ -141,7 +149,8 @@ def check_archive_settings(path, data, tarball_name):
                           f"{compression!r} does not match the vendor tarball's name {tarball_name}")
 
 
-def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
+def toml_text(modules: Iterable[Module], tarball_name: str, current: str, llama_tag: str,
+              made_from: tuple[str, int] | None = None) -> str:
     """go-vendor-tools.toml: a generated comment block, then the packager's settings.
 
     The packager's part is kept as it is, except that a `llama.cpp-bNNNN`
@@ -176,6 +185,7 @@ def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
                   if isinstance(e, dict)]
     except tomllib.TOMLDecodeError:
         manual = []                                   # reported by the caller's parse
+    modules = list(modules)
     for module in modules:
         block.append(f"#   {module.path} {module.version}".rstrip())
         for path, sha256 in module.license_files:
@@ -190,7 +200,7 @@ def toml_text(modules, tarball_name, current, llama_tag, made_from=None):
     return "\n".join(block) + "\n\n" + user
 
 
-def check_license_exclusions(path, data, llama_tag):
+def check_license_exclusions(path: StrPath, data: Mapping[str, Any], llama_tag: str) -> None:
     """[licensing] must keep llama.cpp's tree and license texts out of the Go license scan."""
     excluded = data.get("licensing", {}).get("exclude_directories", [])
     for directory in (LLAMA_DIR.format(tag=llama_tag), LLAMA_LICENSES_DIR):
@@ -200,9 +210,11 @@ def check_license_exclusions(path, data, llama_tag):
                               f"%go_vendor_license_check would count them as Go code")
 
 
-def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=None):
+def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, llama_tag: str,
+                 warn: Report | None = None, made_from: tuple[str, int] | None = None) -> Path:
     """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes)."""
     path = Path(path)
+    modules = list(modules)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     text = toml_text(modules, tarball_name, current, llama_tag, made_from)
     try:
@@ -215,7 +227,7 @@ def refresh_toml(path, modules, tarball_name, llama_tag, warn=None, made_from=No
     for index, entry in enumerate(data.get("licensing", {}).get("licenses", [])):
         if not isinstance(entry, dict):
             continue
-        recorded, actual = entry.get("sha256sum"), files.get(entry.get("path"))
+        recorded, actual = entry.get("sha256sum"), files.get(str(entry.get("path", "")))
         if warn and entry.get("path", "").startswith("vendor/") and actual != recorded:
             state = "is no longer vendored" if actual is None else f"changed (sha256 now {actual})"
             warn(f"{path}: licensing.licenses[{index}]: {entry.get('path')} {state}; re-check its license")
@@ -249,11 +261,15 @@ def prepared_toml(path, config, tarball_name):
 
 # ------------------------------------------------------------------------ vendoring
 
-def vendored_modules(tree):
+def _warn(line: str) -> None:
+    print(f"ollama-rpm: warning: {line}", file=sys.stderr)
+
+
+def vendored_modules(tree: StrPath) -> list[Module]:
     """Modules listed in vendor/modules.txt that have a directory, with their license files."""
     tree = Path(tree)
     modules_txt = tree / "vendor" / "modules.txt"
-    result = {}
+    result: dict[str, Module] = {}
     if not modules_txt.is_file():
         return []
     for line in modules_txt.read_text(encoding="utf-8").splitlines():
@@ -276,7 +292,7 @@ def vendored_modules(tree):
     return [result[path] for path in sorted(result)]
 
 
-def _go_failure(proc, what, tree):
+def _go_failure(proc: "subprocess.CompletedProcess[str]", what: str, tree: Path) -> IntegrityError | ToolError:
     """The error for a failed go / go_vendor_archive run: go.sum mismatches are integrity errors."""
     lines = _output_lines(proc)
     tampered = [line for line in lines if "checksum mismatch" in line or "SECURITY ERROR" in line
@@ -316,7 +332,7 @@ main()
 """
 
 
-def go_vendor_archive_command():
+def go_vendor_archive_command() -> list[str]:
     """The go_vendor_archive command line, run by the Python go-vendor-tools is installed for."""
     executable = tool_path("go_vendor_archive")
     with open(executable, "rb") as script:
@@ -329,7 +345,7 @@ def go_vendor_archive_command():
     return [*python.split(), "-c", _TARINFO_REPLACE_BACKPORT]
 
 
-def run_go_vendor_archive(tree, toml, output, epoch):
+def run_go_vendor_archive(tree: Path, toml: StrPath, output: StrPath, epoch: int) -> None:
     """`go_vendor_archive create` on the extracted Ollama tree; writes `output`."""
     command = [*go_vendor_archive_command(), "create", "--config", str(toml), "--output", str(output)]
     env = _tool_env(_go_env(), tool_path("go_vendor_archive"))
@@ -346,7 +362,7 @@ def run_go_vendor_archive(tree, toml, output, epoch):
         raise _go_failure(proc, "go_vendor_archive create", tree)
 
 
-def run_go_mod_verify(tree):
+def run_go_mod_verify(tree: Path) -> None:
     """Re-hash the modules in Go's module cache against go.sum (catches a tampered cache)."""
     try:
         proc = subprocess.run(["go", "mod", "verify"], cwd=tree, env=_go_env(), capture_output=True, text=True)
@@ -360,7 +376,7 @@ def run_go_mod_verify(tree):
         raise _go_failure(proc, "go mod verify", tree)
 
 
-def check_vendor_archive(tarball, tree, workdir, toml_data):
+def check_vendor_archive(tarball: Path, tree: Path, workdir: StrPath, toml_data: Mapping[str, Any]) -> None:
     """Source2 holds only go.mod, go.sum (both upstream's) and vendor/, and extracts safely."""
     unpacked = archive.safe_extract(tarball, Path(workdir) / "check")
     found = sorted(p.name for p in unpacked.iterdir())
@@ -378,7 +394,7 @@ def check_vendor_archive(tarball, tree, workdir, toml_data):
                                  f"(check [archive] in {TOML_NAME})")
 
 
-def _ollama_tree(extracted, config, tarball):
+def _ollama_tree(extracted: StrPath, config: "Config", tarball: StrPath) -> Path:
     top = Path(extracted) / f"{config.name}-{config.upstream_version}"
     if not (top / "go.mod").is_file():
         found = sorted(p.name for p in Path(extracted).iterdir())
@@ -456,7 +472,7 @@ def ensure_vendor(sset, *, report=print):
 class LicenseReport:
     expression: str
     detector: str
-    files: dict               # license file (relative to the tree) -> its expression
+    files: dict[str, str]     # license file (relative to the tree) -> its expression
 
 
 def detect_go_license(sset, vendor_tarball, *, report=print):
@@ -493,7 +509,7 @@ def detect_go_license(sset, vendor_tarball, *, report=print):
         result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
     if proc.returncode != 0 or not result or not result.get("license_expression"):
         lines = [line for line in _output_lines(proc) if not line.startswith("Using detector")]
-        problems = []
+        problems: list[str] = []
         if result:
             problems += [f"undetected license file {p}" for p in result.get("undetected_licenses", [])]
             problems += [f"changed licenses entry {p}" for p in result.get("unmatched_manual_licenses", [])]
@@ -503,18 +519,18 @@ def detect_go_license(sset, vendor_tarball, *, report=print):
         detail = "; ".join(problems) or (lines[-1] if lines else "no output")
         raise ToolError(f"go_vendor_license report failed (exit {proc.returncode}): {detail}; "
                         f"add [[licensing.licenses]] entries to {TOML_NAME}")
-    return LicenseReport(result["license_expression"], detector, dict(result.get("license_map", {})))
+    return LicenseReport(str(result["license_expression"]), detector, dict(result.get("license_map", {})))
 
 
-def licenses_equal(first, second):
+def licenses_equal(first: str, second: str) -> bool:
     """SPDX expressions equal up to order and duplicates (as go-vendor-tools compares them)."""
     from license_expression import get_spdx_licensing
 
     licensing = get_spdx_licensing()
-    return licensing.parse(first).simplify() == licensing.parse(second).simplify()
+    return bool(licensing.parse(first).simplify() == licensing.parse(second).simplify())
 
 
-def update_go_license(config, expression):
+def update_go_license(config: "Config", expression: str) -> bool:
     """Write `go.license` in packaging.yaml (a surgical text edit); True if it changed."""
     path = Path(config.path)
     text = path.read_text(encoding="utf-8")

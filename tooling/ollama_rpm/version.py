@@ -8,7 +8,7 @@ import re
 _TAG = re.compile(r"v?(?P<base>[0-9]{1,20}(?:\.[0-9]{1,20}){1,3})(?:-(?P<pre>(?:rc|alpha|beta)\.?[0-9]{1,20}))?")
 
 
-def parse_upstream(text):
+def parse_upstream(text: object) -> tuple[str, str]:
     """Return (upstream_version, rpm_version) or raise ValueError.
 
     The upstream version keeps the tag's spelling without the leading "v"

@@ -12,7 +12,9 @@ def register(sub):
                     "ollama.spec, and commit. Any failure leaves the repository as it was.")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--to", metavar="VERSION", help="this release (0.33.0, v0.33.0-rc2)")
-    which.add_argument("--latest", action="store_true", help="the latest stable release (the default)")
+    # --latest names the default explicitly: it sets the same `to` (None: ask GitHub for the latest).
+    which.add_argument("--latest", dest="to", action="store_const", const=None,
+                       help="the latest stable release (the default)")
     parser.add_argument("--push", action="store_true",
                         help="push the commit (this is what triggers Copr's webhook)")
     parser.add_argument("--remote", help="remote to push to (default: the branch's upstream, else origin)")

@@ -43,7 +43,7 @@ def run(args):
         engine = smoke.MockEngine(args.chroot or DEFAULT_CHROOT, timeouts)
     else:
         engine = smoke.RootfsEngine(timeouts)
-    report = smoke.run_smoke(args.paths, engine, timeouts)
+    report = smoke.run_smoke(args.paths, engine)
     print(report.to_json() if args.json else report.table())
     if not args.json and not report.ok and report.facts.get("server_log_tail"):
         print("server log (last lines):")

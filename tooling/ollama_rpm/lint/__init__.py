@@ -17,11 +17,14 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ollama_rpm.errors import UsageError
 from ollama_rpm.lint import extra, licenses, rpmlint
 from ollama_rpm.lint.report import FileResult, Message, Report
+from ollama_rpm.pathtypes import StrPath
 
 PROFILE = Path("lint") / "fedora.toml"
 RPMLINTRC = "ollama.rpmlintrc"
@@ -41,7 +44,7 @@ def default_paths(project_root, resultdir=None):
     return paths
 
 
-def _check_input(path):
+def _check_input(path: StrPath) -> Path:
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
@@ -54,14 +57,14 @@ def _check_input(path):
     return path
 
 
-def _display(path, root):
+def _display(path: StrPath, root: StrPath) -> str:
     try:
         return str(Path(path).resolve().relative_to(Path(root).resolve()))
     except ValueError:
         return str(path)
 
 
-def _read_profile(profile):
+def _read_profile(profile: Path) -> dict[str, Any]:
     try:
         with open(profile, "rb") as handle:
             return tomllib.load(handle)
@@ -71,35 +74,37 @@ def _read_profile(profile):
         raise UsageError(f"{profile}: not valid TOML: {error}") from None
 
 
-def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rpmlintrc=None):
+def lint_paths(paths: Iterable[StrPath], project_root: StrPath, *, macros: Iterable[StrPath] = (),
+               strict: bool = False, profile: StrPath | None = None, rpmlintrc: StrPath | None = None) -> Report:
     """Lint spec files and RPMs; return a Report (errors, warnings, filtered per file)."""
     root = Path(project_root)
-    profile = Path(profile) if profile else root / PROFILE
-    rpmlintrc = Path(rpmlintrc) if rpmlintrc else root / RPMLINTRC
-    for path in (profile, rpmlintrc, *macros):
+    profile_path = Path(profile) if profile else root / PROFILE
+    rpmlintrc_path = Path(rpmlintrc) if rpmlintrc else root / RPMLINTRC
+    macros = list(macros)
+    for path in (profile_path, rpmlintrc_path, *macros):
         if not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
-    paths = [_check_input(p) for p in paths]
-    if not paths:
+    files = [_check_input(p) for p in paths]
+    if not files:
         raise UsageError("nothing to lint: no paths given")
     exe = rpmlint.executable()
-    settings = _read_profile(profile)
+    settings = _read_profile(profile_path)
     extra_licenses = settings.get("ValidLicenses", [])
     if "BashismsCheck" in settings.get("Checks", []):
         for tool, package in (("checkbashisms", "devscripts (Debian) / devscripts-checkbashisms (Fedora)"),
                               ("dash", "dash")):
             if not shutil.which(tool):
-                raise UsageError(f"{profile}: Checks has BashismsCheck, which needs {tool}: install {package}")
-    filters = rpmlint.read_filters(profile, rpmlintrc)
-    own_filters = rpmlint.rpmlintrc_filters(rpmlintrc)
-    used = set()
-    results = []
+                raise UsageError(f"{profile_path}: Checks has BashismsCheck, which needs {tool}: install {package}")
+    filters = rpmlint.read_filters(profile_path, rpmlintrc_path)
+    own_filters = rpmlint.rpmlintrc_filters(rpmlintrc_path)
+    used: set[str] = set()
+    results: list[FileResult] = []
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-lint-") as tmp:
-        work = rpmlint.Workspace(tmp, profile, licenses.rpmlint_toml(extra_licenses), macros)
+        work = rpmlint.Workspace(tmp, profile_path, licenses.rpmlint_toml(extra_licenses), macros)
         env = work.env()
-        for path in paths:
-            summary, messages = rpmlint.run(exe, path, work.config, rpmlintrc, env)
-            unused_here = {rpmlint.unused_filter(m) for m in messages} - {None}
+        for path in files:
+            summary, messages = rpmlint.run(exe, path, work.config, rpmlintrc_path, env)
+            unused_here = {u for u in map(rpmlint.unused_filter, messages) if u is not None}
             used |= set(own_filters) - unused_here
             summary["errors"] -= sum(1 for m in messages if rpmlint.unused_filter(m) is not None)
             messages = [m for m in messages if rpmlint.unused_filter(m) is None]
@@ -130,11 +135,11 @@ def lint_paths(paths, project_root, *, macros=(), strict=False, profile=None, rp
                 elif message.level == "W":
                     result.warnings += 1
             results.append(result)
-    if _complete(paths):
-        present = _package_names(paths, env)
+    if _complete(files):
+        present = _package_names(files, env)
         for pattern, only_without in own_filters.items():
             if pattern not in used and not only_without & present:
-                results[-1].messages.append(Message("E", rpmlint.UNUSED_FILTER, rpmlintrc.name, f'"{pattern}"',
+                results[-1].messages.append(Message("E", rpmlint.UNUSED_FILTER, rpmlintrc_path.name, f'"{pattern}"',
                                                     source="ollama-rpm"))
                 results[-1].errors += 1
     return Report(files=results, strict=strict)
@@ -156,7 +161,7 @@ def _package_names(paths, env):
     return names
 
 
-def _complete(paths):
+def _complete(paths: Iterable[Path]) -> bool:
     """A spec or SRPM and at least one binary RPM: every filter has something to match."""
     names = [Path(p).name for p in paths]
     sources = [n for n in names if n.endswith((".spec", ".src.rpm"))]

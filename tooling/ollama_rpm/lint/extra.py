@@ -9,24 +9,27 @@
 """
 
 import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ollama_rpm.lint import licenses
 from ollama_rpm.lint.report import Message
+from ollama_rpm.pathtypes import StrPath
 
 
-def _rpm(args, env):
+def _rpm(args: list[str], env: Mapping[str, str]) -> str | None:
     proc = subprocess.run(["rpm", *args], capture_output=True, text=True, env=env, errors="replace")
     return proc.stdout if proc.returncode == 0 else None
 
 
-def spec_messages(spec, env, extra_licenses):
+def spec_messages(spec: StrPath, env: Mapping[str, str], extra_licenses: Iterable[str]) -> list[Message]:
     spec = Path(spec)
     out = _rpm(["-q", "--qf", "%{NAME}\t%{LICENSE}\n", "-D", f"_sourcedir {spec.parent.resolve()}",
                 "--specfile", str(spec)], env)
     if out is None:
         return []        # rpmlint reports the parse failure (specfile-error)
-    messages, seen = [], set()
+    messages: list[Message] = []
+    seen: set[str] = set()
     for line in out.splitlines():
         _, _, value = line.partition("\t")
         for bad in licenses.invalid_symbols(value, extra_licenses) if value not in seen else []:
@@ -37,7 +40,7 @@ def spec_messages(spec, env, extra_licenses):
     return messages
 
 
-def rpm_messages(path, env):
+def rpm_messages(path: StrPath, env: Mapping[str, str]) -> list[Message]:
     query = ["-qp", "--nosignature"]
     head = _rpm([*query, "--qf", "%{NAME}\t%{ARCH}\t%{VERSION}-%{RELEASE}\t%{SOURCERPM}\n", str(path)], env)
     if head is None:
@@ -56,7 +59,7 @@ def rpm_messages(path, env):
                     source="ollama-rpm")]
 
 
-def false_positives(path, messages, env):
+def false_positives(path: StrPath, messages: Iterable[Message], env: Mapping[str, str]) -> list[Message]:
     """rpmlint messages that are provably wrong for this file (dropped, counted as filtered).
 
     rpmlint 2.4 records the man page *section* instead of its name when it

@@ -8,12 +8,14 @@ LicenseRef-* keys are ScanCode's own, not SPDX, and are left out too.
 """
 
 import json
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
 from ollama_rpm.errors import UsageError
 
 
-def _module():
+def _module() -> Any:    # license_expression has no type information
     try:
         import license_expression
     except ImportError:
@@ -22,11 +24,12 @@ def _module():
     return license_expression
 
 
-@lru_cache(maxsize=None)
-def spdx_ids():
+@cache
+def spdx_ids() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(licenses, exceptions): sorted, current SPDX identifiers."""
     index = _module().get_license_index()
-    licenses, exceptions = set(), set()
+    licenses: set[str] = set()
+    exceptions: set[str] = set()
     for entry in index:
         key = entry.get("spdx_license_key")
         if not key or key.startswith("LicenseRef-") or entry.get("is_deprecated"):
@@ -35,7 +38,7 @@ def spdx_ids():
     return tuple(sorted(licenses)), tuple(sorted(exceptions))
 
 
-def rpmlint_toml(extra_licenses=()):
+def rpmlint_toml(extra_licenses: Iterable[str] = ()) -> str:
     """A TOML fragment setting rpmlint's ValidLicenses and ValidLicenseExceptions."""
     licenses, exceptions = spdx_ids()
     # JSON arrays of plain ASCII strings are valid TOML arrays.
@@ -48,13 +51,14 @@ def rpmlint_toml(extra_licenses=()):
 OPERATORS = ("AND", "OR", "WITH", "and", "or", "with")
 
 
-def invalid_symbols(expression, extra_licenses=()):
+def invalid_symbols(expression: str, extra_licenses: Iterable[str] = ()) -> list[str]:
     """Identifiers in an SPDX expression that are not current SPDX ids; [expression]
     when it does not parse; [] when valid."""
     le = _module()
     licenses, exceptions = spdx_ids()
-    known = set(licenses) | set(exceptions) | set(extra_licenses)
-    symbols = [le.LicenseSymbol(key) for key in sorted(set(licenses) | set(extra_licenses))]
+    extra = set(extra_licenses)
+    known = set(licenses) | set(exceptions) | extra
+    symbols = [le.LicenseSymbol(key) for key in sorted(set(licenses) | extra)]
     symbols += [le.LicenseSymbol(key, is_exception=True) for key in exceptions]
     try:
         # Grammar: balanced parentheses, operators between operands, WITH + exception.

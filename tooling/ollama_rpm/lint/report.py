@@ -3,7 +3,9 @@
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 # One rpmlint diagnostic: "<pkg>[.<arch>]:[<line>:] <E|W|I>: <check-id>[ (Badness: N)][ details]"
 MESSAGE_RE = re.compile(r"^(?P<package>[^\s:]+):(?:(?P<line>\d+):)? (?P<level>[EWI]): "
@@ -20,12 +22,12 @@ class Message:
     source: str = "rpmlint"     # or "ollama-rpm" for the checks rpmlint lacks
 
     @property
-    def text(self):
+    def text(self) -> str:
         where = f"{self.package}:{self.line}:" if self.line else f"{self.package}:"
         return f"{where} {self.level}: {self.check}{' ' + self.detail if self.detail else ''}"
 
     @classmethod
-    def parse(cls, line):
+    def parse(cls, line: str) -> "Message | None":
         match = MESSAGE_RE.match(line.rstrip("\n"))
         if not match:
             return None
@@ -39,31 +41,31 @@ class FileResult:
     errors: int = 0
     warnings: int = 0
     filtered: int = 0
-    messages: list = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
 
 
 @dataclass
 class Report:
-    files: list
+    files: list[FileResult]
     strict: bool = False
 
     @property
-    def errors(self):
+    def errors(self) -> int:
         return sum(f.errors for f in self.files)
 
     @property
-    def warnings(self):
+    def warnings(self) -> int:
         return sum(f.warnings for f in self.files)
 
     @property
-    def filtered(self):
+    def filtered(self) -> int:
         return sum(f.filtered for f in self.files)
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
         return self.errors > 0 or (self.strict and self.warnings > 0)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "tool": "rpmlint",
             "strict": self.strict,
@@ -77,12 +79,21 @@ class Report:
         }
 
 
-def _counts(obj):
+class _Counts(Protocol):
+    @property
+    def errors(self) -> int: ...
+    @property
+    def warnings(self) -> int: ...
+    @property
+    def filtered(self) -> int: ...
+
+
+def _counts(obj: _Counts) -> str:
     return f"{obj.errors} errors, {obj.warnings} warnings, {obj.filtered} filtered"
 
 
-def to_text(report):
-    lines = []
+def to_text(report: Report) -> str:
+    lines: list[str] = []
     for result in report.files:
         lines.append(f"{result.path}: {_counts(result)}")
         lines += [f"  {m.text}" for m in result.messages if m.level in "EW"]
@@ -92,11 +103,11 @@ def to_text(report):
     return "\n".join(lines) + "\n"
 
 
-def to_json(report):
+def to_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
-def to_junit(report):
+def to_junit(report: Report) -> str:
     """One <testsuite> per file, one <testcase> per diagnostic (or one passing case).
 
     Errors are <failure>s; warnings are failures under --strict, else passing
@@ -136,4 +147,4 @@ def to_junit(report):
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-FORMATS = {"text": to_text, "json": to_json, "junit": to_junit}
+FORMATS: dict[str, Callable[[Report], str]] = {"text": to_text, "json": to_json, "junit": to_junit}

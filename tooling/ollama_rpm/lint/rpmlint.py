@@ -11,10 +11,14 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ollama_rpm.atomic import read_text
 from ollama_rpm.errors import UsageError
 from ollama_rpm.lint.report import Message
+from ollama_rpm.pathtypes import StrPath
 
 SUMMARY_RE = re.compile(r"(?P<packages>\d+) packages and (?P<specs>\d+) specfiles checked; "
                         r"(?P<errors>\d+) errors, (?P<warnings>\d+) warnings"
@@ -23,7 +27,7 @@ SUMMARY_RE = re.compile(r"(?P<packages>\d+) packages and (?P<specs>\d+) specfile
 RPMLINT_CODES = (0, 64, 65, 66)
 
 
-def executable():
+def executable() -> str:
     name = os.environ.get("RPMLINT", "rpmlint")
     found = shutil.which(name)
     if not found:
@@ -35,7 +39,7 @@ def executable():
 class Workspace:
     """Config dirs, an empty rpmlintrc and a HOME whose ~/.rpmmacros holds the extra macros."""
 
-    def __init__(self, tmp, profile, licenses_toml, macros=()):
+    def __init__(self, tmp: StrPath, profile: StrPath, licenses_toml: str, macros: Iterable[StrPath] = ()) -> None:
         tmp = Path(tmp)
         self.config = tmp / "config"
         self.config_raw = tmp / "config-raw"
@@ -48,20 +52,21 @@ class Workspace:
         self.empty_rpmlintrc.write_text("", encoding="utf-8")
         self.home = tmp / "home"
         self.home.mkdir()
-        parts = []
+        parts: list[str] = []
         user_macros = Path(os.path.expanduser("~/.rpmmacros"))
         for path in ([user_macros] if user_macros.is_file() else []) + [Path(m) for m in macros]:
             parts.append(f"# --- {path}\n" + Path(path).read_text(encoding="utf-8"))
         (self.home / ".rpmmacros").write_text("\n".join(parts), encoding="utf-8")
 
-    def env(self):
+    def env(self) -> dict[str, str]:
         env = dict(os.environ, HOME=str(self.home), CONFIG_DISABLE_AUTOLOADING="1",
                    LC_ALL="C.UTF-8", LANG="C.UTF-8")
         env.pop("PYTEST_XDIST_TESTRUNUID", None)
         return env
 
 
-def run(exe, path, config_dir, rpmlintrc, env):
+def run(exe: str, path: StrPath, config_dir: StrPath, rpmlintrc: StrPath,
+        env: Mapping[str, str]) -> tuple[dict[str, int], list[Message]]:
     """(summary dict, [Message]) of one rpmlint run on one file."""
     # Without --ignore-unused-rpmlintrc: rpmlint reports every rpmlintrc filter
     # this file did not use; lint_paths() decides over the whole run.
@@ -87,7 +92,7 @@ def run(exe, path, config_dir, rpmlintrc, env):
 UNUSED_FILTER = "unused-rpmlintrc-filter"
 
 
-def unused_filter(message):
+def unused_filter(message: Message) -> str | None:
     """The regex of an unused-rpmlintrc-filter message (rpmlint quotes it), else None."""
     if message.check != UNUSED_FILTER:
         return None
@@ -101,11 +106,12 @@ def unused_filter(message):
 ONLY_WITHOUT = re.compile(r"^#\s*only-without:\s*(.+?)\s*$")
 
 
-def rpmlintrc_filters(rpmlintrc):
+def rpmlintrc_filters(rpmlintrc: StrPath) -> dict[str, frozenset[str]]:
     """{regex: packages whose presence makes it legitimately unused} of an rpmlintrc's
     addFilter() lines, regexes as rpmlint reads them."""
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
-    result, only_without = {}, set()
+    result: dict[str, frozenset[str]] = {}
+    only_without: set[str] = set()
     for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
         marker = ONLY_WITHOUT.match(line)
         if marker:
@@ -119,22 +125,20 @@ def rpmlintrc_filters(rpmlintrc):
     return result
 
 
-def read_filters(profile, rpmlintrc):
+def read_filters(profile: StrPath, rpmlintrc: StrPath) -> list[re.Pattern[str]]:
     """The filter regexes of the profile's Filters and the rpmlintrc's addFilter() lines."""
-    import tomllib
     with open(profile, "rb") as handle:
         patterns = list(tomllib.load(handle).get("Filters", []))
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
-    from ollama_rpm.atomic import read_text
-    sources = [(profile, None, pattern) for pattern in patterns]
-    for number, line in enumerate(read_text(rpmlintrc).splitlines(), start=1):
+    sources: list[tuple[StrPath, int | None, object]] = [(profile, None, pattern) for pattern in patterns]
+    for line_number, line in enumerate(read_text(rpmlintrc).splitlines(), start=1):
         match = add_filter.match(line)
         if match:
-            sources.append((rpmlintrc, number, match.group(1)))
-    compiled = []
+            sources.append((rpmlintrc, line_number, match.group(1)))
+    compiled: list[re.Pattern[str]] = []
     for path, number, pattern in sources:
         try:
-            compiled.append(re.compile(pattern))
+            compiled.append(re.compile(pattern))  # type: ignore[call-overload]  # TOML may hold a non-string: TypeError
         except (re.error, TypeError) as error:
             where = f"{path}:{number}" if number else str(path)
             raise UsageError(f"{where}: filter {str(pattern)[:60]!r} is not a valid regex ({error})") from None
