@@ -1,8 +1,9 @@
 """The package's layering, read from its imports (doc/architecture.md).
 
 tooling/ollama_rpm/ is grouped by pipeline stage into wings, ground first. A module may
-import its own wing and the wings below it, never one above, and no modules may import
-each other in a cycle (lazy imports inside functions count too: they are arrows all the same).
+import its own wing and the wings below it, never one above (lazy imports inside functions
+and imports for type checking are arrows all the same), and no modules may import each
+other in a cycle when they run (an `if TYPE_CHECKING:` import never runs).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tooling" / "ollama_rpm"
 # Ground first. core: the modules at the package root that every wing may use;
 # cli: the entry points at the package root, above commands/.
 WINGS = ["core", "spec", "sources", "build", "check", "publish", "commands", "cli"]
-CORE = {"", "errors", "atomic", "limits", "grammar", "project"}      # "": the package's __init__
+# "": the package's __init__; pathtypes: the type aliases every module may use.
+CORE = {"", "errors", "atomic", "limits", "grammar", "project", "pathtypes"}
 TOP = {"cli", "__main__"}
 
 
@@ -40,11 +42,18 @@ def wing(module: str, package: Path) -> str | None:
     return None
 
 
-def imports(module: str, known: dict[str, Path]) -> list[tuple[int, str]]:
-    """(line, module of this package it imports) for every import in the module, lazy ones too."""
+def imports(module: str, known: dict[str, Path], typing: bool = True) -> list[tuple[int, str]]:
+    """(line, module of this package it imports) for every import in the module, lazy ones
+    too; those under `if TYPE_CHECKING:` only with `typing`."""
     path, top = known[module], module.split(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = set() if typing else {id(n) for node in ast.walk(tree)
+                                 if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                                 for stmt in node.body for n in ast.walk(stmt)}
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:      # relative: resolve against the module's own package
@@ -70,10 +79,11 @@ def problems(package: Path) -> dict[str, list[str]]:
             elif module in rank and name in rank and rank[name] > rank[module]:
                 found["upward"].append(f"{module}:{line} ({wing(module, package)}) imports {name} "
                                        f"({wing(name, package)})")
+    running = {m: imports(m, known, typing=False) for m in known}
     done: set[str] = set()
 
     def visit(node: str, path: list[str]) -> None:
-        for _, nxt in graph[node]:
+        for _, nxt in running[node]:
             if nxt in path:
                 found["cycles"].append(" -> ".join(path[path.index(nxt):] + [nxt]))
             elif nxt in graph and nxt not in done:
@@ -90,7 +100,7 @@ RULES = {
     "outside": "every module sits in a wing (a root-level module is core or cli)",
     "missing": "every import of the package names a module that exists",
     "upward": "each wing imports only its own wing and the wings below it",
-    "cycles": "no modules import each other in a cycle",
+    "cycles": "no modules import each other in a cycle (as they run)",
 }
 
 
@@ -108,7 +118,8 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_rules_catch_what_they_forbid(tmp_path):
-    """An upward arrow (spec/ -> build/), a cycle, a stray module and a stale path are all reported."""
+    """An upward arrow (spec/ -> build/), a cycle, a stray module and a stale path are all
+    reported; a cycle through an `if TYPE_CHECKING:` import is not one."""
     package = _write(tmp_path, {
         "pkg/__init__.py": "", "pkg/errors.py": "",
         "pkg/spec/__init__.py": "", "pkg/spec/config.py": "from pkg.build import srpm\n",
@@ -122,5 +133,6 @@ def test_the_rules_catch_what_they_forbid(tmp_path):
     assert found["missing"] == ["pkg.stray:2: pkg.specparse"]
     assert problems(_write(tmp_path / "ok", {
         "pkg/__init__.py": "", "pkg/errors.py": "", "pkg/spec/__init__.py": "",
-        "pkg/spec/config.py": "from pkg import errors\nfrom . import render\n", "pkg/spec/render.py": "",
+        "pkg/spec/config.py": "from pkg import errors\nfrom . import render\n",
+        "pkg/spec/render.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.spec import config\n",
     })) == {"outside": [], "missing": [], "upward": [], "cycles": []}
