@@ -12,6 +12,15 @@ from conftest import REPO, load_yaml, run_cli, write_yaml
 from source_fixtures import make_upstream
 
 
+def _not_in_a_clone(directory, names):
+    """What a fresh clone lacks: caches anywhere, and the outputs at the top (build/ and
+    results/; tooling/ollama_rpm/build/ is code)."""
+    left_out = {".git", ".venv", "__pycache__", "sources.lock"}
+    if os.path.samefile(directory, REPO):
+        left_out |= {"build", "results"}
+    return [name for name in names if name in left_out]
+
+
 def _clone(tmp_path):
     """A clean clone of this checkout, its Sources pointed at local tarballs and pinned.
 
@@ -19,8 +28,7 @@ def _clone(tmp_path):
     pinned in a committed sources.lock exactly as a real repo pins GitHub's.
     """
     source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "__pycache__", "results", "build", "sources.lock"))
+    shutil.copytree(REPO, source, ignore=_not_in_a_clone)
     ollama, llama = make_upstream(tmp_path / "upstream")
     cfg = load_yaml(source / "packaging.yaml")
     cfg["sources"]["ollama"] = ollama.as_uri()
