@@ -20,8 +20,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tooling"), str(HERE.parent / "tests")]
 
-from ollama_rpm import config as config_mod  # noqa: E402
-from ollama_rpm import render, sources, srpm, vendor  # noqa: E402
+from ollama_rpm.build import srpm  # noqa: E402
+from ollama_rpm.sources import resolve as sources  # noqa: E402
+from ollama_rpm.sources import vendor  # noqa: E402
+from ollama_rpm.spec import config as config_mod  # noqa: E402
+from ollama_rpm.spec import render  # noqa: E402
 from source_fixtures import make_project, make_upstream  # noqa: E402
 
 

@@ -5,8 +5,8 @@ import tarfile
 
 import pytest
 
-from ollama_rpm.archive import safe_extract
 from ollama_rpm.errors import EXIT_INTEGRITY, IntegrityError, UsageError
+from ollama_rpm.sources.archive import safe_extract
 from source_fixtures import tarball_bytes, tree_snapshot
 
 GOOD = {"go.mod": "module x\n", "sub/file.txt": "hello\n"}

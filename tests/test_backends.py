@@ -9,11 +9,15 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_project
-from ollama_rpm import backends, bump, copr_submit, cpu_levels, mockcfg, render, spec_context
-from ollama_rpm import config as config_mod
-from ollama_rpm import lock as lock_mod
+from ollama_rpm.build import mockcfg
 from ollama_rpm.errors import UsageError
-from ollama_rpm.upstream_release import Upstream
+from ollama_rpm.publish import bump
+from ollama_rpm.publish import copr as copr_submit
+from ollama_rpm.publish.upstream_release import Upstream
+from ollama_rpm.sources import lock as lock_mod
+from ollama_rpm.spec import backends, cpu_levels, render
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import context as spec_context
 
 FAKE_TOOLKIT = backends.Toolkit("fake", "ggml-fake", gpu_targets_variable="FAKE_GPU_ARCHS",
                                 flags_variable="CMAKE_FAKE_FLAGS", flags_shell_variable="ollama_fake_flags",

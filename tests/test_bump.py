@@ -445,8 +445,8 @@ def test_contrib_timer_and_service_verify(tmp_path):
 ])
 def test_config_long_form_for_new_variants(tmp_path, entry, error):
     from conftest import write_yaml
-    from ollama_rpm import config
     from ollama_rpm.errors import ConfigError
+    from ollama_rpm.spec import config
     root = copy_project(tmp_path / "p")
     data = load_yaml(root / "packaging.yaml")
     data["cpu_variants"]["x86_64"]["newcpu"] = entry

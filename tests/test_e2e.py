@@ -19,8 +19,8 @@ from e2e_support import LIBDIR, TAG, VERSION
 from e2e_support import rpm_files as _files
 from e2e_support import rpm_names as _by_name
 from fixture import upstream
-from ollama_rpm import isa_audit
-from ollama_rpm.lint import lint_paths
+from ollama_rpm.check import isa_audit
+from ollama_rpm.check.lint import lint_paths
 
 PRIVATE_LIB = re.compile(r"lib(ggml|llama|mtmd)")
 

@@ -50,7 +50,7 @@ from e2e_support import (
     rpm_names,
 )
 from fixture.project import configure_cuda
-from ollama_rpm.lint import lint_paths
+from ollama_rpm.check.lint import lint_paths
 
 PRIVATE_LIB = re.compile(r"lib(ggml|llama|mtmd)")
 #: a short subset of upstream's CUDA 13 list (all also valid for CUDA 12), plus

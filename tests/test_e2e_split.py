@@ -13,7 +13,7 @@ import pytest
 from conftest import STANDIN_MACROS, run_cli
 from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names, rpm_query
 from fixture import upstream
-from ollama_rpm.lint import lint_paths
+from ollama_rpm.check.lint import lint_paths
 
 pytestmark = [
     pytest.mark.slow,

@@ -3,7 +3,8 @@ in process. (test_hostile_grammar.py feeds them through render and rpm.)"""
 
 import pytest
 
-from ollama_rpm import cpu_levels, grammar
+from ollama_rpm import grammar
+from ollama_rpm.spec import cpu_levels
 
 OK = None
 

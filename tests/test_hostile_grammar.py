@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, write_yaml
 from hostile_support import refused
-from ollama_rpm import config as config_mod
-from ollama_rpm import grammar, render, specparse
+from ollama_rpm import grammar
 from ollama_rpm.errors import ConfigError
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import parse as specparse
+from ollama_rpm.spec import render
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from conftest import run_cli
-from ollama_rpm import isa_audit
+from ollama_rpm.check import isa_audit
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build test libraries")
 

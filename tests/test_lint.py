@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, run_cli
-from ollama_rpm.lint import default_paths, licenses, lint_paths
+from ollama_rpm.check.lint import default_paths, licenses, lint_paths
 
 pytestmark = [pytest.mark.slow,   # rpmlint, several seconds a run
               pytest.mark.skipif(not shutil.which("rpmlint") or not shutil.which("rpmbuild"),

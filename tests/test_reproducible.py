@@ -10,9 +10,9 @@ import tarfile
 import pytest
 
 from conftest import REPO
-from ollama_rpm import config as config_mod
-from ollama_rpm import reproducible
 from ollama_rpm.errors import UsageError
+from ollama_rpm.sources import reproducible
+from ollama_rpm.spec import config as config_mod
 
 
 @pytest.fixture(scope="module")

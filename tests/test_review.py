@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, load_yaml, run_cli, write_yaml
-from ollama_rpm import config as config_mod
+from ollama_rpm.spec import config as config_mod
 
 pytestmark = [pytest.mark.slow,   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
               pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")]

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from conftest import STANDIN_MACROS, run_cli
-from ollama_rpm import cpu_levels, cpu_select, smoke, tinymodel
+from ollama_rpm.check import cpu_select, smoke, tinymodel
+from ollama_rpm.spec import cpu_levels
 
 VERSION = "0.32.15"
 CAN_BUILD = all(shutil.which(t) for t in ("rpmbuild", "rpm", "unshare"))
@@ -56,7 +57,7 @@ def test_tiny_gguf_reads_back_as_a_small_llama_with_a_byte_free_vocabulary(tmp_p
     assert len(tokens) == len(types) == len(set(tokens)) > 100
     assert int(gguf.TokenType.BYTE) not in types and not any(re.fullmatch(r"<0x[0-9A-F]{2}>", t) for t in tokens)
     # Every character of the prompt (spaces as SentencePiece's marker) is a token: no byte fallback needed.
-    from ollama_rpm.smoke_session import PROMPT
+    from ollama_rpm.check.smoke_session import PROMPT
     assert set(PROMPT.replace(" ", tinymodel.SPACE)) <= set(tokens)
     shapes = {t.name: list(t.shape) for t in reader.tensors}
     assert shapes["token_embd.weight"] == [64, len(tokens)]              # ggml order: ne0 = embedding
@@ -106,7 +107,7 @@ def ld_trace(chosen, candidates=("haswell", "skylakex", "x64"), unload=True, dir
 
 
 def _events(trace):
-    from ollama_rpm.smoke_session import _LD_EVENT
+    from ollama_rpm.check.smoke_session import _LD_EVENT
     return [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in _LD_EVENT.findall(trace)]
 
 
@@ -167,7 +168,7 @@ def test_a_gpu_backend_that_does_not_load_fails_and_one_that_loads_passes():
 
 
 def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
-    from ollama_rpm.smoke_session import Session
+    from ollama_rpm.check.smoke_session import Session
     session = Session({"workdir": str(tmp_path), "ollama": "/usr/bin/ollama", "libdir": "/usr/lib64/ollama"})
     session.log_path = tmp_path / "server.log"
     lib = "/usr/lib64/ollama/vulkan/libggml-vulkan.so"
@@ -195,7 +196,7 @@ def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
 
 def test_a_failed_create_is_reported_without_the_progress_display(tmp_path):
     """Real `ollama create` output: progress with terminal escapes, then the error (v0.32.15's text)."""
-    from ollama_rpm.smoke_session import Session
+    from ollama_rpm.check.smoke_session import Session
     cli = tmp_path / "ollama"
     cli.write_text("#!/bin/sh\nprintf '\\033[?2026h\\033[?25l\\033[1Ggathering model components \\033[K\\n'\n"
                    "printf 'parsing GGUF \\033[K\\033[?25h\\033[?2026l\\n'\n"
@@ -309,7 +310,7 @@ def test_without_root_the_namespace_maps_the_caller_to_root(tmp_path):
         rpm = shutil.copy2(next(rpms.rglob("*.rpm")), shared)
         shared.chmod(0o755)
         os.chmod(rpm, 0o644)
-        env = dict(os.environ, PYTHONPATH=str(Path(smoke.__file__).parents[1]), HOME=str(shared), TMPDIR=str(shared))
+        env = dict(os.environ, PYTHONPATH=str(Path(smoke.__file__).parents[2]), HOME=str(shared), TMPDIR=str(shared))
         shared.chmod(0o777)
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
                                "ollama_rpm", "smoke", "--engine", "rootfs", "--json", rpm],

@@ -8,8 +8,9 @@ import shutil
 import pytest
 
 from conftest import REPO, copy_project, load_yaml, run_cli, write_yaml
-from ollama_rpm import cli, render, source_table
-from ollama_rpm import config as config_mod
+from ollama_rpm import cli
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import render, source_table
 from source_fixtures import (
     LLAMA_TARBALL,
     OLLAMA_TARBALL,

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import run_cli
 from fakes import FileServer
-from ollama_rpm import lock as lock_mod
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK
+from ollama_rpm.sources import lock as lock_mod
 from source_fixtures import (
     LLAMA_TARBALL,
     OLLAMA_TARBALL,
@@ -256,7 +256,7 @@ class _Terminal:
 
 
 def test_progress_bar_on_a_terminal_and_quiet_in_ci(monkeypatch):
-    from ollama_rpm.fetch import Progress
+    from ollama_rpm.sources.fetch import Progress
 
     monkeypatch.delenv("CI", raising=False)
     terminal = _Terminal()

@@ -9,8 +9,9 @@ import pytest
 
 import standin
 from conftest import REPO, STANDIN_MACROS, run_cli
-from ollama_rpm import config as config_mod
-from ollama_rpm import cpu_levels, specparse
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import cpu_levels
+from ollama_rpm.spec import parse as specparse
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 

@@ -22,9 +22,9 @@ import pytest
 
 from conftest import load_yaml, run_cli, write_yaml
 from fixture import upstream
-from ollama_rpm import lock as lock_mod
-from ollama_rpm import vendor
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_TOOL
+from ollama_rpm.sources import lock as lock_mod
+from ollama_rpm.sources import vendor
 from source_fixtures import (
     OLLAMA_FILES,
     OLLAMA_TARBALL,

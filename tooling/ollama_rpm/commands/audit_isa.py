@@ -1,6 +1,6 @@
 """`ollama-rpm audit-isa`: decode ggml CPU variant libraries and check their ISA."""
 
-from ollama_rpm import isa_audit
+from ollama_rpm.check import isa_audit
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)

@@ -5,8 +5,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import (atomic, builder, config as config_mod, fetch, mockcfg, progress, project, spec_context,
-                        srpm as srpm_mod)
+from ollama_rpm import atomic, project
+from ollama_rpm.build import builder, mockcfg, progress
+from ollama_rpm.build import srpm as srpm_mod
+from ollama_rpm.sources import fetch
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import context as spec_context
 from ollama_rpm.commands import options
 from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
                                UsageError)

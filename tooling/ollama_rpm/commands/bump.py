@@ -1,6 +1,7 @@
 """`ollama-rpm bump`: move packaging.yaml, sources.lock and ollama.spec to a new Ollama release."""
 
-from ollama_rpm import bump, limits
+from ollama_rpm import limits
+from ollama_rpm.publish import bump
 from ollama_rpm.errors import UsageError
 
 

@@ -1,6 +1,10 @@
 """`ollama-rpm check-patches`: do our patches and the compat patches still apply?"""
 
-from ollama_rpm import config as config_mod, patchcheck, project, source_table, sources
+from ollama_rpm import project
+from ollama_rpm.sources import patchcheck
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import source_table
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
 

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from ollama_rpm import copr_submit, limits
+from ollama_rpm import limits
+from ollama_rpm.publish import copr as copr_submit
 from ollama_rpm.commands import options
 from ollama_rpm.errors import UsageError
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from ollama_rpm import atomic, project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
-from ollama_rpm.lint import default_paths, lint_paths
-from ollama_rpm.lint.report import FORMATS, to_text
+from ollama_rpm.check.lint import default_paths, lint_paths
+from ollama_rpm.check.lint.report import FORMATS, to_text
 
 # The CI gate's contract: every failure other than findings is 2 (cli.main maps it).
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from ollama_rpm import project
-from ollama_rpm.config import LAYOUTS
+from ollama_rpm.spec.config import LAYOUTS
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

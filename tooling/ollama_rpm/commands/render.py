@@ -3,7 +3,9 @@
 import sys
 from pathlib import Path
 
-from ollama_rpm import config as config_mod, cpu_levels, project, render
+from ollama_rpm import project
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import cpu_levels, render
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 

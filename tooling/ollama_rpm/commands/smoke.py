@@ -2,7 +2,7 @@
 
 import shutil
 
-from ollama_rpm import smoke
+from ollama_rpm.check import smoke
 from ollama_rpm.commands.build import DEFAULT_CHROOT
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 

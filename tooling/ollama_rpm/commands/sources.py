@@ -2,7 +2,9 @@
 
 import sys
 
-from ollama_rpm import config as config_mod, project, sources
+from ollama_rpm import project
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.spec import config as config_mod
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
 

@@ -1,7 +1,10 @@
 """`ollama-rpm vendor`: the Go vendor tarball (Source2) with go-vendor-tools, and the Go License."""
 
 import sys
-from ollama_rpm import config as config_mod, project, sources, vendor
+from ollama_rpm import project
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.sources import vendor
+from ollama_rpm.spec import config as config_mod
 from ollama_rpm.commands import options
 from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
                                OllamaRpmError)

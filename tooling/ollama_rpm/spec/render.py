@@ -5,7 +5,10 @@ from pathlib import Path
 
 import jinja2
 
-from ollama_rpm import atomic, config as config_mod, project, source_table, spec_context
+from ollama_rpm import atomic, project
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import context as spec_context
+from ollama_rpm.spec import source_table
 from ollama_rpm.errors import ConfigError
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from ollama_rpm import backends as registry, cpu_levels, grammar, source_table
+from ollama_rpm import grammar
+from ollama_rpm.spec import backends as registry
+from ollama_rpm.spec import cpu_levels, source_table
 from ollama_rpm.errors import ConfigError
-from ollama_rpm.version import parse_upstream
+from ollama_rpm.spec.version import parse_upstream
 
 ARCHES = registry.ARCHES
 # The backend registry's names (cuda: the current CUDA major, 13; cuda12: the

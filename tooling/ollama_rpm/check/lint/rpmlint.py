@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ollama_rpm.atomic import read_text
+from ollama_rpm.check.lint.report import Message
 from ollama_rpm.errors import UsageError
-from ollama_rpm.lint.report import Message
 from ollama_rpm.pathtypes import StrPath
 
 SUMMARY_RE = re.compile(r"(?P<packages>\d+) packages and (?P<specs>\d+) specfiles checked; "

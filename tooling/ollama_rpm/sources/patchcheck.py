@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ollama_rpm import archive, source_table
 from ollama_rpm.errors import OllamaRpmError, ToolError
 from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.sources import archive
+from ollama_rpm.spec import source_table
 
 if TYPE_CHECKING:
     pass

@@ -7,7 +7,7 @@ Two engines put the packages where a user would have them:
   runs in a private mount namespace where the root's /usr/bin/ollama and
   /usr/lib64/ollama are bound at their real paths (the binary is stamped with
   its library directory, so it must see it there).
-The session itself (ollama_rpm.smoke_session) starts the server, imports a
+The session itself (ollama_rpm.check.smoke_session) starts the server, imports a
 tiny generated GGUF with `ollama create` and asks for tokens; this module
 judges what it saw: tokens came back, ggml loaded the best CPU variant this
 CPU can run among those installed, and every installed GPU backend loads.
@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ollama_rpm import cpu_levels, cpu_select, smoke_session, tinymodel
+from ollama_rpm.check import cpu_select, smoke_session, tinymodel
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.spec import cpu_levels
 
 BINARY = "/usr/bin/ollama"
 DEFAULT_LIBDIR = "/usr/lib64/ollama"

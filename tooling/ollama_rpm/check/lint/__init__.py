@@ -1,11 +1,11 @@
 """The lint gate: rpmlint with the project's Fedora profile and rpmlintrc.
 
-    from ollama_rpm.lint import lint_paths
+    from ollama_rpm.check.lint import lint_paths
     report = lint_paths(paths, project_root)     # -> Report
     assert report.errors == 0 and report.warnings == 0
 
 Each file gets its own rpmlint run (per-file counts), plus the Fedora checks
-rpmlint lacks (ollama_rpm.lint.extra). An rpmlintrc filter that matches
+rpmlint lacks (ollama_rpm.check.lint.extra). An rpmlintrc filter that matches
 nothing in a complete run (a spec or SRPM and built RPMs) is an error, as
 rpmlint makes it within one run: rpmlint's per-file reports of unused
 filters are combined over all files. Nothing here prints.
@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ollama_rpm.check.lint import extra, licenses, rpmlint
+from ollama_rpm.check.lint.report import FileResult, Message, Report
 from ollama_rpm.errors import UsageError
-from ollama_rpm.lint import extra, licenses, rpmlint
-from ollama_rpm.lint.report import FileResult, Message, Report
 from ollama_rpm.pathtypes import StrPath
 
 PROFILE = Path("lint") / "fedora.toml"

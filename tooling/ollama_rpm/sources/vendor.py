@@ -33,12 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ollama_rpm import archive, atomic, fetch, reproducible, source_table, sources, yamledit
+from ollama_rpm import atomic
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.sources import archive, fetch, reproducible
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.spec import source_table, yamledit
 
 if TYPE_CHECKING:
-    from ollama_rpm.config import Config
+    from ollama_rpm.spec.config import Config
 
 Report = Callable[[str], object]     # a line of progress for the user
 

@@ -12,8 +12,8 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ollama_rpm.lint import licenses
-from ollama_rpm.lint.report import Message
+from ollama_rpm.check.lint import licenses
+from ollama_rpm.check.lint.report import Message
 from ollama_rpm.pathtypes import StrPath
 
 

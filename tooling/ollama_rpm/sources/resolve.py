@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ollama_rpm import archive, atomic, fetch, project, source_table
-from ollama_rpm import lock as lock_mod
+from ollama_rpm import atomic, project
+from ollama_rpm.sources import archive, fetch
+from ollama_rpm.spec import source_table
+from ollama_rpm.sources import lock as lock_mod
 from ollama_rpm.errors import ConfigError, IntegrityError
-from ollama_rpm.source_table import Source, SourceTable
+from ollama_rpm.spec.source_table import Source, SourceTable
 
 if TYPE_CHECKING:
-    from ollama_rpm.config import Config
+    from ollama_rpm.spec.config import Config
 
 Report = Callable[[str], object]
 

@@ -12,7 +12,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ollama_rpm import backends as registry, grammar
+from ollama_rpm import grammar
+from ollama_rpm.spec import backends as registry
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
 
 _VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")

@@ -24,10 +24,9 @@ which `copr submit` reads too.
 
 import re
 
-from ollama_rpm import backends
+from ollama_rpm.spec import backends
 # Chroot names and NVIDIA's repositories are the backend registry's (shared with `copr submit`).
-from ollama_rpm.backends import (NVIDIA_DISTRO, NVIDIA_GPG_KEY, Chroot, CudaRepo, check_cuda12,  # noqa: F401
-                                 cuda_repo)
+from ollama_rpm.spec.backends import NVIDIA_GPG_KEY, check_cuda12, cuda_repo
 
 
 def parse_chroot(name, option="--chroot"):

@@ -11,7 +11,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ollama_rpm import atomic, config as config_mod, project, render, reproducible, source_table, sources, vendor
+from ollama_rpm import atomic, project
+from ollama_rpm.sources import reproducible, vendor
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import render, source_table
 from ollama_rpm.errors import ToolError, UsageError
 
 

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ollama_rpm.buildlog import Tracker
+    from ollama_rpm.build.buildlog import Tracker
 
 
 def want_live(stream: TextIO | None = None) -> bool:

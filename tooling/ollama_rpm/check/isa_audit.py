@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ollama_rpm import cpu_levels
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.spec import cpu_levels
 
 _LEGACY_PREFIXES = {0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0xF0}
 _VARIANT_FILE = re.compile(r"^libggml-cpu-(?P<variant>[\w.]+)\.so$")

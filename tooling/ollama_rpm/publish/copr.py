@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_rpm import backends as registry
+from ollama_rpm.spec import backends as registry
 from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, OllamaRpmError, ToolError,
                                UsageError)
 
@@ -352,7 +352,7 @@ def _srpm_name(path):
 
 def plan_uploads(cfg, chroots, with_, without, layout, srpms):
     """The builds to create, main first. `srpms`: {package name: path}."""
-    from ollama_rpm import spec_context
+    from ollama_rpm.spec import context as spec_context
     packages = spec_context.packages(cfg, layout)
     on = {b.name for b in _backends_on(cfg, with_, without)}
     uploads = []
@@ -381,7 +381,8 @@ def _uploads(cfg, chroots, with_, without, layout, srpms):
 def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, copr_config=None, create=True,
            interval=30.0, timeout=0.0, api_timeout=120.0, root=None, out=None, plain=None, config_path=None,
            layout=None, cuda_release=None):
-    from ollama_rpm import config as config_mod, project as project_mod
+    from ollama_rpm import project as project_mod
+    from ollama_rpm.spec import config as config_mod
     owner, name = parse_project(project)
     chroots = list(dict.fromkeys(chroots or DEFAULT_CHROOTS))
     for chroot in chroots:
@@ -453,7 +454,7 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
 
 def _build_srpms(root, session, config_path, layout):
     """Every SRPM of the layout, made by the srpm step (which loads $OLLAMA_RPM_MACROS itself)."""
-    from ollama_rpm.srpm import build_srpms
+    from ollama_rpm.build.srpm import build_srpms
     import tempfile
     outdir = Path(tempfile.mkdtemp(prefix="ollama-rpm-copr-"))
     srpms = build_srpms(root, outdir, config_path=config_path, layout=layout)

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ollama_rpm import atomic, buildlog, fetch
+from ollama_rpm import atomic
+from ollama_rpm.build import buildlog
+from ollama_rpm.sources import fetch
 from ollama_rpm.errors import ToolError
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")

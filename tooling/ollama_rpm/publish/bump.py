@@ -21,13 +21,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ollama_rpm import atomic, config as config_mod, cpu_levels, fetch, lock as lock_mod, patchcheck, project, \
-    render, source_table, spec_context, specparse, yamledit
+from ollama_rpm import atomic, project
+from ollama_rpm.sources import fetch, patchcheck
+from ollama_rpm.sources import lock as lock_mod
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import context as spec_context
+from ollama_rpm.spec import cpu_levels, render, source_table, yamledit
+from ollama_rpm.spec import parse as specparse
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
-from ollama_rpm.github import GitHub, redact
-from ollama_rpm.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit,
-                                         read_ggml_variants, read_ollama)
-from ollama_rpm.version import parse_upstream
+from ollama_rpm.publish.github import GitHub, redact
+from ollama_rpm.publish.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit, read_ggml_variants,
+                                                 read_ollama)
+from ollama_rpm.spec.version import parse_upstream
 
 DEFAULT_REPO = "ollama/ollama"
 
@@ -204,7 +209,7 @@ def check_spec(plan_, tmp, root):
         if parsed.version != plan_.rpm_version:
             raise ToolError(f"rendered {name} says Version {parsed.version}, expected {plan_.rpm_version}")
         specs.append(spec)
-    from ollama_rpm.lint import lint_paths
+    from ollama_rpm.check.lint import lint_paths
     report = lint_paths(specs, root, macros=project.extra_macro_files())
     if report.failed:
         raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")

@@ -17,7 +17,7 @@ It reads a JSON plan, then:
 5. stops the server (SIGTERM to its process group, SIGKILL after a timeout)
    and writes the observations to the plan's result file.
 
-Every step is bounded in time. The judging is done by ollama_rpm.smoke.
+Every step is bounded in time. The judging is done by ollama_rpm.check.smoke.
 """
 
 # EPEL 9's python3 is 3.9: annotations stay unevaluated strings there.

@@ -8,8 +8,9 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from ollama_rpm import backends as registry, cpu_levels, manifest, source_table
-from ollama_rpm.config import LAYOUTS
+from ollama_rpm.spec import backends as registry
+from ollama_rpm.spec import cpu_levels, manifest, source_table
+from ollama_rpm.spec.config import LAYOUTS
 
 LEVEL_CPUS = {
     "v1": "any x86-64 processor",

@@ -1,0 +1,1 @@
+"""The Sources the spec names: download, pin in sources.lock, vendor Go modules, check patches."""
