@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ollama_rpm import hostenv
+
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_MACROS = REPO / "tests" / "support" / "fedora-macros.standin"
 # Files a project needs to render and build (the same template as the real package).
@@ -86,14 +88,12 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    import os
-    if _unexpected_skips and os.environ.get("CI") and exitstatus == 0:
+    if _unexpected_skips and hostenv.in_ci() and exitstatus == 0:
         session.exitstatus = 1
 
 
 def pytest_terminal_summary(terminalreporter):
-    import os
-    if _unexpected_skips and os.environ.get("CI"):
+    if _unexpected_skips and hostenv.in_ci():
         terminalreporter.section("unexpected skips (CI): a tool the tests need is missing")
         for line in _unexpected_skips:
             terminalreporter.write_line(line)

@@ -180,6 +180,7 @@ def test_plain_display_prints_steps_and_deciles(capsys):
 
 
 def test_live_display_only_on_a_terminal(monkeypatch):
+    import importlib.util
     import io
 
     from ollama_rpm.build import progress
@@ -189,10 +190,11 @@ def test_live_display_only_on_a_terminal(monkeypatch):
             return True
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("TERM", "xterm")
-    assert progress.want_live(Tty()) is True
-    assert progress.want_live(io.StringIO()) is False
+    live = progress.RichDisplay if importlib.util.find_spec("rich") else progress.PlainDisplay
+    assert type(progress.make_display(Tty())) is live
+    assert isinstance(progress.make_display(io.StringIO()), progress.PlainDisplay)
     monkeypatch.setenv("CI", "true")
-    assert progress.want_live(Tty()) is False
+    assert isinstance(progress.make_display(Tty()), progress.PlainDisplay)
 
 
 def test_rich_display_escapes_log_text():

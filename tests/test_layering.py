@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tooling" / "ollama_rpm"
 # cli: the entry points at the package root, above commands/.
 WINGS = ["core", "spec", "sources", "build", "check", "publish", "commands", "cli"]
 # "": the package's __init__; pathtypes: the type aliases every module may use.
-CORE = {"", "errors", "atomic", "limits", "grammar", "project", "pathtypes"}
+CORE = {"", "errors", "atomic", "limits", "grammar", "project", "pathtypes", "hostenv", "textout"}
 TOP = {"cli", "__main__"}
 
 

@@ -259,6 +259,7 @@ def test_progress_bar_on_a_terminal_and_quiet_in_ci(monkeypatch):
     from ollama_rpm.sources.fetch import Progress
 
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
     terminal = _Terminal()
     bar = Progress("ollama.tar.gz", stream=terminal)
     bar.update(1 << 20, 2 << 20)

@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ollama_rpm import atomic
+from ollama_rpm import atomic, hostenv, textout
 from ollama_rpm.build import buildlog
-from ollama_rpm.sources import fetch
 from ollama_rpm.errors import ToolError
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")
@@ -232,7 +231,7 @@ def ccache_topdir(arch):
     """The fixed rpmbuild tree of --ccache builds. ccache hashes the compiler's
     working directory along with -g, so a fresh temporary tree per build would
     never hit; mock builds in the same /builddir every time for the same reason."""
-    return fetch.cache_root() / "rpmbuild-ccache" / arch
+    return hostenv.cache_root() / "rpmbuild-ccache" / arch
 
 
 def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None,
@@ -345,7 +344,7 @@ def report_failure(result, stream=None):
 
 def table(results, heading="chroot"):
     """The matrix summary: target -> result -> RPMs (one per line) or the error."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for result in results:
         if result.ok:
             details = [_display_path(rpm) for rpm in result.rpms] or ["(no binary RPMs)"]
@@ -355,14 +354,9 @@ def table(results, heading="chroot"):
                 details.append(f"see {result.excerpt.log}:{result.excerpt.line_no}")
             elif result.log:
                 details.append(f"see {_display_path(result.log)}")
-        rows.append((result.target, "ok" if result.ok else "FAILED", details))
-    width = max([len(heading)] + [len(row[0]) for row in rows])
-    out = [f"{heading:<{width}}  result  RPMs or error", f"{'-' * width}  ------  {'-' * 13}"]
-    for target, state, details in rows:
-        out.append(f"{target:<{width}}  {state:<6}  {details[0]}")
-        for more in details[1:]:
-            out.append(f"{'':<{width}}  {'':<6}  {more}")
-    return "\n".join(out)
+        rows.append((result.target, "ok" if result.ok else "FAILED", details[0]))
+        rows += [("", "", more) for more in details[1:]]
+    return "\n".join(textout.table((heading, "result", "RPMs or error"), rows, rule=True))
 
 
 def write_mock_configs(configs):

@@ -1,29 +1,19 @@
 """Show a build's progress: a live panel on a terminal, plain lines elsewhere.
 
-The live panel uses python3-rich when it is installed; without it, or when
-stdout is not a terminal, or in CI (CI=true), each step prints one line and
-CMake progress prints at every 10%, so logs stay short and deterministic.
+The live panel uses python3-rich when it is installed; without it, or where
+hostenv.live_display says no (CI, TERM=dumb, stdout not a terminal), each step
+prints one line and CMake progress prints at every 10%, so logs stay short and
+deterministic.
 """
 
-import os
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ollama_rpm import hostenv
+
 if TYPE_CHECKING:
     from ollama_rpm.build.buildlog import Tracker
-
-
-def want_live(stream: TextIO | None = None) -> bool:
-    stream = stream or sys.stdout
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        return False
-    if os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class PlainDisplay:
@@ -114,7 +104,7 @@ class RichDisplay:
 
 def make_display(stream: TextIO | None = None) -> PlainDisplay | RichDisplay:
     stream = stream or sys.stdout
-    if want_live(stream):
+    if hostenv.live_display(stream):
         try:
             from rich import console, live, markup, spinner, table
         except ImportError:

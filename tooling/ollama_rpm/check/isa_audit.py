@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ollama_rpm import textout
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.spec import cpu_levels
@@ -290,14 +291,13 @@ def audit_paths(paths: Iterable[StrPath]) -> list[LibraryReport]:
 
 
 def format_table(reports: Iterable[LibraryReport]) -> str:
-    rows = [("library", "variant", "level", "insns", "features used", "result")]
+    rows: list[tuple[str, ...]] = []
     reports = list(reports)
     for r in reports:
         features = ", ".join(f"{k}:{v}" for k, v in sorted(r.features.items())) or "baseline only"
         rows.append((r.path, r.variant, r.package_level or "-", str(r.instructions), features,
                      "ok" if r.ok else "FAIL"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines = textout.table(("library", "variant", "level", "insns", "features used", "result"), rows)
     for r in reports:
         lines += [f"FAIL {r.path}: {v}" for v in r.violations]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ollama_rpm import textout
 from ollama_rpm.check import cpu_select, smoke_session, tinymodel
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
@@ -75,9 +76,7 @@ class Report:
                            "checks": [asdict(c) for c in self.checks], **self.facts}, indent=2, sort_keys=True)
 
     def table(self) -> str:
-        rows = [("check", "result", "detail")] + [(c.name, c.status, c.detail) for c in self.checks]
-        widths = [max(len(r[i]) for r in rows) for i in range(2)]
-        return "\n".join(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}".rstrip() for r in rows)
+        return "\n".join(textout.table(("check", "result", "detail"), [(c.name, c.status, c.detail) for c in self.checks]))
 
 
 # ---- the RPM set -------------------------------------------------------------

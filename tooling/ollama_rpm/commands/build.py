@@ -5,10 +5,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from ollama_rpm import atomic, project
+from ollama_rpm import atomic, hostenv, project
 from ollama_rpm.build import builder, mockcfg, progress
 from ollama_rpm.build import srpm as srpm_mod
-from ollama_rpm.sources import fetch
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import context as spec_context
 from ollama_rpm.commands import options
@@ -308,4 +307,4 @@ def _run_rpmbuild(args, root, resultdir, with_, without):
 def _ccache_dir():
     # ccache's own variable first: a user who set it shares that cache with us.
     env = os.environ.get("CCACHE_DIR")
-    return Path(env) if env else fetch.cache_root() / "ccache"
+    return Path(env) if env else hostenv.cache_root() / "ccache"

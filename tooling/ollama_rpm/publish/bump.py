@@ -29,7 +29,8 @@ from ollama_rpm.spec import context as spec_context
 from ollama_rpm.spec import cpu_levels, render, source_table, yamledit
 from ollama_rpm.spec import parse as specparse
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
-from ollama_rpm.publish.github import GitHub, redact
+from ollama_rpm.publish.github import GitHub
+from ollama_rpm.textout import redact
 from ollama_rpm.publish.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit, read_ggml_variants,
                                                  read_ollama)
 from ollama_rpm.spec.version import parse_upstream

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ollama_rpm import hostenv, textout
 from ollama_rpm.spec import backends as registry
 from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, OllamaRpmError, ToolError,
                                UsageError)
@@ -88,10 +89,7 @@ class Session:
         self.copr_url = str(cfg["copr_url"]).rstrip("/")
 
     def redact(self, text):
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        return textout.redact(text, self.secrets)
 
     def print(self, text=""):
         print(self.redact(text), file=self.out, flush=True)
@@ -302,10 +300,7 @@ def wait(session, build_id, chroots, interval, timeout, plain, url=""):
 
 
 def table(states):
-    width = max([len("chroot")] + [len(c) for c in states])
-    lines = [f"{'chroot'.ljust(width)}  state", f"{'-' * width}  -----"]
-    lines += [f"{chroot.ljust(width)}  {state}" for chroot, state in sorted(states.items())]
-    return lines
+    return textout.table(("chroot", "state"), sorted(states.items()), rule=True)
 
 
 @dataclass(frozen=True)
@@ -409,7 +404,7 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
     uploads = _uploads(cfg, chroots, with_, without, layout, srpms) if srpms else None   # before Copr too
     session = Session(copr_config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
     if plain is None:
-        plain = not session.out.isatty() or bool(os.environ.get("CI"))
+        plain = not hostenv.live_display(session.out)
 
     for warning in warnings:
         print(f"ollama-rpm: warning: {warning}", file=sys.stderr)

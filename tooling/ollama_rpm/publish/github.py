@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ollama_rpm import __version__, atomic
+from ollama_rpm import __version__, atomic, hostenv
 from ollama_rpm.errors import ConfigError, NetworkError, UsageError
 from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.textout import redact
 
 if TYPE_CHECKING:
     import requests
@@ -28,15 +28,8 @@ DEFAULT_API = "https://api.github.com"
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ollama-rpm" / "github"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """The ETag cache, under the cache root every other cache uses (OLLAMA_RPM_CACHE too)."""
+    return hostenv.cache_root() / "github"
 
 
 class GitHub:

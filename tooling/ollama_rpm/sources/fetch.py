@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
-from ollama_rpm import limits
+from ollama_rpm import hostenv, limits
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 
@@ -57,15 +57,6 @@ def _env_seconds(name: str, default: float, allow_zero: bool = False) -> float:
     return limits.seconds(raw, name, allow_zero=allow_zero, env=True)
 
 
-def cache_root() -> Path:
-    env = os.environ.get("OLLAMA_RPM_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "ollama-rpm"
-
-
 def sha256_file(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -78,7 +69,7 @@ class Cache:
     """Content-addressed store: sha256 hex -> file."""
 
     def __init__(self, root: StrPath | None = None) -> None:
-        self.root = Path(root) if root else cache_root()
+        self.root = Path(root) if root else hostenv.cache_root()
         self.dir = self.root / "sha256"
 
     def path(self, sha256: str) -> Path:
@@ -101,8 +92,7 @@ class Cache:
 
     def error(self, path: Path, reason: str) -> ToolError:
         """The cache is the OS's or the user's setting, never a download fault (exit 3)."""
-        hint = f"; check OLLAMA_RPM_CACHE={os.environ['OLLAMA_RPM_CACHE']}" if os.environ.get("OLLAMA_RPM_CACHE") else ""
-        return ToolError(f"download cache {path}: {reason}{hint}")
+        return ToolError(f"download cache {path}: {reason}{hostenv.cache_hint()}")
 
     @contextlib.contextmanager
     def writer(self, label: str) -> Iterator["_HashingFile"]:
@@ -172,12 +162,12 @@ class _HashingFile:
 
 
 class Progress:
-    """A one-line progress display on a terminal; silent in CI or when stderr is not a TTY."""
+    """A one-line progress display on a terminal; silent where hostenv.live_display says no
+    (CI, TERM=dumb, stderr not a TTY)."""
 
     def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-        self.enabled = not ci and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = hostenv.live_display(self.stream)
         self.label = label
         self.last = 0.0
         self.shown = False
