@@ -17,8 +17,10 @@ generate, best CPU variant loaded).
 
 With OLLAMA_RPM_REAL_VULKAN_SDK=DIR (a VULKAN_SDK layout: include/ with Vulkan
 headers >= 1.4 and SPIR-V headers, lib/libvulkan.so, bin/glslc; Debian 12's own
-headers are too old, see doc/verification.md) the build adds the Vulkan backend
-and smoke loads it (Mesa's lavapipe is a Vulkan device without a GPU).
+headers are too old, see doc/verification.md) the split layout's
+ollama-ggml-vulkan source package is built too (only its backend: no Go, no CPU
+variants), installed with the CPU package set, and smoke loads it (Mesa's
+lavapipe is a Vulkan device without a GPU). Without it those tests skip.
 
 The CPU build takes about 20 minutes on 2 cores. OLLAMA_RPM_REAL_WORKDIR=DIR
 keeps the run in DIR, and a later session reuses a finished one from there
@@ -68,66 +70,102 @@ pytestmark = [
 # Everything the CPU package set holds besides debuginfo: the main package and
 # one ggml-cpu package per x86-64 level of packaging.yaml's variant map.
 LEVELS = sorted(set(CONFIG["cpu_variants"]["x86_64"].values()))
-EXPECTED_PACKAGES = {"ollama", *(f"ollama-ggml-cpu-x86_64-{level}" for level in LEVELS),
-                     *(["ollama-ggml-vulkan"] if VULKAN_SDK else [])}
+EXPECTED_PACKAGES = {"ollama", *(f"ollama-ggml-cpu-x86_64-{level}" for level in LEVELS)}
 INSTALLED_LINE = re.compile(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(LIBDIR) + r"/([^/\s]+)$")
 
 
+class _Project:
+    """A scratch copy of this project whose two Source URLs point at the real
+    tarballs, served on 127.0.0.1; `step` runs one `ollama-rpm` command, timed."""
+
+    def __init__(self, work, env=None):
+        self.work = work
+        self.server = FileServer()
+        self.server.start()
+        for name in TARBALLS:
+            self.server.add(f"/{name}", (Path(os.environ[SOURCES_ENV]) / name).read_bytes())
+        self.root = copy_project(work / "project")
+        cfg = load_yaml(self.root / "packaging.yaml")
+        cfg["sources"]["ollama"] = self.server.file_url("/ollama-{upstream_version}.tar.gz")
+        cfg["sources"]["llama_cpp"] = self.server.file_url("/llama.cpp-{llama_cpp_tag}.tar.gz")
+        write_yaml(self.root / "packaging.yaml", cfg)
+        self.env = {"OLLAMA_RPM_CACHE": str(work / "cache"), "CI": "true", **(env or {})}
+        self.phases, self.outputs = {}, {}
+
+    def step(self, name, *args):
+        start = time.monotonic()
+        proc = run_cli(*args, cwd=self.root, env=self.env)
+        self.phases[name] = round(time.monotonic() - start, 1)
+        self.outputs[name] = proc.stdout + proc.stderr
+        (self.work / f"{name}.out").write_text(self.outputs[name])
+        assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{self.outputs[name][-6000:]}"
+        return proc
+
+    def save(self, **state):
+        state.update(phases=self.phases, outputs=self.outputs,
+                     rpms=sorted(str(p) for p in (self.work / "results").rglob("*.rpm")))
+        (self.work / "phases.json").write_text(json.dumps(self.phases, indent=2) + "\n")
+        (self.work / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+        return state
+
+
 def _run_pipeline(work):
-    """All steps, timed; returns the state the tests read (also saved as JSON)."""
-    served = {name: (Path(os.environ[SOURCES_ENV]) / name).read_bytes() for name in TARBALLS}
-    server = FileServer()
-    server.start()
+    """The single layout's CPU package set: every step, timed (saved as JSON)."""
+    run = _Project(work)
     try:
-        for name, data in served.items():
-            server.add(f"/{name}", data)
-        project = copy_project(work / "project")
-        cfg = load_yaml(project / "packaging.yaml")
-        cfg["sources"]["ollama"] = server.file_url("/ollama-{upstream_version}.tar.gz")
-        cfg["sources"]["llama_cpp"] = server.file_url("/llama.cpp-{llama_cpp_tag}.tar.gz")
-        write_yaml(project / "packaging.yaml", cfg)
-        env = {"OLLAMA_RPM_CACHE": str(work / "cache"), "CI": "true",
-               **({"VULKAN_SDK": VULKAN_SDK} if VULKAN_SDK else {})}
-        phases, outputs = {}, {}
-
-        def step(name, *args):
-            start = time.monotonic()
-            proc = run_cli(*args, cwd=project, env=env)
-            phases[name] = round(time.monotonic() - start, 1)
-            outputs[name] = proc.stdout + proc.stderr
-            (work / f"{name}.out").write_text(outputs[name])
-            assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{outputs[name][-6000:]}"
-            return proc
-
-        step("render", "render")
-        step("sources", "sources", "--update-lock")
-        step("check-patches", "check-patches")
-        step("vendor", "vendor")
-        srpm = step("srpm", "srpm", "--outdir", work / "srpm", "--macros", STANDIN_MACROS
-                    ).stdout.strip().splitlines()[-1]
-        step("build", "build", "--engine", "rpmbuild", "--ccache", "--srpm", srpm, "--outdir", work / "results",
-             "--nodeps", "--without", "rocm", "--with" if VULKAN_SDK else "--without", "vulkan",
-             "--macros", STANDIN_MACROS)
+        run.step("render", "render")
+        run.step("sources", "sources", "--update-lock")
+        run.step("check-patches", "check-patches")
+        run.step("vendor", "vendor")
+        srpm = run.step("srpm", "srpm", "--outdir", work / "srpm", "--macros", STANDIN_MACROS
+                        ).stdout.strip().splitlines()[-1]
+        run.step("build", "build", "--engine", "rpmbuild", "--ccache", "--srpm", srpm, "--outdir", work / "results",
+                 "--nodeps", "--without", "rocm", "--without", "vulkan", "--macros", STANDIN_MACROS)
     finally:
-        server.stop()
-    state = {"srpm": srpm, "phases": phases, "outputs": outputs,
-             "rpms": sorted(str(p) for p in (work / "results").rglob("*.rpm"))}
-    (work / "phases.json").write_text(json.dumps(phases, indent=2) + "\n")
-    (work / "state.json").write_text(json.dumps(state, indent=2) + "\n")
-    return state
+        run.server.stop()
+    return run.save(srpm=srpm)
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    keep = os.environ.get("OLLAMA_RPM_REAL_WORKDIR")
-    work = Path(keep) if keep else tmp_path_factory.mktemp("real")
+def _run_split_vulkan(work):
+    """The split layout's ollama-ggml-vulkan source package alone, built with the SDK."""
+    run = _Project(work, {"VULKAN_SDK": VULKAN_SDK})
+    try:
+        run.step("render", "render", "--layout", "split")
+        run.step("sources", "sources", "--update-lock")
+        srpm = run.step("srpm", "srpm", "--layout", "split", "--package", "ollama-ggml-vulkan",
+                        "--outdir", work / "srpm", "--macros", STANDIN_MACROS).stdout.strip().splitlines()[-1]
+        run.step("build", "build", "--engine", "rpmbuild", "--ccache", "--layout", "split", "--srpm", srpm,
+                 "--outdir", work / "results", "--nodeps", "--macros", STANDIN_MACROS)
+    finally:
+        run.server.stop()
+    return run.save(srpm=srpm)
+
+
+def _load_or_run(work, pipeline):
     work.mkdir(parents=True, exist_ok=True)
     saved = work / "state.json"
-    state = json.loads(saved.read_text()) if saved.is_file() else _run_pipeline(work)
+    state = json.loads(saved.read_text()) if saved.is_file() else pipeline(work)
     state["work"] = work
     state["rpms"] = [Path(p) for p in state["rpms"]]
     state["names"] = rpm_names(state["rpms"])
     return state
+
+
+def _workdir(tmp_path_factory, name):
+    keep = os.environ.get("OLLAMA_RPM_REAL_WORKDIR")
+    return Path(keep) / name if keep else tmp_path_factory.mktemp(name)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    return _load_or_run(_workdir(tmp_path_factory, "cpu"), _run_pipeline)
+
+
+@pytest.fixture(scope="module")
+def real_vulkan(tmp_path_factory):
+    if not VULKAN_SDK:
+        pytest.skip("OLLAMA_RPM_REAL_VULKAN_SDK is not set (a Vulkan SDK layout with headers >= 1.4)")
+    return _load_or_run(_workdir(tmp_path_factory, "vulkan"), _run_split_vulkan)
 
 
 def _main_rpms(state):
@@ -216,5 +254,22 @@ def test_the_installed_packages_answer_a_prompt_with_the_best_cpu_variant(real):
     assert report["ok"] is True
     checks = {c["name"]: c["status"] for c in report["checks"]}
     assert checks["generate"] == "ok" and checks["cpu variant"] == "ok", checks
-    if VULKAN_SDK:
-        assert any(name.startswith("gpu") and status == "ok" for name, status in checks.items()), checks
+
+
+def test_the_split_vulkan_package_builds_only_its_backend(real_vulkan):
+    assert set(_main_rpms(real_vulkan)) == {"ollama-ggml-vulkan"}
+    files = rpm_query(_main_rpms(real_vulkan)["ollama-ggml-vulkan"], "--qf", "[%{FILENAMES}\n]").split()
+    assert f"{LIBDIR}/vulkan/libggml-vulkan.so" in files, files
+    assert not [f for f in files if f.startswith("/usr/bin") or "libggml-cpu" in f], files
+    log = next((real_vulkan["work"] / "results").rglob("build.log")).read_text(errors="replace")
+    assert "go build" not in log and "ggml-cpu-haswell" not in log
+
+
+def test_cpu_set_and_split_vulkan_install_together_and_smoke_loads_vulkan(real, real_vulkan):
+    rpms = [str(p) for p in [*_main_rpms(real).values(), *_main_rpms(real_vulkan).values()]]
+    proc = run_cli("smoke", "--engine", "rootfs", "--json", *rpms)
+    (real_vulkan["work"] / "smoke.json").write_text(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    checks = {c["name"]: c["status"] for c in json.loads(proc.stdout)["checks"]}
+    assert checks.get("gpu ollama-ggml-vulkan") == "ok", checks
+    assert checks["generate"] == "ok", checks
