@@ -36,7 +36,7 @@ def register(sub):
                        "<package>/<chroot|arch>)", "results/ in the project", "--resultdir")
     parser.add_argument("--srpm", type=Path, action="append", default=[], metavar="FILE",
                         help="SRPM to build (default: build them with the srpm step); with --layout split "
-                             "repeat it, one per source package")
+                             "repeat it, one per source package: only the packages given are built")
     options.add_layout(parser, "single: one SRPM, backends switched with --with/--without; split: ollama "
                                "first, then one ollama-ggml-<backend> SRPM per backend turned on, side by side")
     parser.add_argument("--jobs", type=int, metavar="N",
@@ -175,6 +175,13 @@ def _run_split(args, cfg, root, resultdir, with_, without):
     packages do not BuildRequire ollama, so a failure stops none of the others."""
     from concurrent.futures import ThreadPoolExecutor
     plan = _split_plan(args, cfg, with_, without)
+    all_targets = plan[0][1]
+    if args.srpm:
+        # Only the source packages given, e.g. one backend rebuilt against an ollama
+        # already built (or installed) elsewhere.
+        given = {_srpm_name(path) for path in args.srpm}
+        plan = [(package, targets if package.name in given else []) if package.main else (package, targets)
+                for package, targets in plan if package.main or package.name in given]
     (main, main_targets), backend_work = plan[0], [(p, t) for p, ts in plan[1:] for t in ts]
     jobs = args.jobs or default_jobs(len(backend_work))
     # The CPUs shared out among the builds running at once (rpm's %_smp_ncpus_max).
@@ -182,7 +189,7 @@ def _run_split(args, cfg, root, resultdir, with_, without):
     macros = project.macro_files(args.macros)
     configs = {}
     if args.engine == "mock":
-        for chroot in main_targets:
+        for chroot in all_targets:
             # One config per chroot with what the backends built there need (NVIDIA's repository).
             text, warnings = mockcfg.render(chroot, cfg, with_, args.cuda_repo_release, cfg.packager)
             configs[chroot.name] = (builder.mock_config_path(resultdir, chroot), text)
@@ -209,7 +216,7 @@ def _run_split(args, cfg, root, resultdir, with_, without):
         return EXIT_OK
 
     srpms = _split_srpms(args, cfg, root, resultdir)
-    missing = [p.name for p, _ in plan if p.name not in srpms]
+    missing = [p.name for p, targets in plan if targets and p.name not in srpms]
     if missing:
         raise UsageError(f"--srpm: none given for {', '.join(missing)} (give one per source package, or none)")
     if args.engine == "mock":
