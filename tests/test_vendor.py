@@ -373,3 +373,17 @@ def test_an_undetectable_license_file_fails_the_derivation(real_project, real_en
     assert proc.returncode == EXIT_TOOL, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
     assert "go_vendor_license report failed" in error and "vendor/golang.org/x/sync" in error
+
+
+def test_a_licenses_entry_naming_a_readme_is_checked_not_reported_gone(real_project, real_env):
+    """go-localereader has no license file; the entry covering its README is current
+    (no warning) until the README changes under it (a warning with the new sha256)."""
+    proc = run_cli("vendor", cwd=real_project, env=real_env, check=True)
+    assert "licensing.licenses" not in proc.stderr, proc.stderr
+    toml = real_project / "go-vendor-tools.toml"
+    text = toml.read_text()
+    readme = 'path = "vendor/github.com/mattn/go-localereader/README.md"\nsha256sum = "'
+    assert readme in text
+    toml.write_text(text.replace(readme, readme + "0" * 64 + '"\n#', 1))
+    proc = run_cli("vendor", cwd=real_project, env=real_env, check=True)
+    assert "go-localereader/README.md changed (sha256 now " in proc.stderr, proc.stderr

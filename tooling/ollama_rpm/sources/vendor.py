@@ -214,8 +214,12 @@ def check_license_exclusions(path: StrPath, data: Mapping[str, Any], llama_tag: 
 
 
 def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, llama_tag: str,
-                 warn: Report | None = None, made_from: tuple[str, int] | None = None) -> Path:
-    """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes)."""
+                 warn: Report | None = None, made_from: tuple[str, int] | None = None,
+                 covered: dict[str, str] | None = None) -> Path:
+    """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes).
+
+    `covered`: {path: sha256} of the vendored files that licensing.licenses entries
+    name besides license files (a README that states the license)."""
     path = Path(path)
     modules = list(modules)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -226,7 +230,7 @@ def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, ll
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
     check_archive_settings(path, data, tarball_name)
     check_license_exclusions(path, data, llama_tag)
-    files = {p: sha for m in modules for p, sha in m.license_files}
+    files = {**(covered or {}), **{p: sha for m in modules for p, sha in m.license_files}}
     for index, entry in enumerate(data.get("licensing", {}).get("licenses", [])):
         if not isinstance(entry, dict):
             continue
@@ -237,6 +241,16 @@ def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, ll
     if text != current:
         atomic.write_text(path, text)
     return path
+
+
+def _covered_files(tree: Path, toml_data: dict[str, Any]) -> dict[str, str]:
+    """{path: sha256} of the vendored files licensing.licenses entries name."""
+    covered = {}
+    for entry in toml_data.get("licensing", {}).get("licenses", []):
+        rel = str(entry.get("path", "")) if isinstance(entry, dict) else ""
+        if rel.startswith("vendor/") and ".." not in rel.split("/") and (tree / rel).is_file():
+            covered[rel] = fetch.sha256_file(tree / rel)
+    return covered
 
 
 def toml_path(sset):
@@ -439,6 +453,7 @@ def build_vendor(sset, *, update_lock=False, report=print, warn=None):
         run_go_mod_verify(tree)
         check_vendor_archive(built, upstream, work, toml_data)
         modules = vendored_modules(tree)
+        covered = _covered_files(tree, toml_data)
         pin = lock.get(name)
         with cache.writer(name) as out, open(built, "rb") as src:
             for block in iter(lambda: src.read(1 << 20), b""):
@@ -455,7 +470,8 @@ def build_vendor(sset, *, update_lock=False, report=print, warn=None):
             report(f"{lock.path}: updated")
     elif pin is None:
         report(f"{name}: not pinned; run `ollama-rpm vendor --update-lock` to record its sha256")
-    refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch))
+    refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch),
+                 covered=covered)
     report(f"{name}: {len(modules)} modules vendored (sha256 {sha256})")
     return dest
 
