@@ -8,10 +8,19 @@ CMake progress prints at every 10%, so logs stay short and deterministic.
 import os
 import sys
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from ollama_rpm.build.buildlog import Tracker
+
+
+class Display(Protocol):
+    """What a build reports its progress to (PlainDisplay, RichDisplay)."""
+
+    def start(self, target: str, detail: str = "") -> None: ...
+    def update(self, tracker: "Tracker") -> None: ...
+    def finish(self, ok: bool, summary: str) -> None: ...
+    def close(self) -> None: ...
 
 
 def want_live(stream: TextIO | None = None) -> bool:
