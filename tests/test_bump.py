@@ -419,6 +419,16 @@ def test_unknown_release(repo, upstream):
     assert proc.returncode == EXIT_CONFIG and "no release v9.9.9" in proc.stderr
 
 
+def test_a_project_inside_a_bare_repository_is_a_usage_error(tmp_path):
+    # Was GitPython's GitCommandError ("must be run in a work tree") from the dirty check.
+    from ollama_rpm.errors import UsageError
+    from ollama_rpm.publish import bump as bump_mod
+    git.Repo.init(tmp_path / "bare.git", bare=True)
+    root = copy_project(tmp_path / "bare.git")
+    with pytest.raises(UsageError, match="bare git repository"):
+        bump_mod.bump(root=root, to="0.33.0")
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_contrib_timer_and_service_verify(tmp_path):
     import subprocess

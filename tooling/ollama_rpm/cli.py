@@ -15,6 +15,8 @@ import signal
 import sys
 import textwrap
 import traceback
+from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from ollama_rpm import __version__
 from ollama_rpm.errors import (
@@ -57,7 +59,7 @@ COMMAND_MODULES = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         print(f"ollama-rpm: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG)
@@ -66,8 +68,8 @@ class _Parser(argparse.ArgumentParser):
 class _HelpFormatter(argparse.HelpFormatter):
     """Wraps descriptions as usual, but keeps indented lines (the exit code list) as written."""
 
-    def _fill_text(self, text, width, indent):
-        paragraphs = []
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs: list[str] = []
         for block in text.split("\n\n"):
             if block.startswith("  "):
                 paragraphs.append("\n".join(indent + line for line in block.splitlines()))
@@ -77,12 +79,12 @@ class _HelpFormatter(argparse.HelpFormatter):
         return "\n\n".join(paragraphs)
 
 
-def exit_codes_text(codes):
+def exit_codes_text(codes: Iterable[int]) -> str:
     codes = sorted(set(codes) | {EXIT_INTERRUPTED})
     return "exit codes:\n\n" + "\n".join(f"  {code:<3} {EXIT_MEANINGS[code]}" for code in codes)
 
 
-def _document(parser, codes):
+def _document(parser: argparse.ArgumentParser, codes: Iterable[int]) -> None:
     """Give a subcommand's parser (and its own subcommands') a description and its exit codes."""
     parser.formatter_class = _HelpFormatter
     parser.epilog = exit_codes_text(codes)
@@ -94,14 +96,14 @@ def _document(parser, codes):
                 _document(child, codes)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ollama-rpm", description="Build Ollama as Fedora RPMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help=f"show the Python traceback of an error (also {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    helps = {}
+    helps: dict[str, str | None] = {}
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"ollama_rpm.commands.{name}")
         before = set(sub.choices)
@@ -116,18 +118,18 @@ def build_parser():
     return parser
 
 
-def one_line(text):
+def one_line(text: object) -> str:
     """The message on one line: a value with a line break must not forge more output."""
     return " ".join(str(text).split()) or "(no message)"
 
 
-def _os_error(error):
+def _os_error(error: OSError) -> str:
     where = error.filename if error.filename is not None else ""
     where = f"{where}: " if where != "" else ""
     return f"{where}{error.strerror or type(error).__name__}"
 
 
-def _classify(error):
+def _classify(error: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) of an exception that reached the top."""
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
@@ -145,17 +147,18 @@ def _classify(error):
     return EXIT_TOOL, f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)"
 
 
-def argv_command(argv):
+def argv_command(argv: Sequence[str] | None) -> str | None:
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
     return words[0] if words else None
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         args = build_parser().parse_args(argv)
         debug = debug or args.debug
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except (KeyboardInterrupt, Exception) as error:
         if isinstance(error, KeyboardInterrupt):
             # A command may have routed SIGINT through its own handler and put the

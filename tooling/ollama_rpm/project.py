@@ -1,20 +1,22 @@
 """Where the packaging project (template, config, patches, units) lives."""
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from ollama_rpm.errors import UsageError
+from ollama_rpm.pathtypes import StrPath
 
 TEMPLATE_NAME = "ollama.spec.j2"
 CONFIG_NAME = "packaging.yaml"
 LOCK_NAME = "sources.lock"
 
 
-def _looks_like_project(path):
+def _looks_like_project(path: Path) -> bool:
     return (path / TEMPLATE_NAME).is_file() and (path / CONFIG_NAME).is_file()
 
 
-def find_root(start=None):
+def find_root(start: StrPath | None = None) -> Path:
     """The project directory: $OLLAMA_RPM_PROJECT, the cwd or a parent, else this checkout."""
     env = os.environ.get("OLLAMA_RPM_PROJECT")
     if env:
@@ -32,13 +34,13 @@ def find_root(start=None):
     raise UsageError(f"{here}: not inside an ollama-rpm project (no {TEMPLATE_NAME} with {CONFIG_NAME})")
 
 
-def extra_macro_files():
+def extra_macro_files() -> tuple[str, ...]:
     """Macro files named in $OLLAMA_RPM_MACROS (colon-separated), for hosts whose
     rpm lacks Fedora's macros; commands that take --macros add these too."""
     return tuple(p for p in os.environ.get("OLLAMA_RPM_MACROS", "").split(":") if p)
 
 
-def macro_files(given=()):
+def macro_files(given: Iterable[StrPath] = ()) -> list[Path]:
     """The macro files rpm loads: $OLLAMA_RPM_MACROS's, then `given` (--macros), resolved;
     UsageError naming a missing one before any work. Every command that runs rpm uses this."""
     files = [Path(path).resolve() for path in (*extra_macro_files(), *given)]

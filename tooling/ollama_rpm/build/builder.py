@@ -13,12 +13,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from ollama_rpm import atomic, hostenv, textout
 from ollama_rpm.build import buildlog
+from ollama_rpm.build.progress import Display
 from ollama_rpm.errors import ToolError
+from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.spec.backends import Chroot
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")
 POLL_SECONDS = 0.5
@@ -29,24 +34,24 @@ class BuildResult:
     target: str                 # chroot name (mock) or arch (rpmbuild)
     ok: bool
     exit_code: int
-    rpms: list = field(default_factory=list)     # Paths of binary RPMs
-    summary: str = ""                            # one line: what happened
-    log: Path = None                             # the log that explains a failure
-    excerpt: object = None                       # buildlog.ErrorExcerpt
-    phase: str = None                            # failing rpmbuild phase, when known
+    rpms: list[Path] = field(default_factory=list)  # binary RPMs
+    summary: str = ""                               # one line: what happened
+    log: Path | None = None                         # the log that explains a failure
+    excerpt: buildlog.ErrorExcerpt | None = None    # the first real error in it
+    phase: str | None = None                        # failing rpmbuild phase, when known
 
 
 class LogFollower:
     """Hands over the complete lines appended to a file since the last call."""
 
-    def __init__(self, path):
+    def __init__(self, path: StrPath) -> None:
         self.path = Path(path)
         self.offset = 0
         self.partial = ""
 
-    def read(self, final=False):
+    def read(self, final: bool = False) -> list[str]:
         try:
-            with open(self.path, "r", encoding="utf-8", errors="replace") as handle:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
                 handle.seek(self.offset)
                 data = handle.read()
                 self.offset = handle.tell()
@@ -60,30 +65,31 @@ class LogFollower:
         return lines
 
 
-def _read_lines(path):
+def _read_lines(path: StrPath) -> list[str]:
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return []
 
 
-def _display_path(path):
+def _display_path(path: StrPath) -> str:
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
 
-def _binary_rpms(paths):
+def _binary_rpms(paths: Iterable[StrPath]) -> list[Path]:
     return sorted({Path(p) for p in paths if str(p).endswith(".rpm") and not str(p).endswith(".src.rpm")})
 
 
 # --- mock ------------------------------------------------------------------------
-def mock_config_path(resultdir, chroot):
+def mock_config_path(resultdir: StrPath, chroot: Chroot) -> Path:
     return Path(resultdir) / f"ollama-{chroot.name}.cfg"
 
 
-def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="mock", uniqueext=None):
+def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath, with_: Iterable[str] = (),
+                 without: Iterable[str] = (), mock: str = "mock", uniqueext: str | None = None) -> list[str]:
     cmd = [mock, "-r", str(cfg_path), "--rebuild", str(srpm), "--resultdir", str(chroot_resultdir)]
     if uniqueext:
         # A root of its own, so that builds from one config can run side by side.
@@ -95,7 +101,8 @@ def mock_command(cfg_path, srpm, chroot_resultdir, with_=(), without=(), mock="m
     return cmd
 
 
-def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display, uniqueext=None):
+def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPath, with_: Iterable[str],
+             without: Iterable[str], display: Display, uniqueext: str | None = None) -> BuildResult:
     """Run one mock build; its logs are followed while it runs."""
     mock = shutil.which("mock")
     if not mock:
@@ -110,10 +117,10 @@ def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display, uniquee
     cmd = mock_command(cfg_path, srpm, outdir, with_, without, mock="mock", uniqueext=uniqueext)
     tracker = buildlog.Tracker(on_change=display.update)
     followers = {name: LogFollower(outdir / name) for name in ("state.log", "root.log", "build.log")}
-    feeders = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}
+    feeders: dict[str, Callable[[str], None]] = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}
     display.start(chroot.name, shlex.join(cmd))
 
-    def pump(final=False):
+    def pump(final: bool = False) -> None:
         for name, follower in followers.items():
             for line in follower.read(final):
                 feeders[name](line)
@@ -145,7 +152,7 @@ def run_mock(chroot, cfg_path, srpm, resultdir, with_, without, display, uniquee
     return _mock_failure(chroot, code, outdir, display)
 
 
-def _mock_failure(chroot, code, outdir, display):
+def _mock_failure(chroot: Chroot, code: int, outdir: Path, display: Display) -> BuildResult:
     description, log_name = buildlog.decode_mock_exit(code)
     log = outdir / log_name if log_name else outdir / "mock-output.log"
     lines = _read_lines(log)
@@ -168,7 +175,7 @@ def _mock_failure(chroot, code, outdir, display):
 
 
 # --- rpmbuild --------------------------------------------------------------------
-def host_arch():
+def host_arch() -> str:
     try:
         out = subprocess.run(["rpm", "--eval", "%{_arch}"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
@@ -176,7 +183,9 @@ def host_arch():
     return out.stdout.strip() or os.uname().machine
 
 
-def rpmbuild_command(srpm, topdir, rpmdir, with_=(), without=(), nodeps=False, macro_files=(), defines=()):
+def rpmbuild_command(srpm: StrPath, topdir: StrPath, rpmdir: StrPath, with_: Iterable[str] = (),
+                     without: Iterable[str] = (), nodeps: bool = False, macro_files: Iterable[StrPath] = (),
+                     defines: Iterable[tuple[str, object]] = ()) -> list[str]:
     cmd = ["rpmbuild"]
     for path in macro_files:
         cmd += ["--load", str(path)]
@@ -212,11 +221,11 @@ class Ccache:
     cache_dir: Path
     link_dir: Path
 
-    def env(self, base):
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
         return dict(base, CCACHE_DIR=str(self.cache_dir), PATH=f"{self.link_dir}{os.pathsep}{base.get('PATH', '')}")
 
 
-def find_ccache(cache_dir, link_dirs=CCACHE_LINK_DIRS):
+def find_ccache(cache_dir: StrPath, link_dirs: Sequence[str] = CCACHE_LINK_DIRS) -> Ccache:
     """A Ccache for `cache_dir`, or ToolError when ccache or its compiler links are missing."""
     if not shutil.which("ccache"):
         raise ToolError("--ccache: ccache not found on PATH; install ccache (dnf/apt install ccache)")
@@ -227,15 +236,17 @@ def find_ccache(cache_dir, link_dirs=CCACHE_LINK_DIRS):
                     "reinstall ccache (it creates them)")
 
 
-def ccache_topdir(arch):
+def ccache_topdir(arch: str) -> Path:
     """The fixed rpmbuild tree of --ccache builds. ccache hashes the compiler's
     working directory along with -g, so a fresh temporary tree per build would
     never hit; mock builds in the same /builddir every time for the same reason."""
     return hostenv.cache_root() / "rpmbuild-ccache" / arch
 
 
-def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, arch=None, topdir=None,
-                 ccache=None, defines=(), label=None):
+def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], without: Iterable[str], nodeps: bool,
+                 macro_files: Iterable[StrPath], display: Display, arch: str | None = None,
+                 topdir: StrPath | None = None, ccache: Ccache | None = None,
+                 defines: Iterable[tuple[str, object]] = (), label: str | None = None) -> BuildResult:
     """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side;
     `label`: what the display calls this build (default: the arch)."""
     if not shutil.which("rpmbuild"):
@@ -266,7 +277,7 @@ def run_rpmbuild(srpm, resultdir, with_, without, nodeps, macro_files, display, 
             lock.close()
 
 
-def _lock_or_fail(path):
+def _lock_or_fail(path: Path) -> TextIO:
     handle = open(path, "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -277,19 +288,22 @@ def _lock_or_fail(path):
     return handle
 
 
-def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display, arch, env,
-              defines=(), label=None):
+def _rpmbuild(srpm: StrPath, outdir: Path, topdir: Path, own_topdir: bool, with_: Iterable[str],
+              without: Iterable[str], nodeps: bool, macro_files: Iterable[StrPath], display: Display, arch: str,
+              env: Mapping[str, str], defines: Iterable[tuple[str, object]] = (), label: str | None = None
+              ) -> BuildResult:
     cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files, defines)
     log_path = outdir / "build.log"
     tracker = buildlog.Tracker(on_change=display.update)
     display.start(label or arch, shlex.join(cmd))
-    lines = []
+    lines: list[str] = []
     with open(log_path, "w", encoding="utf-8") as log:
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     errors="replace", env=env, stdin=subprocess.DEVNULL)
         except OSError as error:
             raise ToolError(f"rpmbuild: cannot run: {error.strerror}") from None
+        assert proc.stdout is not None   # stdout=PIPE
         try:
             for line in proc.stdout:
                 log.write(line)
@@ -328,7 +342,7 @@ def _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_fi
 
 
 # --- report ----------------------------------------------------------------------
-def report_failure(result, stream=None):
+def report_failure(result: BuildResult, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     if result.log:
         print(f"{result.target}: read {_display_path(result.log)}", file=stream)
@@ -342,7 +356,7 @@ def report_failure(result, stream=None):
                 print(f"    {line}", file=stream)
 
 
-def table(results, heading="chroot"):
+def table(results: Iterable[BuildResult], heading: str = "chroot") -> str:
     """The matrix summary: target -> result -> RPMs (one per line) or the error."""
     rows: list[tuple[str, str, str]] = []
     for result in results:
@@ -359,7 +373,7 @@ def table(results, heading="chroot"):
     return "\n".join(textout.table((heading, "result", "RPMs or error"), rows, rule=True))
 
 
-def write_mock_configs(configs):
+def write_mock_configs(configs: Iterable[tuple[StrPath, str]]) -> None:
     """configs: [(path, text)]; each written atomically."""
     for path, text in configs:
         atomic.write_text(path, text)

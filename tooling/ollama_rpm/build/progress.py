@@ -8,12 +8,21 @@ deterministic.
 
 import sys
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ollama_rpm import hostenv
 
 if TYPE_CHECKING:
     from ollama_rpm.build.buildlog import Tracker
+
+
+class Display(Protocol):
+    """What a build reports its progress to (PlainDisplay, RichDisplay)."""
+
+    def start(self, target: str, detail: str = "") -> None: ...
+    def update(self, tracker: "Tracker") -> None: ...
+    def finish(self, ok: bool, summary: str) -> None: ...
+    def close(self) -> None: ...
 
 
 class PlainDisplay:

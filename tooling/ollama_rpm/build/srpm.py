@@ -9,21 +9,26 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ollama_rpm import atomic, project
+from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import reproducible, vendor
 from ollama_rpm.sources import resolve as sources
+from ollama_rpm.sources.resolve import Report
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import render, source_table
-from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.spec.config import Config
 
 
-def default_outdir(root):
+def default_outdir(root: StrPath) -> Path:
     return Path(root) / "build" / "SRPMS"
 
 
-def check_spec_target(root, config, text, source_dir, spec_file=None):
+def check_spec_target(root: StrPath, config: Config, text: str, source_dir: StrPath,
+                      spec_file: str | None = None) -> Path:
     """Where the spec goes; UsageError if that is the project's committed spec with other content."""
     spec = Path(source_dir) / (spec_file or f"{config.name}.spec")
     committed = Path(root) / spec.name
@@ -33,7 +38,7 @@ def check_spec_target(root, config, text, source_dir, spec_file=None):
     return spec
 
 
-def write_spec(root, config, text, source_dir, spec_file=None):
+def write_spec(root: StrPath, config: Config, text: str, source_dir: StrPath, spec_file: str | None = None) -> Path:
     """Write the rendered spec as `<source_dir>/<name>.spec` (rpmbuild's _specdir is the source dir).
 
     Refuses to replace the project's own ollama.spec with different content.
@@ -44,11 +49,12 @@ def write_spec(root, config, text, source_dir, spec_file=None):
     return spec
 
 
-def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
+def rpmbuild_command(spec: StrPath, source_dir: StrPath, topdir: StrPath, srcrpmdir: StrPath,
+                     macros: Iterable[StrPath] = ()) -> list[str]:
     command = ["rpmbuild", "-bs"]
     for path in macros:
         command += ["--load", str(path)]
-    defines = {
+    defines: dict[str, object] = {
         "_topdir": topdir, "_sourcedir": source_dir, "_specdir": Path(spec).parent,
         "_srcrpmdir": srcrpmdir, "_rpmdir": Path(topdir) / "RPMS",
         # rpmbuild -bs still creates these, and the header keeps the scripts that
@@ -63,15 +69,17 @@ def rpmbuild_command(spec, source_dir, topdir, srcrpmdir, macros=()):
     return command + [str(spec)]
 
 
-def build_srpm(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print):
+def build_srpm(root: StrPath, outdir: StrPath, *, config_path: StrPath | None = None,
+               source_dir: StrPath | None = None, macros: Iterable[StrPath] = (), report: Report = print) -> Path:
     """Render, fetch/verify sources, vendor if needed, `rpmbuild -bs`; returns the SRPM path
     (the single layout's, or the main package's of a split layout)."""
     return build_srpms(root, outdir, config_path=config_path, source_dir=source_dir, macros=macros,
                        report=report)[0]
 
 
-def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), report=print, layout=None,
-                package=None):
+def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None = None,
+                source_dir: StrPath | None = None, macros: Iterable[StrPath] = (), report: Report = print,
+                layout: str | None = None, package: str | None = None) -> list[Path]:
     """build_srpm for every source package of the layout (packaging.yaml's, or `layout`),
     or only `package` (a source package name: Copr's make_srpm builds one per package):
     sources are fetched and vendored once; returns the SRPM paths, main first.
@@ -82,7 +90,7 @@ def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), r
     """
     root = Path(root).resolve()
     outdir = Path(outdir).resolve()
-    macros = project.macro_files(macros)
+    macro_paths = project.macro_files(macros)
     config = config_mod.load(Path(config_path) if config_path else root / project.CONFIG_NAME)
     table = source_table.build(config)
     specs = render.render_specs(root, config, layout, table=table)
@@ -112,10 +120,10 @@ def build_srpms(root, outdir, *, config_path=None, source_dir=None, macros=(), r
         os.utime(path, (epoch, epoch))
 
     outdir.mkdir(parents=True, exist_ok=True)
-    return [_rpmbuild_bs(spec, source_dir, outdir, macros, epoch) for spec in written]
+    return [_rpmbuild_bs(spec, source_dir, outdir, macro_paths, epoch) for spec in written]
 
 
-def _rpmbuild_bs(spec, source_dir, outdir, macros, epoch):
+def _rpmbuild_bs(spec: Path, source_dir: Path, outdir: Path, macros: Iterable[Path], epoch: int) -> Path:
     """`rpmbuild -bs` of one written spec in a private topdir; the SRPM lands in `outdir`."""
     work = Path(tempfile.mkdtemp(prefix=".srpm-", dir=outdir))
     try:

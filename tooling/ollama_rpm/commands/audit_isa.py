@@ -1,12 +1,18 @@
 """`ollama-rpm audit-isa`: decode ggml CPU variant libraries and check their ISA."""
 
+import argparse
+from typing import TYPE_CHECKING
+
 from ollama_rpm.check import isa_audit
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "audit-isa", help="check that CPU variant libraries stay within their ISA level",
         description="Disassemble every libggml-cpu-<variant>.so (given, or inside the given RPMs) and check "
@@ -18,7 +24,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     reports = isa_audit.audit_paths(args.paths)
     if not reports:
         print("no libggml-cpu-*.so found in the given files")

@@ -1,25 +1,38 @@
 """`ollama-rpm build`: binary RPMs from the SRPM, with mock or plain rpmbuild."""
 
+import argparse
 import os
 import shlex
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from ollama_rpm import atomic, hostenv, project
 from ollama_rpm.build import builder, mockcfg, progress
 from ollama_rpm.build import srpm as srpm_mod
+from ollama_rpm.build.progress import Display
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL, UsageError
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import context as spec_context
-from ollama_rpm.commands import options
-from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
-                               UsageError)
+from ollama_rpm.spec.backends import Chroot
+from ollama_rpm.spec.config import Config
+from ollama_rpm.spec.context import SpecPackage
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
+
+_T = TypeVar("_T")
+# What one build runs on: a mock chroot, or the host's arch for rpmbuild.
+Target = Chroot | str
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "build", help="build binary RPMs with mock (per chroot) or rpmbuild",
         description="Build the SRPM into binary RPMs. With --engine mock every --chroot gets its own "
@@ -58,7 +71,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def _validate(args, cfg):
+def _validate(args: argparse.Namespace, cfg: Config) -> None:
     known = [backend.name for backend in cfg.backends]
     for option, names in (("--with", args.with_), ("--without", args.without)):
         for name in names:
@@ -96,22 +109,22 @@ def _validate(args, cfg):
         raise UsageError("--jobs: applies to the split layout only (one SRPM builds its backends one after another)")
 
 
-def _unique(items):
-    seen = []
+def _unique(items: Iterable[_T]) -> list[_T]:
+    seen: list[_T] = []
     for item in items:
         if item not in seen:
             seen.append(item)
     return seen
 
 
-def _srpm(args, root, resultdir):
+def _srpm(args: argparse.Namespace, root: Path, resultdir: Path) -> Path:
     if args.srpm:
-        return args.srpm[0].resolve()
+        return Path(args.srpm[0]).resolve()
     return Path(srpm_mod.build_srpm(root, Path(resultdir) / "srpm", config_path=args.config,
                                     macros=args.macros)).resolve()
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     cfg = config_mod.load(args.config or root / project.CONFIG_NAME)
     _validate(args, cfg)
@@ -126,18 +139,18 @@ def run(args):
 
 # --- split layout ------------------------------------------------------------------
 
-def default_jobs(backend_count, cpus=None):
+def default_jobs(backend_count: int, cpus: int | None = None) -> int:
     """Backend builds at once: one per 4 CPUs (each CMake build uses the CPUs it gets)."""
     cpus = cpus or os.cpu_count() or 1
     return max(1, min(backend_count, cpus // 4))
 
 
-def _srpm_name(path):
+def _srpm_name(path: Path) -> str:
     """NAME of NAME-VERSION-RELEASE.src.rpm."""
     return path.name[:-len(".src.rpm")].rsplit("-", 2)[0]
 
 
-def _split_srpms(args, cfg, root, resultdir):
+def _split_srpms(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Path) -> dict[str, Path]:
     """{source package name: SRPM} of the split layout: the given ones, or all built now."""
     packages = spec_context.packages(cfg, "split")
     if args.srpm:
@@ -150,13 +163,15 @@ def _split_srpms(args, cfg, root, resultdir):
         return given
     built = srpm_mod.build_srpms(root, Path(resultdir) / "srpm", config_path=args.config, layout="split",
                                  macros=args.macros)
-    return {package.name: Path(path).resolve() for package, path in zip(packages, built)}
+    return {package.name: Path(path).resolve() for package, path in zip(packages, built, strict=True)}
 
 
-def _split_plan(args, cfg, with_, without):
+def _split_plan(args: argparse.Namespace, cfg: Config, with_: list[str], without: list[str]
+                ) -> list[tuple[SpecPackage, list[Target]]]:
     """[(SpecPackage, [targets])]: ollama on every target, each backend where it is
     turned on (packaging.yaml's `enabled`, --with/--without) and its arches allow."""
     packages = spec_context.packages(cfg, "split")
+    targets: list[Target]
     if args.engine == "mock":
         targets = [mockcfg.parse_chroot(name) for name in _unique(args.chroot or [DEFAULT_CHROOT])]
     else:
@@ -164,13 +179,14 @@ def _split_plan(args, cfg, with_, without):
     plan = [(packages[0], targets)]
     for package in packages[1:]:
         chosen = [t for t in targets if spec_context.backend_builds(
-            cfg, package, t.arch if args.engine == "mock" else t, with_, without)]
+            cfg, package, t.arch if isinstance(t, Chroot) else t, with_, without)]
         if chosen:
             plan.append((package, chosen))
     return plan
 
 
-def _run_split(args, cfg, root, resultdir, with_, without):
+def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Path, with_: list[str],
+               without: list[str]) -> int:
     """ollama first, then the backends turned on, `--jobs` at a time. The backend
     packages do not BuildRequire ollama, so a failure stops none of the others."""
     from concurrent.futures import ThreadPoolExecutor
@@ -187,16 +203,17 @@ def _run_split(args, cfg, root, resultdir, with_, without):
     # The CPUs shared out among the builds running at once (rpm's %_smp_ncpus_max).
     share = max(1, (os.cpu_count() or 1) // jobs)
     macros = project.macro_files(args.macros)
-    configs = {}
+    configs: dict[str, tuple[Path, str]] = {}
     if args.engine == "mock":
         for chroot in all_targets:
+            assert isinstance(chroot, Chroot)
             # One config per chroot with what the backends built there need (NVIDIA's repository).
             text, warnings = mockcfg.render(chroot, cfg, with_, args.cuda_repo_release, cfg.packager)
             configs[chroot.name] = (builder.mock_config_path(resultdir, chroot), text)
             for warning in warnings:
                 print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
 
-    def outdir(package):
+    def outdir(package: SpecPackage) -> Path:
         return resultdir / package.name
 
     if args.dry_run:
@@ -206,7 +223,7 @@ def _run_split(args, cfg, root, resultdir, with_, without):
         print(f"# split layout: {main.name} first, then the backends, {jobs} at a time")
         for package, target in [(main, t) for t in main_targets] + backend_work:
             srpm = Path(f"<{package.name} SRPM>")
-            if args.engine == "mock":
+            if isinstance(target, Chroot):
                 cmd = builder.mock_command(configs[target.name][0], srpm, outdir(package) / target.name,
                                            uniqueext=None if package.main else package.name)
             else:
@@ -222,9 +239,9 @@ def _run_split(args, cfg, root, resultdir, with_, without):
     if args.engine == "mock":
         builder.write_mock_configs(configs.values())
 
-    def one(package, target, display, parallel):
+    def one(package: SpecPackage, target: Target, display: Display, parallel: bool) -> builder.BuildResult:
         srpm = srpms[package.name]
-        if args.engine == "mock":
+        if isinstance(target, Chroot):
             # --uniqueext: backends of one chroot build side by side in their own roots.
             result = builder.run_mock(target, configs[target.name][0], srpm, outdir(package), (), (), display,
                                       uniqueext=package.name if parallel else None)
@@ -253,9 +270,11 @@ def _run_split(args, cfg, root, resultdir, with_, without):
     return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
 
 
-def _run_mock(args, cfg, root, resultdir, with_, without):
+def _run_mock(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Path, with_: list[str],
+              without: list[str]) -> int:
     chroots = [mockcfg.parse_chroot(name) for name in _unique(args.chroot or [DEFAULT_CHROOT])]
-    configs, warnings = [], []
+    configs: list[tuple[Chroot, Path, str]] = []
+    warnings: list[str] = []
     for chroot in chroots:
         text, chroot_warnings = mockcfg.render(chroot, cfg, with_, args.cuda_repo_release, cfg.packager)
         configs.append((chroot, builder.mock_config_path(resultdir, chroot), text))
@@ -276,7 +295,7 @@ def _run_mock(args, cfg, root, resultdir, with_, without):
     srpm = _srpm(args, root, resultdir)
     builder.write_mock_configs((path, text) for _, path, text in configs)
     display = progress.make_display()
-    results = []
+    results: list[builder.BuildResult] = []
     for chroot, path, _ in configs:
         result = builder.run_mock(chroot, path, srpm, resultdir, with_, without, display)
         if not result.ok:
@@ -287,7 +306,7 @@ def _run_mock(args, cfg, root, resultdir, with_, without):
     return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
 
 
-def _run_rpmbuild(args, root, resultdir, with_, without):
+def _run_rpmbuild(args: argparse.Namespace, root: Path, resultdir: Path, with_: list[str], without: list[str]) -> int:
     macros = project.macro_files(args.macros)
     arch = builder.host_arch()
     if args.dry_run:
@@ -295,8 +314,8 @@ def _run_rpmbuild(args, root, resultdir, with_, without):
         topdir = builder.ccache_topdir(arch) if args.ccache else "<temporary topdir>"
         cmd = builder.rpmbuild_command(srpm, topdir, resultdir / arch, with_, without, args.nodeps, macros)
         if args.ccache:
-            ccache = builder.find_ccache(_ccache_dir())
-            cmd = ["env", f"CCACHE_DIR={ccache.cache_dir}", f"PATH={ccache.link_dir}:$PATH", *cmd]
+            found = builder.find_ccache(_ccache_dir())
+            cmd = ["env", f"CCACHE_DIR={found.cache_dir}", f"PATH={found.link_dir}:$PATH", *cmd]
         print(shlex.join(cmd))
         return EXIT_OK
     ccache = builder.find_ccache(_ccache_dir()) if args.ccache else None
@@ -311,7 +330,7 @@ def _run_rpmbuild(args, root, resultdir, with_, without):
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _ccache_dir():
+def _ccache_dir() -> Path:
     # ccache's own variable first: a user who set it shares that cache with us.
     env = os.environ.get("CCACHE_DIR")
     return Path(env) if env else hostenv.cache_root() / "ccache"

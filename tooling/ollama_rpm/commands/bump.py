@@ -1,11 +1,17 @@
 """`ollama-rpm bump`: move packaging.yaml, sources.lock and ollama.spec to a new Ollama release."""
 
+import argparse
+from typing import TYPE_CHECKING
+
 from ollama_rpm import limits
-from ollama_rpm.publish import bump
 from ollama_rpm.errors import UsageError
+from ollama_rpm.publish import bump
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "bump", help="update to a new upstream Ollama release and commit it",
         description="Ask GitHub for an Ollama release, download and pin its tarball and the llama.cpp it "
@@ -26,7 +32,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     if args.push and args.no_commit:
         raise UsageError("--push needs a commit; drop --no-commit")
     args.timeout = limits.seconds(args.timeout, "--timeout")

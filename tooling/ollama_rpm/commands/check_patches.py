@@ -1,17 +1,23 @@
 """`ollama-rpm check-patches`: do our patches and the compat patches still apply?"""
 
+import argparse
+from typing import TYPE_CHECKING
+
 from ollama_rpm import project
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
 from ollama_rpm.sources import patchcheck
 from ollama_rpm.sources import resolve as sources
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import source_table
-from ollama_rpm.commands import options
-from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "check-patches", help="apply the patches to scratch copies of the upstream tarballs",
         description="Apply the patches of patches_dir (in file-name order, as %autopatch does) to a scratch "
@@ -22,7 +28,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     config = config_mod.load(args.config or root / project.CONFIG_NAME)
     table = source_table.build(config)

@@ -1,14 +1,19 @@
 """`ollama-rpm copr submit`: upload an SRPM to a Copr project and wait for the build."""
 
+import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ollama_rpm import limits
-from ollama_rpm.publish import copr as copr_submit
 from ollama_rpm.commands import options
 from ollama_rpm.errors import UsageError
+from ollama_rpm.publish import copr as copr_submit
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser("copr", help="publish builds on Copr")
     actions = parser.add_subparsers(dest="copr_command", metavar="ACTION", parser_class=type(parser))
     actions.required = True
@@ -47,7 +52,7 @@ def register(sub):
     submit.set_defaults(func=run_submit)
 
 
-def run_submit(args):
+def run_submit(args: argparse.Namespace) -> int:
     for name in ("poll_interval", "api_timeout", "wait_timeout"):
         flag = f"--{name.replace('_', '-')}"
         setattr(args, name, limits.seconds(getattr(args, name), flag, allow_zero=name == "wait_timeout"))

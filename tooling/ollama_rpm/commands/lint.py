@@ -3,18 +3,22 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ollama_rpm import atomic, project
-from ollama_rpm.commands import options
-from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
 from ollama_rpm.check.lint import default_paths, lint_paths
 from ollama_rpm.check.lint.report import FORMATS, to_text
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 # The CI gate's contract: every failure other than findings is 2 (cli.main maps it).
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "lint", help="run rpmlint (Fedora profile + ollama.rpmlintrc) on the spec, SRPM and RPMs",
         description="Lint spec files and RPMs. Default: the project's ollama.spec and every "
@@ -35,7 +39,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     paths = args.paths or default_paths(root, args.rpm_dir)
     if not args.paths and not paths[0].exists():

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from ollama_rpm import project
 from ollama_rpm.spec.config import LAYOUTS
+
+if TYPE_CHECKING:
+    # What `register(sub)` receives: parser.add_subparsers()'s result (generic only in typeshed).
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

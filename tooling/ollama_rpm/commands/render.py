@@ -1,18 +1,23 @@
 """`ollama-rpm render`: packaging.yaml + ollama.spec.j2 -> ollama.spec."""
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ollama_rpm import project
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import cpu_levels, render
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
+from ollama_rpm.spec import config as config_mod
+from ollama_rpm.spec import cpu_levels, render
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "render", help="render ollama.spec from the template and config",
         description="Validate packaging.yaml and render ollama.spec from ollama.spec.j2, atomically; two "
@@ -28,7 +33,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     output = args.output or root / "ollama.spec"
     config = config_mod.load(args.config or root / project.CONFIG_NAME)

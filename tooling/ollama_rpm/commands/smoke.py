@@ -1,13 +1,18 @@
 """`ollama-rpm smoke`: the installed packages serve a prompt with the best CPU variant."""
 
+import argparse
 import shutil
+from typing import TYPE_CHECKING
 
 from ollama_rpm.check import smoke
 from ollama_rpm.commands.build import DEFAULT_CHROOT
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
-def register(sub):
+
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "smoke", help="install the built RPMs and check that the installed Ollama answers a prompt",
         description="Install the binary RPMs (mock chroot, or a scratch root seen through a private mount "
@@ -30,7 +35,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     engine_name = args.engine or ("mock" if shutil.which("mock") else "rootfs")
     if args.chroot and engine_name != "mock":
         raise UsageError("--chroot: applies to --engine mock only")
@@ -39,6 +44,7 @@ def run(args):
             raise UsageError(f"{option} {value:g}: expected seconds between 0 and 3600")
     timeouts = {"startup_timeout": args.timeout, "create_timeout": args.generate_timeout,
                 "generate_timeout": args.generate_timeout, "stop_timeout": 15}
+    engine: smoke.Engine
     if engine_name == "mock":
         engine = smoke.MockEngine(args.chroot or DEFAULT_CHROOT, timeouts)
     else:

@@ -1,17 +1,22 @@
 """`ollama-rpm sources`: download, verify and collect every Source and Patch."""
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ollama_rpm import project
-from ollama_rpm.sources import resolve as sources
-from ollama_rpm.spec import config as config_mod
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
+from ollama_rpm.sources import resolve as sources
+from ollama_rpm.spec import config as config_mod
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 EXIT_CODES = (EXIT_OK, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "sources", help="download and verify the Sources; copy project files and patches",
         description="Put every Source and Patch of the spec into the source directory: the Ollama and "
@@ -26,7 +31,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     config = config_mod.load(args.config or root / project.CONFIG_NAME)
     source_dir = args.source_dir or sources.default_source_dir(root)
@@ -35,5 +40,5 @@ def run(args):
     return EXIT_OK
 
 
-def _status(line):
+def _status(line: str) -> None:
     print(line, file=sys.stderr)

@@ -1,16 +1,21 @@
 """`ollama-rpm srpm`: a reproducible source RPM."""
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.build import srpm
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
 
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
+
 EXIT_CODES = (EXIT_OK, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "srpm", help="render the spec(s), verify the Sources and build the SRPM(s)",
         description="Render the spec, put every Source and Patch in the source directory (verified against "
@@ -31,7 +36,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     outdir = args.outdir or srpm.default_outdir(root)
     paths = srpm.build_srpms(root, outdir, config_path=args.config, source_dir=args.source_dir,
@@ -41,5 +46,5 @@ def run(args):
     return EXIT_OK
 
 
-def _status(line):
+def _status(line: str) -> None:
     print(line, file=sys.stderr)

@@ -1,18 +1,23 @@
 """`ollama-rpm vendor`: the Go vendor tarball (Source2) with go-vendor-tools, and the Go License."""
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
+
 from ollama_rpm import project
+from ollama_rpm.commands import options
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL, OllamaRpmError
 from ollama_rpm.sources import resolve as sources
 from ollama_rpm.sources import vendor
 from ollama_rpm.spec import config as config_mod
-from ollama_rpm.commands import options
-from ollama_rpm.errors import (EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL,
-                               OllamaRpmError)
+
+if TYPE_CHECKING:
+    from ollama_rpm.commands.options import Subparsers
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub):
+def register(sub: "Subparsers") -> None:
     parser = sub.add_parser(
         "vendor", help="make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball",
         description="Make the Go vendor tarball Source with Fedora's go_vendor_archive from the pinned Ollama "
@@ -34,7 +39,7 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     config = config_mod.load(args.config or root / project.CONFIG_NAME)
     sset = sources.resolve(config, args.source_dir or sources.default_source_dir(root))
@@ -58,5 +63,5 @@ def run(args):
     return EXIT_OK
 
 
-def _status(line):
+def _status(line: str) -> None:
     print(line, file=sys.stderr)

@@ -9,6 +9,8 @@ sources.lock and ollama.spec written and committed. Any failure restores the
 working tree, the index and HEAD.
 """
 
+from __future__ import annotations
+
 import contextlib
 import copy
 import datetime
@@ -18,28 +20,49 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from ollama_rpm import atomic, project
+from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.publish.github import GitHub
+from ollama_rpm.publish.upstream_release import (
+    Upstream,
+    UpstreamError,
+    gpu_list,
+    has_preset,
+    read_commit,
+    read_ggml_variants,
+    read_ollama,
+)
 from ollama_rpm.sources import fetch, patchcheck
 from ollama_rpm.sources import lock as lock_mod
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import context as spec_context
 from ollama_rpm.spec import cpu_levels, render, source_table, yamledit
 from ollama_rpm.spec import parse as specparse
-from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
-from ollama_rpm.publish.github import GitHub
-from ollama_rpm.textout import redact
-from ollama_rpm.publish.upstream_release import (UpstreamError, gpu_list, has_preset, read_commit, read_ggml_variants,
-                                                 read_ollama)
+from ollama_rpm.spec.config import Config
 from ollama_rpm.spec.version import parse_upstream
+from ollama_rpm.textout import redact
+
+if TYPE_CHECKING:
+    # GitPython, imported where it is used (`--help` does not load it); git.repo.Repo
+    # because GitPython 3.1.30 (Debian 12) does not re-export git.Repo for mypy.
+    from git.repo import Repo
+
+Log = Callable[[str], object]     # a line of progress for the user
+# ggml's x86 CPU variants as upstream_release reads them: (variant, ISA feature flags).
+Variants = Iterable[tuple[str, tuple[str, ...]]]
 
 DEFAULT_REPO = "ollama/ollama"
 
 # --- downloads -------------------------------------------------------------------
 
-def download(url, cache_dir, timeout):
+def download(url: str, cache_dir: StrPath, timeout: float) -> tuple[Path, str]:
     """One real download (retries, truncation checks) into a throwaway cache."""
     file_name = url.rsplit("/", 1)[-1]
     try:
@@ -48,7 +71,7 @@ def download(url, cache_dir, timeout):
         raise NetworkError(f"download {error}") from None
 
 
-def fetch_pinned(url, tmp, lock, timeout, log):
+def fetch_pinned(url: str, tmp: Path, lock: lock_mod.Lock, timeout: float, log: Log) -> tuple[Path, str]:
     """Download `url` twice; the two must hash the same (and match an existing pin)."""
     file_name = url.rsplit("/", 1)[-1]
     path, first = download(url, tmp / "first", timeout)
@@ -65,9 +88,11 @@ def fetch_pinned(url, tmp, lock, timeout, log):
 
 # --- the plan --------------------------------------------------------------------
 
-def _x86_map(raw_map, variants, llama_tag):
-    """New cpu_variants.x86_64 lines and (added, removed) variant names."""
-    lines, names = [], []
+def _x86_map(raw_map: Mapping[str, object], variants: Variants, llama_tag: str
+             ) -> tuple[list[tuple[str, object, str]], list[str], list[str]]:
+    """New cpu_variants.x86_64 lines, (variant, its value, its line), and (added, removed) variant names."""
+    lines: list[tuple[str, object, str]] = []
+    names: list[str] = []
     for name, features in variants:
         for feature in features:
             if feature not in cpu_levels.FEATURE_LEVEL:
@@ -76,7 +101,7 @@ def _x86_map(raw_map, variants, llama_tag):
         lowest = cpu_levels.lowest_level(features)
         current = raw_map.get(name)
         current = current.get("level") if isinstance(current, dict) else current
-        level = current if current in cpu_levels.LEVELS and \
+        level = current if isinstance(current, str) and current in cpu_levels.LEVELS and \
             cpu_levels.level_rank(current) >= cpu_levels.level_rank(lowest) else lowest
         known = set(cpu_levels.X86_VARIANT_FEATURES.get(name, ("?",))) == set(features)
         if known:
@@ -101,18 +126,19 @@ class Plan:
     yaml_text: str
     lock_text: str
     spec_text: str                # the main spec (ollama.spec)
-    changes: list
+    changes: list[str]
     message: str
-    spec_texts: dict = None       # every spec of the layout: {file name: text}, main first
+    spec_texts: dict[str, str]    # every spec of the layout: {file name: text}, main first
 
 
-def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_pin, today, llama_commit=None):
+def plan(root: Path, cfg: Config, raw_text: str, lock: lock_mod.Lock, upstream: Upstream, llama_variants: Variants,
+         ollama_pin: str, llama_pin: str, today: datetime.date, llama_commit: str | None = None) -> Plan:
     data = config_mod.yaml_load(raw_text)
     new = copy.deepcopy(data)
     text = raw_text
-    changes = []
+    changes: list[str] = []
 
-    def scalar(path, value):
+    def scalar(path: tuple[str, ...], value: object) -> None:
         nonlocal text
         node = new
         for key in path[:-1]:
@@ -121,7 +147,7 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
             node[path[-1]] = value
             text = yamledit.set_scalar(text, path, value)
 
-    def listed(path, items):
+    def listed(path: tuple[str, ...], items: list[str]) -> bool:
         nonlocal text
         node = new
         for key in path[:-1]:
@@ -163,7 +189,8 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
         new["cpu_variants"]["x86_64"] = new_map
         text = yamledit.set_mapping_lines(text, ("cpu_variants", "x86_64"), [line for _, _, line in lines])
         for name in added:
-            level = new_map[name]["level"] if isinstance(new_map[name], dict) else new_map[name]
+            value = new_map[name]
+            level = value["level"] if isinstance(value, dict) else value
             changes.append(f"New ggml CPU variant {name} in ollama-ggml-cpu-x86_64-{level}")
         for name in removed:
             changes.append(f"ggml CPU variant {name} dropped upstream")
@@ -201,8 +228,8 @@ def plan(root, cfg, raw_text, lock, upstream, llama_variants, ollama_pin, llama_
                 spec_text=spec_text, changes=changes, message=message, spec_texts=spec_texts)
 
 
-def check_spec(plan_, tmp, root):
-    specs = []
+def check_spec(plan_: Plan, tmp: StrPath, root: Path) -> None:
+    specs: list[Path] = []
     for name, text in (plan_.spec_texts or {"ollama.spec": plan_.spec_text}).items():
         spec = Path(tmp) / name
         spec.write_text(text, encoding="utf-8")
@@ -216,26 +243,38 @@ def check_spec(plan_, tmp, root):
         raise UpstreamError(f"rendered spec for {plan_.upstream} fails lint; run `ollama-rpm lint` after a --no-commit bump")
 
 
-def _older(new, old):
+def _older(new: str, old: str) -> bool:
     try:
         import rpm
     except ImportError:
         return False
-    return rpm.labelCompare(("0", new, "1"), ("0", old, "1")) < 0
+    return bool(rpm.labelCompare(("0", new, "1"), ("0", old, "1")) < 0)
 
 
 # --- the transaction ---------------------------------------------------------------
 
-def _repo(root):
+def _repo(root: Path) -> Repo:
     import git
+    from git.repo import Repo
     try:
-        return git.Repo(root, search_parent_directories=True)
+        repo = Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise UsageError(f"{root}: not in a git repository; bump commits its change") from None
+    if repo.working_tree_dir is None:
+        raise UsageError(f"{root}: inside the bare git repository {repo.git_dir}; bump commits its change "
+                         "in a checkout")
+    return repo
 
 
-def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True, remote=None,
-         timeout=60.0, today=None, log=print):
+def _work_tree(repo: Repo) -> str:
+    """The checkout's top directory (_repo refuses a bare repository)."""
+    assert repo.working_tree_dir is not None
+    return str(repo.working_tree_dir)
+
+
+def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str = DEFAULT_REPO, push: bool = False,
+         commit: bool = True, remote: str | None = None, timeout: float = 60.0, today: datetime.date | None = None,
+         log: Log = print) -> int:
     import git
     root = Path(root or project.find_root())
     config_path = root / project.CONFIG_NAME
@@ -289,8 +328,8 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
 
     templates = config_mod.yaml_load(raw_text)["sources"]
     fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
-    with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp_name:
+        tmp = Path(tmp_name)
         ollama_tar, ollama_sha = fetch_pinned(templates["ollama"].format(**fmt), tmp, lock, timeout, log)
         upstream = read_ollama(ollama_tar, new_up)
         fmt["llama_cpp_tag"] = upstream.llama_cpp_tag
@@ -316,6 +355,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
         _SIGNALS.interrupted = False
         try:
             if commit:
+                assert repo is not None   # made above for commit or push
                 stage = "git commit"
                 # Objects first (invisible), then one held step: ref, index, files.
                 new_commit = _commit_objects(repo, head, texts, new.message)
@@ -330,6 +370,7 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
                 _raise_if_interrupted()
                 log(f"updated {', '.join(p.name for p in targets)} (not committed)")
             if push:
+                assert repo is not None
                 stage = "git push"
                 _push(repo, remote, log)
         except BaseException as error:
@@ -338,9 +379,9 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
             # A signal wins over what it caused (a git child killed with the group).
             _raise_if_interrupted()
             if isinstance(error, (git.GitCommandError, subprocess.CalledProcessError)):
-                text = getattr(error, "stderr", None) or error
-                text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-                detail = [line.strip() for line in text.splitlines() if line.strip()]
+                output = getattr(error, "stderr", None) or error
+                output = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+                detail = [line.strip() for line in output.splitlines() if line.strip()]
                 error_type = NetworkError if stage == "git push" else ToolError
                 raise error_type(redact(f"{stage} failed: {detail[-1] if detail else error}; nothing changed",
                                        secrets)) from None
@@ -351,23 +392,25 @@ def bump(root=None, *, to=None, repo_name=DEFAULT_REPO, push=False, commit=True,
 # --- the commit, atomic under signals --------------------------------------------------
 
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What signal.signal() takes and returns.
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class _Signals:
     """SIGINT/SIGTERM/SIGHUP as KeyboardInterrupt, except inside `held()` sections,
     where they are only noted (and blocked for git children) until the section ends."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.interrupted = False
         self.holding = 0
 
-    def handler(self, signum, frame):
+    def handler(self, _signum: int, _frame: FrameType | None) -> None:
         self.interrupted = True
         if not self.holding:
             raise KeyboardInterrupt
 
     @contextlib.contextmanager
-    def held(self):
+    def held(self) -> Iterator[None]:
         self.holding += 1
         old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         try:
@@ -381,9 +424,9 @@ _SIGNALS = _Signals()
 
 
 @contextlib.contextmanager
-def signals_interrupt():
+def signals_interrupt() -> Iterator[None]:
     """Route SIGINT, SIGTERM and SIGHUP through `_SIGNALS` for the duration (main thread)."""
-    old = {}
+    old: dict[signal.Signals, _Handler] = {}
     try:
         for signum in _HELD:
             old[signum] = signal.signal(signum, _SIGNALS.handler)
@@ -398,16 +441,16 @@ def signals_interrupt():
             signal.signal(signum, signal.SIG_IGN if interrupted else handler)
 
 
-def _signals_held():
+def _signals_held() -> contextlib.AbstractContextManager[None]:
     return _SIGNALS.held()
 
 
-def _raise_if_interrupted():
+def _raise_if_interrupted() -> None:
     if _SIGNALS.interrupted:
         raise KeyboardInterrupt
 
 
-def _die_with_parent():
+def _die_with_parent() -> None:
     """In the child: SIGKILL when bump dies, so a killed bump never has a git child
     that moves the branch after it (Linux prctl PR_SET_PDEATHSIG)."""
     import ctypes
@@ -415,18 +458,18 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def _git(repo, *args, data=None, env=None):
-    proc = subprocess.run(["git", *args], cwd=repo.working_tree_dir, input=data, capture_output=True,
+def _git(repo: Repo, *args: str, data: bytes | None = None, env: Mapping[str, str] | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=_work_tree(repo), input=data, capture_output=True,
                           env=dict(os.environ, **(env or {})), check=True,
                           preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     return proc.stdout.decode().strip()
 
 
-def _relative(repo, path):
-    return Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+def _relative(repo: Repo, path: StrPath) -> str:
+    return Path(path).resolve().relative_to(Path(_work_tree(repo)).resolve()).as_posix()
 
 
-def _commit_objects(repo, head, texts, message):
+def _commit_objects(repo: Repo, head: str | None, texts: Mapping[Path, str], message: str) -> str:
     """Blobs, a tree (built in a private index) and the commit object: nothing that
     HEAD, the index or the working tree show. Returns the commit id."""
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-index-") as tmp:
@@ -440,16 +483,16 @@ def _commit_objects(repo, head, texts, message):
     return _git(repo, "commit-tree", tree, *(["-p", head] if head else []), "-F", "-", data=message.encode())
 
 
-def _advance(repo, head, new_commit, texts):
+def _advance(repo: Repo, head: str | None, new_commit: str, texts: Mapping[Path, str]) -> None:
     """Make `new_commit` current: the new index and files are first written under
     temporary names (inside .git when it is on the same file system, so a kill leaves
     nothing in the working tree), then the branch moves (compare-and-swap on the old
     id), then only renames follow."""
     git_dir = Path(_git(repo, "rev-parse", "--absolute-git-dir"))
     index = git_dir / "index"
-    staged = []
+    staged: list[tuple[Path, Path]] = []
 
-    def temporary(final):
+    def temporary(final: Path) -> Path:
         same_fs = os.stat(git_dir).st_dev == os.stat(final.parent).st_dev
         fd, tmp = tempfile.mkstemp(prefix=f"ollama-rpm-{final.name}.", suffix=".part",
                                    dir=git_dir if same_fs else final.parent)
@@ -480,7 +523,7 @@ def _advance(repo, head, new_commit, texts):
                 tmp.unlink()
 
 
-def _push(repo, remote, log):
+def _push(repo: Repo, remote: str | None, log: Log) -> None:
     branch = repo.active_branch
     tracking = branch.tracking_branch()
     remote_name = remote or (tracking.remote_name if tracking else None) or "origin"
@@ -491,7 +534,7 @@ def _push(repo, remote, log):
     log(f"pushed to {remote_name} {dest}")
 
 
-def _restore(repo, head, before):
+def _restore(repo: Repo | None, head: str | None, before: Mapping[Path, bytes | None]) -> None:
     """Put files, index entries and the branch back as they were. Fresh git processes
     only: GitPython's long-lived ones may have died with the process group."""
     for path, data in before.items():

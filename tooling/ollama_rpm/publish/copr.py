@@ -15,18 +15,25 @@ The API token from the Copr config is never printed: every message goes
 through `redact`.
 """
 
+from __future__ import annotations
+
 import os
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ollama_rpm import hostenv, textout
+from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, ConfigError, NetworkError, OllamaRpmError, ToolError, UsageError
+from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.spec import backends as registry
-from ollama_rpm.errors import (ConfigError, EXIT_FAILED, EXIT_OK, NetworkError, OllamaRpmError, ToolError,
-                               UsageError)
+
+if TYPE_CHECKING:
+    from ollama_rpm.spec.config import Backend, Config
 
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
@@ -39,14 +46,14 @@ class BuildFailed(OllamaRpmError):
     exit_code = EXIT_FAILED
 
 
-def parse_project(text):
+def parse_project(text: str | None) -> tuple[str, str]:
     match = _PROJECT.fullmatch(text or "")
     if not match:
         raise UsageError(f"--project {text!r}: expected OWNER/NAME (a group owner is @group)")
     return match.group(1), match.group(2)
 
 
-def cuda_repo(chroot, with_=("cuda",), override=None):
+def cuda_repo(chroot: str, with_: Collection[str] = ("cuda",), override: int | None = None) -> tuple[str, str | None]:
     """NVIDIA's repository URL for a Copr chroot (the registry's policy, shared
     with `build --engine mock`), and a warning when it is a fallback."""
     parsed = registry.parse_chroot(chroot, any_copr=True)
@@ -61,7 +68,7 @@ def cuda_repo(chroot, with_=("cuda",), override=None):
 class Session:
     """One Copr client plus the secrets to keep out of every message."""
 
-    def __init__(self, config_path, api_timeout=120.0, out=None):
+    def __init__(self, config_path: StrPath, api_timeout: float = 120.0, out: TextIO | None = None) -> None:
         from copr.v3 import Client
         from copr.v3.exceptions import CoprException
         self.out = out or sys.stdout
@@ -88,20 +95,19 @@ class Session:
         self.config_path = path
         self.copr_url = str(cfg["copr_url"]).rstrip("/")
 
-    def redact(self, text):
+    def redact(self, text: str) -> str:
         return textout.redact(text, self.secrets)
 
-    def print(self, text=""):
+    def print(self, text: str = "") -> None:
         print(self.redact(text), file=self.out, flush=True)
 
-    def call(self, what, function, *args, **kwargs):
+    def call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one API call with a deadline; map copr/requests errors to ours."""
         import requests
-        from copr.v3.exceptions import (CoprAuthException, CoprException, CoprNoResultException,
-                                        CoprTimeoutException)
-        box = {}
+        from copr.v3.exceptions import CoprAuthException, CoprException, CoprNoResultException, CoprTimeoutException
+        box: dict[str, Any] = {}
 
-        def target():
+        def target() -> None:
             try:
                 box["value"] = function(*args, **kwargs)
             except BaseException as error:      # re-raised in the caller's thread
@@ -148,7 +154,7 @@ class Session:
         raise error
 
 
-def _expect(answer, what, **fields):
+def _expect(answer: object, what: str, **fields: type) -> dict[str, Any]:
     """`answer` is a JSON object whose `fields` have the given types, as the API documents."""
     if not isinstance(answer, dict) or any(not isinstance(answer.get(key), kind) or isinstance(answer.get(key), bool)
                                            for key, kind in fields.items()):
@@ -157,9 +163,10 @@ def _expect(answer, what, **fields):
     return answer
 
 
-def _check_config(path):
+def _check_config(path: Path) -> None:
     """What copr.v3 needs from the config, checked so that its KeyErrors never surface."""
     import configparser
+
     from ollama_rpm import atomic, grammar
     parser = configparser.ConfigParser(interpolation=None)
     try:
@@ -177,9 +184,9 @@ def _check_config(path):
         raise ConfigError(path, "copr-cli.copr_url", "expected an https:// URL")
 
 
-def _secrets_in(path):
+def _secrets_in(path: Path) -> set[str]:
     """Values of token-like keys in a copr config, read without trusting its format."""
-    secrets = set()
+    secrets: set[str] = set()
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -191,17 +198,19 @@ def _secrets_in(path):
     return secrets
 
 
-def _status(error):
+def _status(error: BaseException) -> int | None:
     response = getattr(getattr(error, "result", None), "__response__", None)
-    return getattr(response, "status_code", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
-def _first_line(error):
+def _first_line(error: BaseException) -> str:
     lines = [line.strip(" -") for line in str(error).splitlines() if line.strip(" -")]
     return "; ".join(lines[:3])[:300] or type(error).__name__
 
 
-def ensure_project(session, owner, name, chroots, setup, create=True):
+def ensure_project(session: Session, owner: str, name: str, chroots: Sequence[str],
+                   setup: Mapping[str, ChrootSetup], create: bool = True) -> dict[str, Any]:
     """`setup`: {chroot: ChrootSetup} for the chroots that need more than Copr's defaults."""
     from copr.v3.exceptions import CoprNoResultException
     client = session.client
@@ -244,7 +253,7 @@ def ensure_project(session, owner, name, chroots, setup, create=True):
         new_without = [b for b in wanted.without if b not in without]
         if not (new_repos or new_with or new_without):
             continue
-        changes = {"additional_repos": repos + new_repos, "with_opts": opts + new_with}
+        changes: dict[str, list[str]] = {"additional_repos": repos + new_repos, "with_opts": opts + new_with}
         if new_without:
             changes["without_opts"] = without + new_without
         session.call(f"configure chroot {chroot} of {full}", client.project_chroot_proxy.edit,
@@ -255,15 +264,16 @@ def ensure_project(session, owner, name, chroots, setup, create=True):
     return project
 
 
-def build_url(copr_url, owner, name, build_id):
+def build_url(copr_url: str, owner: str, name: str, build_id: int) -> str:
     path = f"g/{owner[1:]}" if owner.startswith("@") else owner
     return f"{copr_url}/coprs/{path}/{name}/build/{build_id}/"
 
 
-def wait(session, build_id, chroots, interval, timeout, plain, url=""):
+def wait(session: Session, build_id: int, chroots: Iterable[str], interval: float, timeout: float, plain: bool,
+         url: str = "") -> tuple[dict[str, Any], dict[str, str]]:
     client = session.client
     deadline = time.monotonic() + timeout if timeout else None
-    last = {}
+    last: dict[str, str] = {}
     spinner = "|/-\\"
     tick = 0
     while True:
@@ -299,58 +309,62 @@ def wait(session, build_id, chroots, interval, timeout, plain, url=""):
         time.sleep(interval)
 
 
-def table(states):
+def table(states: Mapping[str, str]) -> list[str]:
     return textout.table(("chroot", "state"), sorted(states.items()), rule=True)
 
 
 @dataclass(frozen=True)
 class ChrootSetup:
     """What a Copr chroot needs beyond the default for this submission."""
-    repos: tuple = ()             # additional_repos (NVIDIA's)
-    with_: tuple = ()             # with_opts: %bconds turned on (single layout)
-    without: tuple = ()           # without_opts
+    repos: tuple[str, ...] = ()   # additional_repos (NVIDIA's)
+    with_: tuple[str, ...] = ()   # with_opts: %bconds turned on (single layout)
+    without: tuple[str, ...] = ()  # without_opts
 
 
 @dataclass(frozen=True)
 class Upload:
     package: str                  # source package name
     srpm: Path
-    chroots: tuple
+    chroots: tuple[str, ...]
 
 
-def _backends_on(cfg, with_, without):
+def _backends_on(cfg: Config, with_: Collection[str], without: Collection[str]) -> list[Backend]:
     """The backends a submission builds: packaging.yaml's `enabled` ones, --with added, --without removed."""
     return [b for b in cfg.backends if b.name in with_ or (b.enabled and b.name not in without)]
 
 
-def plan_chroots(cfg, chroots, with_, without, layout, cuda_release=None):
+def plan_chroots(cfg: Config, chroots: Iterable[str], with_: Sequence[str], without: Sequence[str], layout: str,
+                 cuda_release: int | None = None) -> tuple[dict[str, ChrootSetup], list[str]]:
     """({chroot: ChrootSetup}, [warnings]); UsageError before anything is sent."""
     on = _backends_on(cfg, with_, without)
-    setup, warnings = {}, []
+    setup: dict[str, ChrootSetup] = {}
+    warnings: list[str] = []
     for name in chroots:
         chroot = registry.parse_chroot(name, any_copr=True)
         nvidia = [b.name for b in on if registry.info(b.name).toolkit.nvidia_repo and chroot.arch in b.arches]
-        repos = ()
+        repos: tuple[str, ...] = ()
         if nvidia:
             url, warning = cuda_repo(name, nvidia, cuda_release)
             repos = (url,)
             warnings += [warning] if warning else []
-        options = (tuple(with_), tuple(without)) if layout == "single" else ((), ())
+        options: tuple[tuple[str, ...], tuple[str, ...]] = ((tuple(with_), tuple(without)) if layout == "single"
+                                                            else ((), ()))
         if repos or any(options):
             setup[name] = ChrootSetup(repos, *options)
     return setup, warnings
 
 
-def _srpm_name(path):
+def _srpm_name(path: StrPath) -> str:
     return Path(path).name[:-len(".src.rpm")].rsplit("-", 2)[0]
 
 
-def plan_uploads(cfg, chroots, with_, without, layout, srpms):
+def plan_uploads(cfg: Config, chroots: Sequence[str], with_: Collection[str], without: Collection[str],
+                 layout: str | None, srpms: Mapping[str, StrPath]) -> list[Upload]:
     """The builds to create, main first. `srpms`: {package name: path}."""
     from ollama_rpm.spec import context as spec_context
     packages = spec_context.packages(cfg, layout)
     on = {b.name for b in _backends_on(cfg, with_, without)}
-    uploads = []
+    uploads: list[Upload] = []
     for package in packages:
         if package.main:
             wanted = list(chroots)
@@ -367,15 +381,18 @@ def plan_uploads(cfg, chroots, with_, without, layout, srpms):
     return uploads
 
 
-def _uploads(cfg, chroots, with_, without, layout, srpms):
+def _uploads(cfg: Config, chroots: Sequence[str], with_: Collection[str], without: Collection[str], layout: str,
+             srpms: Sequence[Path]) -> list[Upload]:
     if layout == "single":
         return [Upload(cfg.name, srpms[0], tuple(chroots))]
     return plan_uploads(cfg, chroots, with_, without, layout, {_srpm_name(p): p for p in srpms})
 
 
-def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, copr_config=None, create=True,
-           interval=30.0, timeout=0.0, api_timeout=120.0, root=None, out=None, plain=None, config_path=None,
-           layout=None, cuda_release=None):
+def submit(project: str, chroots: Iterable[str] = (), with_: Iterable[str] = (), without: Iterable[str] = (),
+           srpms: Iterable[StrPath] = (), wait_for: bool = True, copr_config: StrPath | None = None,
+           create: bool = True, interval: float = 30.0, timeout: float = 0.0, api_timeout: float = 120.0,
+           root: StrPath | None = None, out: TextIO | None = None, plain: bool | None = None,
+           config_path: StrPath | None = None, layout: str | None = None, cuda_release: int | None = None) -> int:
     from ollama_rpm import project as project_mod
     from ollama_rpm.spec import config as config_mod
     owner, name = parse_project(project)
@@ -395,13 +412,13 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
         raise UsageError(f"--with {both[0]} and --without {both[0]} contradict each other")
     with_, without = tuple(dict.fromkeys(with_)), tuple(dict.fromkeys(without))
     setup, warnings = plan_chroots(cfg, chroots, with_, without, layout, cuda_release)   # fail before Copr
-    srpms = [Path(p) for p in srpms]
-    for srpm in srpms:
+    srpm_paths = [Path(p) for p in srpms]
+    for srpm in srpm_paths:
         if not srpm.is_file() or not srpm.name.endswith(".src.rpm"):
             raise UsageError(f"--srpm {srpm}: not an existing .src.rpm file")
-    if layout == "single" and len(srpms) > 1:
-        raise UsageError(f"--srpm {srpms[1]}: the single layout uploads one SRPM")
-    uploads = _uploads(cfg, chroots, with_, without, layout, srpms) if srpms else None   # before Copr too
+    if layout == "single" and len(srpm_paths) > 1:
+        raise UsageError(f"--srpm {srpm_paths[1]}: the single layout uploads one SRPM")
+    uploads = _uploads(cfg, chroots, with_, without, layout, srpm_paths) if srpm_paths else None   # before Copr too
     session = Session(copr_config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
     if plain is None:
         plain = not hostenv.live_display(session.out)
@@ -412,9 +429,9 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
 
     if uploads is None:
         uploads = _uploads(cfg, chroots, with_, without, layout, _build_srpms(root, session, config_path, layout))
-    builds = []
+    builds: list[tuple[Upload, int, str]] = []
     for index, upload in enumerate(uploads):
-        buildopts = {"chroots": list(upload.chroots)}
+        buildopts: dict[str, object] = {"chroots": list(upload.chroots)}
         if index == 1:
             buildopts["after_build_id"] = builds[0][1]     # the backends wait for ollama ...
         elif index > 1:
@@ -430,8 +447,8 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
         builds.append((upload, build["id"], url))
     if not wait_for:
         return EXIT_OK
-    failed = []
-    rows = {}
+    failed: list[tuple[int, object, str]] = []
+    rows: dict[str, str] = {}
     for upload, build_id, url in builds:
         final, states = wait(session, build_id, list(upload.chroots), interval, timeout, plain, url)
         prefix = f"{upload.package} " if len(builds) > 1 else ""
@@ -447,10 +464,11 @@ def submit(project, chroots=(), with_=(), without=(), srpms=(), wait_for=True, c
     return EXIT_OK
 
 
-def _build_srpms(root, session, config_path, layout):
+def _build_srpms(root: Path, session: Session, config_path: StrPath | None, layout: str | None) -> list[Path]:
     """Every SRPM of the layout, made by the srpm step (which loads $OLLAMA_RPM_MACROS itself)."""
-    from ollama_rpm.build.srpm import build_srpms
     import tempfile
+
+    from ollama_rpm.build.srpm import build_srpms
     outdir = Path(tempfile.mkdtemp(prefix="ollama-rpm-copr-"))
     srpms = build_srpms(root, outdir, config_path=config_path, layout=layout)
     for srpm in srpms:

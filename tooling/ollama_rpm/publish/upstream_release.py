@@ -9,12 +9,15 @@ CPU variants with their ISA feature flags. Not from release notes.
 import json
 import re
 import tarfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ollama_rpm import grammar
-from ollama_rpm.spec import backends as registry
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
+from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.spec import backends as registry
 
 _VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
 _X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
@@ -30,17 +33,17 @@ class Upstream:
     version: str
     llama_cpp_tag: str
     go_version: str
-    compat_patches: list
-    presets: dict                                   # preset name -> resolved cacheVariables
+    compat_patches: list[str]
+    presets: dict[str, dict[str, object]]           # preset name -> resolved cacheVariables
 
 
-def _members(tar_path):
+def _members(tar_path: StrPath) -> tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]:
     """{path without the top directory: TarInfo} of the regular files in a tarball."""
     try:
         tar = tarfile.open(tar_path, "r:*")
     except (tarfile.TarError, OSError) as error:
         raise IntegrityError(f"{Path(tar_path).name}: not a readable tarball ({error})") from None
-    files = {}
+    files: dict[str, tarfile.TarInfo] = {}
     for member in tar.getmembers():
         parts = PurePosixPath(member.name).parts
         if member.isfile() and len(parts) > 1:
@@ -48,14 +51,15 @@ def _members(tar_path):
     return tar, files
 
 
-def _read(tar, files, name, tarball):
+def _read(tar: tarfile.TarFile, files: Mapping[str, tarfile.TarInfo], name: str, tarball: str) -> str:
     member = files.get(name)
-    if member is None:
+    handle = tar.extractfile(member) if member is not None else None   # None: not a regular file
+    if handle is None:
         raise UpstreamError(f"{tarball}: has no {name}; the upstream layout changed")
-    return tar.extractfile(member).read().decode("utf-8", errors="replace")
+    return handle.read().decode("utf-8", errors="replace")
 
 
-def read_ollama(tar_path, version):
+def read_ollama(tar_path: StrPath, version: str) -> Upstream:
     name = Path(tar_path).name
     tar, files = _members(tar_path)
     with tar:
@@ -83,7 +87,7 @@ def read_ollama(tar_path, version):
                     compat_patches=patches, presets=_resolve_presets(presets, name))
 
 
-def _check(tarball, what, value, check):
+def _check(tarball: str, what: str, value: str, check: Callable[[object], str | None]) -> None:
     """A malicious or broken release stops the bump here, before anything is written."""
     problem = check(value)
     if problem:
@@ -91,7 +95,7 @@ def _check(tarball, what, value, check):
         raise UpstreamError(f"{tarball}: {what} {shown} is not {problem}; nothing changed")
 
 
-def read_commit(tar_path):
+def read_commit(tar_path: StrPath) -> str | None:
     """The commit id `git archive` records in the pax global header (GitHub's
     archives carry it; `git get-tar-commit-id` reads the same); None without one."""
     try:
@@ -103,20 +107,25 @@ def read_commit(tar_path):
     return comment if re.fullmatch(r"[0-9a-f]{40}", comment) else None
 
 
-def _resolve_presets(data, tarball):
+def _resolve_presets(data: object, tarball: str) -> dict[str, dict[str, object]]:
     if not isinstance(data, dict):
         raise UpstreamError(f"{tarball}: llama/server/CMakePresets.json is not a JSON object")
-    presets = {p.get("name"): p for p in data.get("configurePresets", []) if isinstance(p, dict)}
-    resolved = {}
+    listed = data.get("configurePresets", [])
+    if not isinstance(listed, list):
+        raise _not_presets(tarball)
+    # CMake requires every preset to have a name: one without cannot be inherited or chosen.
+    presets: dict[str, dict[str, Any]] = {p["name"]: p for p in listed
+                                          if isinstance(p, dict) and isinstance(p.get("name"), str)}
+    resolved: dict[str, dict[str, object]] = {}
 
-    def resolve(name, seen=()):
+    def resolve(name: str, seen: tuple[str, ...] = ()) -> dict[str, object]:
         if name in resolved:
             return resolved[name]
         preset = presets.get(name)
         if preset is None or name in seen:
             raise UpstreamError(f"{tarball}: CMakePresets.json preset {name!r} is missing or inherits itself")
         inherits = preset.get("inherits", [])
-        variables = {}
+        variables: dict[str, object] = {}
         for parent in [inherits] if isinstance(inherits, str) else inherits:
             variables.update(resolve(parent, seen + (name,)))
         variables.update(preset.get("cacheVariables", {}))
@@ -128,18 +137,22 @@ def _resolve_presets(data, tarball):
             if not preset.get("hidden"):
                 resolve(name)
     except (TypeError, ValueError, AttributeError, RecursionError):
-        raise UpstreamError(f"{tarball}: llama/server/CMakePresets.json configurePresets are not "
-                            "in CMake's preset format") from None
+        raise _not_presets(tarball) from None
     return {name: resolved[name] for name, preset in presets.items() if not preset.get("hidden")}
 
 
-def has_preset(backend):
+def _not_presets(tarball: str) -> UpstreamError:
+    return UpstreamError(f"{tarball}: llama/server/CMakePresets.json configurePresets are not "
+                         "in CMake's preset format")
+
+
+def has_preset(backend: str) -> bool:
     """Whether upstream keeps this backend's GPU list in a configure preset (registry)."""
     info = registry.info(backend)
     return bool(info.preset and info.toolkit.gpu_targets_variable)
 
 
-def gpu_list(upstream, backend, runner_dir):
+def gpu_list(upstream: Upstream, backend: str, runner_dir: str) -> list[str]:
     """The GPU list of the backend's Linux preset (the registry names it: e.g.
     llama_cuda_v13_linux for runner dir cuda_v13)."""
     info = registry.info(backend)
@@ -156,13 +169,14 @@ def gpu_list(upstream, backend, runner_dir):
     return items
 
 
-def read_ggml_variants(tar_path):
+def read_ggml_variants(tar_path: StrPath) -> list[tuple[str, tuple[str, ...]]]:
     """[(variant, (features...))] of ggml's x86 branch of GGML_CPU_ALL_VARIANTS."""
     name = Path(tar_path).name
     tar, files = _members(tar_path)
     with tar:
         text = _read(tar, files, "ggml/src/CMakeLists.txt", name)
-    variants, inside, indent = [], False, 0
+    variants: list[tuple[str, tuple[str, ...]]] = []
+    inside, indent = False, 0
     for line in text.splitlines():
         code = line.split("#", 1)[0]
         if not inside:

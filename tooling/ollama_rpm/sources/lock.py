@@ -6,11 +6,13 @@ Pins are changed only on request (`ollama-rpm sources --update-lock`, `bump`).
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_rpm import atomic, grammar
 from ollama_rpm.errors import ConfigError
+from ollama_rpm.pathtypes import StrPath
 
 FORMAT = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -23,29 +25,29 @@ class Pin:
 
 
 class Lock:
-    def __init__(self, path, pins=None):
+    def __init__(self, path: StrPath, pins: Mapping[str, Pin] | None = None) -> None:
         self.path = Path(path)
-        self.pins = dict(pins or {})      # file name -> Pin
+        self.pins: dict[str, Pin] = dict(pins or {})      # file name -> Pin
 
-    def get(self, file_name):
+    def get(self, file_name: str) -> Pin | None:
         return self.pins.get(file_name)
 
-    def set(self, file_name, url, sha256):
+    def set(self, file_name: str, url: str, sha256: str) -> None:
         if not _SHA256.match(sha256):
             raise ValueError(f"not a sha256: {sha256!r}")
         self.pins[file_name] = Pin(url, sha256)
 
-    def to_json(self):
+    def to_json(self) -> str:
         body = {"format": FORMAT,
                 "sources": {name: {"url": pin.url, "sha256": pin.sha256}
                             for name, pin in sorted(self.pins.items())}}
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
-    def save(self):
+    def save(self) -> None:
         atomic.write_text(self.path, self.to_json())
 
 
-def load(path):
+def load(path: StrPath) -> Lock:
     """The lock at `path`; an empty lock if the file does not exist."""
     path = Path(path)
     if not path.exists():
@@ -58,7 +60,7 @@ def load(path):
     if not isinstance(data, dict) or type(data.get("format")) is not int or data["format"] != FORMAT \
             or not isinstance(data.get("sources"), dict):
         raise ConfigError(path, "format", f"expected a format {FORMAT} lock with a 'sources' mapping")
-    pins = {}
+    pins: dict[str, Pin] = {}
     for name, entry in data["sources"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
                 or not _SHA256.fullmatch(entry["sha256"]) or not isinstance(entry.get("url"), str) \

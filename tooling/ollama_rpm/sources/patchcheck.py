@@ -20,7 +20,7 @@ from ollama_rpm.sources import archive
 from ollama_rpm.spec import source_table
 
 if TYPE_CHECKING:
-    pass
+    from ollama_rpm.spec.config import Config
 
 
 class PatchError(OllamaRpmError):
@@ -82,6 +82,6 @@ def check(ollama_tarball: StrPath, patches: Iterable[StrPath], llama_tarball: St
     return applied
 
 
-def project_patches(config):
+def project_patches(config: "Config") -> list[Path]:
     """The patches of `config`, in the order %autopatch applies them (read from its directory)."""
     return source_table.patch_files(source_table.base_dir(config), config.patches_dir)

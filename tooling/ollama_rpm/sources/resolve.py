@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ollama_rpm import atomic, project
-from ollama_rpm.sources import archive, fetch
-from ollama_rpm.spec import source_table
-from ollama_rpm.sources import lock as lock_mod
 from ollama_rpm.errors import ConfigError, IntegrityError
+from ollama_rpm.pathtypes import StrPath
+from ollama_rpm.sources import archive, fetch
+from ollama_rpm.sources import lock as lock_mod
+from ollama_rpm.spec import source_table
 from ollama_rpm.spec.source_table import Source, SourceTable
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def check_project_files(sset: SourceSet) -> None:
             raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
 
 
-def place(cached, dest):
+def place(cached: StrPath, dest: StrPath) -> None:
     """Hard-link (or copy) a cache entry to `dest`, atomically."""
     dest = Path(dest)
     with atomic.atomic_path(dest) as tmp:
@@ -114,7 +115,7 @@ def fetch_url_sources(sset: SourceSet, *, update_lock: bool = False, roles: Coll
     """
     lock, cache = sset.lock, sset.cache
     _check_pins(sset, update_lock, roles)
-    result = {}
+    result: dict[str, Path] = {}
     for source in sset.table.url_sources:
         if roles is not None and source.role not in roles:
             continue
@@ -138,7 +139,7 @@ def fetch_url_sources(sset: SourceSet, *, update_lock: bool = False, roles: Coll
     return result
 
 
-def _ensure_pinned(name, url, sha256, dest, cache):
+def _ensure_pinned(name: str, url: str, sha256: str, dest: Path, cache: fetch.Cache) -> str:
     if dest.is_file() and fetch.sha256_file(dest) == sha256:
         return "verified"
     cached = cache.lookup(sha256)
@@ -178,7 +179,7 @@ def copy_project_files(sset: SourceSet, report: Report = print) -> list[Path]:
     """Copy the project Sources and the patches into the source dir (only those that changed)."""
     files = sset.table.project_files()
     check_project_files(sset)
-    result = []
+    result: list[Path] = []
     for src, name in files:
         dest = sset.source_dir / name
         data = src.read_bytes()

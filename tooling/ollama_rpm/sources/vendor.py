@@ -253,12 +253,12 @@ def _covered_files(tree: Path, toml_data: dict[str, Any]) -> dict[str, str]:
     return covered
 
 
-def toml_path(sset):
+def toml_path(sset: sources.SourceSet) -> Path:
     """go-vendor-tools.toml: the project Source of that role, beside packaging.yaml."""
     return sset.table.base / sset.source(source_table.VENDOR_CONFIG).project_path
 
 
-def prepared_toml(path, config, tarball_name):
+def prepared_toml(path: StrPath, config: "Config", tarball_name: str) -> Path:
     """go-vendor-tools.toml at `path` with the packager's settings in place (written if new)."""
     path = Path(path)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -421,7 +421,8 @@ def _ollama_tree(extracted: StrPath, config: "Config", tarball: StrPath) -> Path
     return top
 
 
-def build_vendor(sset, *, update_lock=False, report=print, warn=None):
+def build_vendor(sset: sources.SourceSet, *, update_lock: bool = False, report: Report = print,
+                 warn: Report | None = None) -> Path:
     """Make the vendor tarball from Ollama's in the set's source dir, refresh
     go-vendor-tools.toml; returns its path.
 
@@ -476,7 +477,7 @@ def build_vendor(sset, *, update_lock=False, report=print, warn=None):
     return dest
 
 
-def ensure_vendor(sset, *, report=print):
+def ensure_vendor(sset: sources.SourceSet, *, report: Report = print) -> Path:
     """The vendor tarball in the source dir: present and matching its pin, from the cache, or built."""
     placed = sources.place_pinned_generated(sset)
     if placed is not None:
@@ -494,7 +495,7 @@ class LicenseReport:
     files: dict[str, str]     # license file (relative to the tree) -> its expression
 
 
-def detect_go_license(sset, vendor_tarball, *, report=print):
+def detect_go_license(sset: sources.SourceSet, vendor_tarball: Path, *, report: Report = print) -> LicenseReport:
     """`go_vendor_license report expression` on Ollama's tarball + the vendor tarball, as %check sees them."""
     toml = toml_path(sset)
     data = load_toml(toml)

@@ -16,6 +16,7 @@ Chroot names are parsed here too (one grammar for `build --chroot` and
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ollama_rpm.errors import UsageError
@@ -251,7 +252,7 @@ def cuda_repo(chroot: Chroot, override: int | None = None) -> CudaRepo:
 FIRST_FEDORA_WITH_GLIBC_2_41 = 42
 
 
-def check_cuda12(chroot: Chroot, with_) -> None:
+def check_cuda12(chroot: Chroot, with_: Collection[str]) -> None:
     """Refuse --with cuda12 where CUDA 12's headers cannot compile (glibc >= 2.41)."""
     if "cuda12" not in with_ or chroot.family != "fedora":
         return

@@ -6,15 +6,18 @@ expected; nothing downstream ever sees an unvalidated value.
 
 import datetime
 import re
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar, overload
 
 import yaml
 
 from ollama_rpm import grammar
+from ollama_rpm.errors import ConfigError
+from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.spec import backends as registry
 from ollama_rpm.spec import cpu_levels, source_table
-from ollama_rpm.errors import ConfigError
 from ollama_rpm.spec.version import parse_upstream
 
 ARCHES = registry.ARCHES
@@ -24,24 +27,30 @@ BACKENDS = registry.names()
 # packaging.yaml is a few KiB: a bound keeps a pathological file from eating memory.
 MAX_CONFIG_BYTES = 1 << 20
 
+# A grammar-style check: None when the value is acceptable, else what was expected.
+Check = Callable[[object], str | None]
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+_V = TypeVar("_V")
+
 
 @dataclass(frozen=True)
 class Backend:
     name: str
     enabled: bool
-    arches: tuple
+    arches: tuple[str, ...]
     runner_dir: str
-    gpu_targets: tuple
+    gpu_targets: tuple[str, ...]
     host_compiler: str
-    cmake_options: tuple          # ((name, value), ...) in file order
-    build_requires: tuple
-    requires: tuple
+    cmake_options: tuple[tuple[str, str], ...]  # (name, value) in file order
+    build_requires: tuple[str, ...]
+    requires: tuple[str, ...]
     supplements: str
-    bundled_runtimes: tuple       # globs, relative to the runner dir
-    requires_exclude: tuple = ()  # sonames kept out of the automatic Requires
+    bundled_runtimes: tuple[str, ...]      # globs, relative to the runner dir
+    requires_exclude: tuple[str, ...] = ()  # sonames kept out of the automatic Requires
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> bool:
         return registry.info(self.name).kind == "cuda"
 
 
@@ -68,7 +77,7 @@ class ChangelogEntry:
     evr: str
     date: datetime.date
     author: str
-    lines: tuple
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -83,51 +92,62 @@ class Config:
     license: str
     llama_cpp_tag: str
     ggml_license: str             # License of the ggml-only subpackages
-    bundled: tuple                # Bundled, in file order
-    replaces: tuple               # ((role, (names...)), ...): role "main" or a backend
-    go_test_skips: tuple          # GoTestSkip, in file order
+    bundled: tuple[Bundled, ...]  # in file order
+    replaces: tuple[tuple[str, tuple[str, ...]], ...]  # (role, names): role "main" or a backend
+    go_test_skips: tuple[GoTestSkip, ...]  # in file order
     llama_cpp_build_number: int   # N of the tag bN: llama.cpp's `git rev-list --count`
     llama_cpp_commit: str         # the tag's full commit id
     llama_cpp_install_manifest: Path  # upstream's recorded CPU install (names under lib/ollama)
-    llama_cpp_compat_patches: tuple
-    source_urls: tuple            # ((key, url), ...): ollama, llama_cpp
+    llama_cpp_compat_patches: tuple[str, ...]
+    source_urls: tuple[tuple[str, str], ...]  # (key, url): ollama, llama_cpp
     vendor_tarball: str
     go_min_version: str
-    go_libdir_variables: tuple
+    go_libdir_variables: tuple[str, ...]
     go_license: str               # what go-vendor-tools verifies against the vendored files
     patches_dir: str
-    backends: tuple               # Backend, in BACKENDS order
-    cpu_x86_64: tuple             # ((variant, level), ...)
-    cpu_aarch64: tuple
+    backends: tuple[Backend, ...]  # in BACKENDS order
+    cpu_x86_64: tuple[tuple[str, str], ...]  # (variant, level)
+    cpu_aarch64: tuple[str, ...]
     packager: str
-    changelog: tuple
+    changelog: tuple[ChangelogEntry, ...]  # newest first
     layout: str = "single"        # single (one spec, backends as %bcond) or split (a spec per backend)
 
     @property
-    def evr(self):
+    def evr(self) -> str:
         return f"{self.version}-{self.release}"
 
-    def backend(self, name):
+    def backend(self, name: str) -> Backend:
         return next(b for b in self.backends if b.name == name)
 
 
 class _Reader:
     """Typed access to one mapping of the YAML document, with dotted key names."""
 
-    def __init__(self, path, data, prefix=""):
+    def __init__(self, path: Path, data: dict[Any, Any], prefix: str = "") -> None:
         self.path, self.data, self.prefix = path, data, prefix
-        self.seen = set()
+        self.seen: set[str] = set()
 
-    def key(self, name):
+    def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def fail(self, name, message):
+    def fail(self, name: str, message: str) -> NoReturn:
         raise ConfigError(self.path, self.key(name), message)
 
-    def get(self, name, kind, expected, default=None, required=True):
+    # A key is required unless it has a default. The value has the type (one of the
+    # types) asked for, or the reader fails.
+    @overload
+    def get(self, name: str, kind: type[_T], expected: str, default: _T | None = None) -> _T: ...
+    @overload
+    def get(self, name: str, kind: tuple[type[_T], type[_U]], expected: str,
+            default: _T | _U | None = None) -> _T | _U: ...
+    @overload
+    def get(self, name: str, kind: tuple[type[_T], type[_U], type[_V]], expected: str,
+            default: _T | _U | _V | None = None) -> _T | _U | _V: ...
+
+    def get(self, name: str, kind: type[Any] | tuple[type[Any], ...], expected: str, default: Any = None) -> Any:
         self.seen.add(name)
         if name not in self.data:
-            if required:
+            if default is None:
                 self.fail(name, f"missing; expected {expected}")
             return default
         value = self.data[name]
@@ -136,40 +156,40 @@ class _Reader:
             self.fail(name, f"expected {expected}, got {_describe(value)}")
         return value
 
-    def check(self, name, value, check):
+    def check(self, name: str, value: _T, check: Check) -> _T:
         """Fail unless `value` matches its grammar kind (a grammar.* validator)."""
         problem = check(value)
         if problem:
             self.fail(name, f"expected {problem}, got {_describe(value)}")
         return value
 
-    def text(self, name, check=grammar.text, **kw):
-        if name not in self.data and not kw.get("required", True):
+    def text(self, name: str, check: Check = grammar.text, default: str | None = None) -> str:
+        """A string key, required unless it has a default (which is not checked)."""
+        if name not in self.data and default is not None:
             self.seen.add(name)
-            return kw.get("default")
-        value = self.get(name, str, check(None) or "a string", **kw)
+            return default
+        value = self.get(name, str, check(None) or "a string")
         return self.check(name, value, check)
 
-    def strings(self, name, check=grammar.text, expected="a list of strings", **kw):
-        value = self.get(name, list, expected, **kw)
-        if value is None:
-            return ()
+    def strings(self, name: str, check: Check = grammar.text, expected: str = "a list of strings",
+                required: bool = True) -> tuple[str, ...]:
+        value = self.get(name, list, expected, None if required else [])
         for index, item in enumerate(value):
             self.check(f"{name}[{index}]", item, check)
         return tuple(value)
 
-    def sub(self, name, required=True):
-        value = self.get(name, dict, "a mapping", default={}, required=required)
+    def sub(self, name: str, required: bool = True) -> "_Reader":
+        value = self.get(name, dict, "a mapping", None if required else {})
         return _Reader(self.path, value, f"{self.key(name)}.")
 
-    def reject_unknown(self):
+    def reject_unknown(self) -> None:
         unknown = sorted(set(self.data) - self.seen, key=str)
         if unknown:
             known = ", ".join(sorted(self.seen))
             self.fail(str(unknown[0]), f"unknown key; expected one of: {known}")
 
 
-def _describe(value):
+def _describe(value: object) -> str:
     if value is None:
         return "nothing"
     text = repr(value)
@@ -181,14 +201,15 @@ class _Loader(yaml.SafeLoader):
     """safe_load without aliases (an alias bomb expands to gigabytes) or duplicate keys
     (YAML keeps the last one silently)."""
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            # types-PyYAML leaves Parser.peek_event unannotated.
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here", mark)
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node, deep=False):
-        seen = set()
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
@@ -203,12 +224,12 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def yaml_load(text):
-    """Parse packaging.yaml text (raises yaml.YAMLError or ValueError)."""
-    return yaml.load(text, Loader=_Loader)
+def yaml_load(text: str) -> Any:
+    """Parse packaging.yaml text (raises yaml.YAMLError or ValueError): the document, unvalidated."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader, stricter still
 
 
-def load(path):
+def load(path: StrPath) -> Config:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -232,7 +253,9 @@ def load(path):
     return parse(path, data)
 
 
-def parse(path, data):
+def parse(path: StrPath, data: dict[Any, Any]) -> Config:
+    """Validate the YAML document `data` of the packaging.yaml at `path` (ConfigError naming the key)."""
+    path = Path(path)
     top = _Reader(path, data)
     name = top.text("name", grammar.name)
     raw_version = top.get("version", (str, int, float), "an upstream version like 0.32.15 or v0.33.0-rc2")
@@ -246,7 +269,7 @@ def parse(path, data):
         top.fail("release", f"expected a positive integer (at most 999999), got {_describe(release)}")
     summary = top.text("summary", grammar.summary)
     url = top.text("url", lambda value: grammar.url(value, https_only=True))
-    layout = top.text("layout", _layout_kind, required=False, default="single")
+    layout = top.text("layout", _layout_kind, default="single")
     license_ = top.text("license", grammar.spdx)
 
     llama = top.sub("llama_cpp")
@@ -257,7 +280,7 @@ def parse(path, data):
     commit = llama.text("commit", lambda v: None if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{40}", v)
                         else "the tag's full 40-hex git commit id")
     manifest = llama.text("install_manifest", grammar.relative_path)
-    manifest_path = Path(path).parent / manifest
+    manifest_path = path.parent / manifest
     if not manifest_path.is_file():
         llama.fail("install_manifest", f"expected an existing file, {manifest_path} is not one")
     compat_patches = llama.strings("compat_patches", grammar.patch_path,
@@ -268,7 +291,7 @@ def parse(path, data):
     llama.reject_unknown()
 
     sources = top.sub("sources")
-    source_urls = []
+    source_urls: list[tuple[str, str]] = []
     for key in ("ollama", "llama_cpp"):
         template = sources.get(key, str, "a URL (placeholders {upstream_version}, {llama_cpp_tag})")
         url_ = _format(sources, key, template, upstream_version=upstream_version, llama_cpp_tag=llama_tag,
@@ -277,7 +300,7 @@ def parse(path, data):
         sources.check(key, url_.rsplit("/", 1)[-1], lambda v: grammar.file_name(v, "a URL ending in a file name"))
         source_urls.append((key, url_))
     vendor = sources.get("vendor", str, "a file name (placeholder {upstream_version})",
-                         default="{name}-{upstream_version}-vendor.tar.bz2", required=False)
+                         default="{name}-{upstream_version}-vendor.tar.bz2")
     vendor = sources.check("vendor", _format(sources, "vendor", vendor, upstream_version=upstream_version,
                                              name=name), grammar.file_name)
     _check_source_names(sources, source_urls, vendor)
@@ -287,7 +310,7 @@ def parse(path, data):
     go_min = go.text("min_version", grammar.go_version)
     go_vars = go.strings("libdir_variables", grammar.go_variable,
                          "a list of Go variables (importpath.Name) set to the library dir")
-    go_license = go.text("license", grammar.spdx, required=False, default=license_)
+    go_license = go.text("license", grammar.spdx, default=license_)
     go_test_skips = _go_test_skips(go)
     go.reject_unknown()
     for key, part in [("go.license", go_license), ("llama_cpp.ggml_license", ggml_license)] + [
@@ -296,9 +319,9 @@ def parse(path, data):
         if missing:
             top.fail("license", f"does not cover {key} ({part!r}): {', '.join(missing)} missing")
 
-    patches_dir = top.text("patches_dir", grammar.relative_path, default="patches", required=False)
-    _check_patches(top, Path(path).parent, patches_dir)
-    _check_file_names(top, name, source_urls, vendor, Path(path).parent, patches_dir)
+    patches_dir = top.text("patches_dir", grammar.relative_path, default="patches")
+    _check_patches(top, path.parent, patches_dir)
+    _check_file_names(top, name, source_urls, vendor, path.parent, patches_dir)
     backends = _backends(top.sub("backends"))
     _check_backend_invariants(top, backends)
     replaces = _replaces(top.sub("replaces", required=False))
@@ -345,7 +368,7 @@ def parse(path, data):
 LAYOUTS = ("single", "split")
 
 
-def _layout_kind(value):
+def _layout_kind(value: object) -> str | None:
     """A grammar-style check: None when `value` is a layout name, else what is expected."""
     if value is None or value not in LAYOUTS:
         return "single or split (one spec, or a source package per GPU backend)"
@@ -355,27 +378,27 @@ def _layout_kind(value):
 _LICENSE_WORDS = {"AND", "OR", "WITH"}
 
 
-def license_ids(expression):
+def license_ids(expression: str) -> set[str]:
     """The license (and exception) identifiers an SPDX expression names."""
     return {w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", expression) if w not in _LICENSE_WORDS}
 
 
-def _bundled(llama):
-    items = llama.get("bundled", list, "a list of {name, version, license, path} mappings",
-                      default=[], required=False)
-    result, names = [], set()
+def _bundled(llama: _Reader) -> tuple[Bundled, ...]:
+    items = llama.get("bundled", list, "a list of {name, version, license, path} mappings", default=[])
+    result: list[Bundled] = []
+    names: set[str] = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             llama.fail(f"bundled[{index}]", f"expected a mapping, got {_describe(item)}")
         entry = _Reader(llama.path, item, f"{llama.key('bundled')}[{index}].")
         name = entry.text("name", grammar.name)
-        raw = entry.get("version", (str, int, float), "a version like 0.53.1", default="", required=False)
+        raw = entry.get("version", (str, int, float), "a version like 0.53.1", default="")
         version = str(raw)
         if version:
             entry.check("version", version, lambda v: grammar.name(v, "a version like 0.53.1"))
         lic = entry.text("license", grammar.spdx)
         where = entry.text("path", grammar.relative_path)
-        license_file = entry.text("license_file", grammar.relative_path, required=False, default="")
+        license_file = entry.text("license_file", grammar.relative_path, default="")
         entry.reject_unknown()
         if name in names:
             entry.fail("name", f"{name!r} is listed twice")
@@ -384,8 +407,8 @@ def _bundled(llama):
     return tuple(result)
 
 
-def _replaces(section):
-    result = []
+def _replaces(section: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    result: list[tuple[str, tuple[str, ...]]] = []
     for role in section.data:
         if role not in ("main", *registry.names()):
             section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(registry.names())}")
@@ -394,9 +417,9 @@ def _replaces(section):
     return tuple(result)
 
 
-def _go_test_skips(go):
-    items = go.get("test_skips", list, "a list of {test|tree, reason} mappings", default=[], required=False)
-    result = []
+def _go_test_skips(go: _Reader) -> tuple[GoTestSkip, ...]:
+    items = go.get("test_skips", list, "a list of {test|tree, reason} mappings", default=[])
+    result: list[GoTestSkip] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             go.fail(f"test_skips[{index}]", f"expected a mapping, got {_describe(item)}")
@@ -412,7 +435,7 @@ def _go_test_skips(go):
     return tuple(result)
 
 
-def _format(reader, key, template, **values):
+def _format(reader: _Reader, key: str, template: str, **values: str) -> str:
     try:
         return template.format(**values)
     except (KeyError, IndexError, ValueError, AttributeError) as error:
@@ -420,7 +443,7 @@ def _format(reader, key, template, **values):
         reader.fail(key, f"bad placeholder {error}; expected {names}")
 
 
-def _check_patches(top, root, patches_dir):
+def _check_patches(top: _Reader, root: Path, patches_dir: str) -> None:
     """patches_dir is a real directory inside the project and its *.patch entries are
     regular files: whatever lies there ends up inside the SRPM that Copr receives."""
     directory = root / patches_dir
@@ -447,7 +470,7 @@ _ARCHIVE = re.compile(r".+\.(tar\.(gz|bz2|xz|zst)|tgz|tbz2|txz|zip)$")
 _VENDOR_ARCHIVE = re.compile(r".+\.(tar\.(bz2|xz|zst)|tbz2|txz)$")
 
 
-def _check_source_names(section, source_urls, vendor):
+def _check_source_names(section: _Reader, source_urls: Sequence[tuple[str, str]], vendor: str) -> None:
     for key, url in source_urls:
         file_name = url.rsplit("/", 1)[-1]
         if not _ARCHIVE.fullmatch(file_name):
@@ -460,7 +483,8 @@ def _check_source_names(section, source_urls, vendor):
         section.fail("vendor", f"{vendor}: expected a .tar.bz2 or .tar.xz name")
 
 
-def _check_file_names(top, name, source_urls, vendor, base, patches_dir):
+def _check_file_names(top: _Reader, name: str, source_urls: Sequence[tuple[str, str]], vendor: str, base: Path,
+                      patches_dir: str) -> None:
     """Every Source, every Patch and the spec share one directory (SOURCES): each needs its own name."""
     owners = {f"{name}.spec": "the spec"}
     claims = [(f"sources.{key}", url.rsplit("/", 1)[-1]) for key, url in source_urls]
@@ -476,10 +500,10 @@ def _check_file_names(top, name, source_urls, vendor, base, patches_dir):
         owners[file_name] = key
 
 
-def _check_replaces(top, name, replaces):
+def _check_replaces(top: _Reader, name: str, replaces: Sequence[tuple[str, Sequence[str]]]) -> None:
     """A replaced package is another package: obsoleting this package or one of its own
     subpackages (or one name from two roles) would make rpm remove what it installs."""
-    seen = {}
+    seen: dict[str, str] = {}
     for role, names in replaces:
         for index, old in enumerate(names):
             if old == name or old.startswith(f"{name}-ggml-"):
@@ -491,7 +515,7 @@ def _check_replaces(top, name, replaces):
             seen[old] = role
 
 
-def _check_backend_invariants(top, backends):
+def _check_backend_invariants(top: _Reader, backends: Sequence[Backend]) -> None:
     """What the spec's backend parts take for granted."""
     for backend in backends:
         key = f"backends.{backend.name}"
@@ -509,14 +533,14 @@ def _check_backend_invariants(top, backends):
                                               f"{backend.host_compiler} (the spec requires it on Fedora)")
 
 
-def _no_duplicates(section, key, items, why):
+def _no_duplicates(section: _Reader, key: str, items: Sequence[str], why: str) -> None:
     for index, item in enumerate(items):
         if item in items[:index]:
             section.fail(f"{key}[{index}]", f"{item!r} is listed twice: {why}")
 
 
-def _backends(section):
-    result = []
+def _backends(section: _Reader) -> tuple[Backend, ...]:
+    result: list[Backend] = []
     for name in registry.names():
         b = section.sub(name)
         enabled = b.get("enabled", bool, "true or false (the %bcond default)")
@@ -527,8 +551,8 @@ def _backends(section):
                 b.fail(f"arches[{index}]", f"expected one of {', '.join(possible)}, got {arch!r}")
         runner_dir = b.text("runner_dir", lambda v: grammar.file_name(v, "a directory name like cuda_v12"))
         targets = b.strings("gpu_targets", grammar.gpu_target, "a list of GPU architectures", required=False)
-        host_compiler = b.text("host_compiler", grammar.absolute_path, required=False, default="")
-        options = b.get("cmake_options", dict, "a mapping of CMake cache variables", default={}, required=False)
+        host_compiler = b.text("host_compiler", grammar.absolute_path, default="")
+        options = b.get("cmake_options", dict, "a mapping of CMake cache variables", default={})
         for key, value in options.items():
             problem = grammar.cmake_name(key)
             if problem:
@@ -540,7 +564,7 @@ def _backends(section):
             cmake_options=tuple(options.items()),
             build_requires=b.strings("build_requires", grammar.dependency, required=False),
             requires=b.strings("requires", grammar.dependency, required=False),
-            supplements=b.text("supplements", grammar.reverse_rich_dependency, required=False, default=""),
+            supplements=b.text("supplements", grammar.reverse_rich_dependency, default=""),
             bundled_runtimes=b.strings("bundled_runtimes", grammar.runtime_glob, "a list of file globs",
                                        required=False),
             requires_exclude=b.strings("requires_exclude", grammar.soname, "a list of library sonames like libcuda.so.1",
@@ -551,7 +575,7 @@ def _backends(section):
             _check_cuda(b, result[-1])
     section.reject_unknown()
     # Every backend installs into its own runner dir, so CUDA 12 and 13 can be installed together.
-    seen = {}
+    seen: dict[str, str] = {}
     for backend in result:
         if backend.runner_dir in seen:
             section.fail(f"{backend.name}.runner_dir", f"{backend.runner_dir!r} is also backends.{seen[backend.runner_dir]}'s; "
@@ -564,7 +588,7 @@ def _backends(section):
 _CUDA_MIN_ARCH = {13: 75}
 
 
-def _check_cuda(section, backend):
+def _check_cuda(section: _Reader, backend: Backend) -> None:
     """The runner dir, the nvcc package, the compiler path and the architectures
     must all name one CUDA major, or nvcc fails deep inside %build."""
     runner = re.fullmatch(r"cuda_v([0-9]+)", backend.runner_dir)
@@ -591,8 +615,8 @@ def _check_cuda(section, backend):
             section.fail(f"gpu_targets[{index}]", f"CUDA {major} has no {target}: its oldest architecture is {floor}")
 
 
-def _x86_variants(section):
-    result = []
+def _x86_variants(section: _Reader) -> tuple[tuple[str, str], ...]:
+    result: list[tuple[str, str]] = []
     for variant, level in section.data.items():
         section.seen.add(variant)
         if isinstance(level, dict):
@@ -624,7 +648,7 @@ def _x86_variants(section):
     return tuple(result)
 
 
-def _x86_long_form(section, variant, data):
+def _x86_long_form(section: _Reader, variant: str, data: dict[Any, Any]) -> tuple[str, tuple[str, ...]]:
     if grammar.name(variant):
         section.fail(str(variant)[:40], f"expected {grammar.name(variant)}")
     entry = _Reader(section.path, data, f"{section.key(variant)}.")
@@ -638,7 +662,7 @@ def _x86_long_form(section, variant, data):
     return level, features
 
 
-def _author(value):
+def _author(value: object) -> str | None:
     kind = "Name <e-mail>"
     match = re.fullmatch(r"(.+) <([^<>]+)>", value) if isinstance(value, str) else None
     if not match:
@@ -646,11 +670,11 @@ def _author(value):
     return grammar.person(match.group(1)) or grammar.email(match.group(2))
 
 
-def _changelog(top, packager):
+def _changelog(top: _Reader, packager: str) -> tuple[ChangelogEntry, ...]:
     entries = top.get("changelog", list, "a list of entries (version, date, text)")
     if not entries:
         top.fail("changelog", "expected at least one entry")
-    result = []
+    result: list[ChangelogEntry] = []
     for index, raw in enumerate(entries):
         where = f"changelog[{index}]"
         if not isinstance(raw, dict):
@@ -669,10 +693,10 @@ def _changelog(top, packager):
             entry.fail("text", "expected non-empty lines")
         for line_no, line in enumerate(lines):
             entry.check(f"text[{line_no}]", line, grammar.changelog_line)
-        author = entry.text("author", _author, required=False, default=packager)
+        author = entry.text("author", _author, default=packager)
         entry.reject_unknown()
         result.append(ChangelogEntry(evr=evr, date=date, author=author, lines=lines))
-    for newer, older in zip(result, result[1:]):
+    for newer, older in zip(result, result[1:], strict=False):
         if newer.date < older.date:
             top.fail("changelog", f"entries must be newest first; {newer.evr} is older than {older.evr}")
     return tuple(result)

@@ -6,11 +6,15 @@ declarative, and so the same data drives `srpm` (which local files to copy).
 
 import re
 import textwrap
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ollama_rpm.spec import backends as registry
 from ollama_rpm.spec import cpu_levels, manifest, source_table
-from ollama_rpm.spec.config import LAYOUTS
+from ollama_rpm.spec.config import LAYOUTS, Backend, Config
+
+# What the template reads: plain values, lists and mappings of them.
+TemplateData = dict[str, object]
 
 LEVEL_CPUS = {
     "v1": "any x86-64 processor",
@@ -23,8 +27,8 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def cpu_level_packages(config):
-    by_level = {}
+def cpu_level_packages(config: Config) -> list[TemplateData]:
+    by_level: dict[str, list[str]] = {}
     for variant, level in config.cpu_x86_64:
         by_level.setdefault(level, []).append(variant)
     present = [level for level in cpu_levels.LEVELS if level in by_level]
@@ -38,13 +42,13 @@ def cpu_level_packages(config):
             for index, level in enumerate(present)]
 
 
-def _variants_description(cpus, variants):
+def _variants_description(cpus: str, variants: Sequence[str]) -> str:
     text = (f"ggml CPU backend variants that run on {cpus}: {', '.join(variants)}. "
             "Ollama loads the fastest variant the processor supports.")
     return textwrap.fill(text, width=79)
 
 
-def backend_data(backend, config=None):
+def backend_data(backend: Backend, config: Config | None = None) -> TemplateData:
     info = registry.info(backend.name)
     toolkit = info.toolkit
     kind = toolkit.kind
@@ -102,42 +106,42 @@ def backend_data(backend, config=None):
     }
 
 
-def _compat_gcc_packages(backend):
+def _compat_gcc_packages(backend: Backend) -> set[str]:
     """The BuildRequires that provide the host compiler (/usr/bin/g++-15 -> gcc15-c++)."""
     match = re.search(r"(?:g\+\+|gcc|c\+\+)-(\d+)$", backend.host_compiler or "")
     return {f"gcc{match.group(1)}-c++", f"gcc{match.group(1)}"} if match else set()
 
 
-def _soname_regex(soname):
+def _soname_regex(soname: str) -> str:
     """libcuda.so.1 -> the regex (spec-escaped) matching rpm's libcuda.so.1()(64bit)."""
     return "^" + soname.replace(".", "\\\\.") + "\\\\("
 
 
-def _cmake_value(value):
+def _cmake_value(value: str) -> str:
     """Quote a CMake value for the shell when it holds spaces or list separators."""
     return f'"{value}"' if any(c in value for c in " ;") else value
 
 
-def replaces(config):
+def replaces(config: Config) -> dict[str, list[str]]:
     """Fedora package names each role takes over: {"main": [...], backend: [...]}."""
     return {role: list(names) for role, names in config.replaces}
 
 
-def bundled(config):
+def bundled(config: Config) -> list[str]:
     """`bundled(name) = version`; code that declares no version gets the llama.cpp
     tag it is pinned at (rpmlint warns about unversioned Provides)."""
     return [f"bundled({b.name}) = {b.version or '%{llama_cpp_tag}'}" for b in config.bundled]
 
 
-def llama_cpp_license_files(config):
+def llama_cpp_license_files(config: Config) -> list[str]:
     """llama.cpp's LICENSE and the license texts of the code it bundles."""
     return ["LICENSE", *(b.license_file for b in config.bundled if b.license_file)]
 
 
-def go_check_args(config):
+def go_check_args(config: Config) -> list[TemplateData]:
     """The %gocheck2 options of the skip list, each with its reason for a comment."""
     flags = {"test": "-s", "tree": "-t"}
-    result = []
+    result: list[TemplateData] = []
     for skip in config.go_test_skips:
         arg = f"{flags[skip.kind]} '{skip.value}'"
         comment = textwrap.wrap(f"{arg}: {skip.reason}", width=75, break_long_words=False,
@@ -146,8 +150,8 @@ def go_check_args(config):
     return result
 
 
-def changelog(config):
-    result = []
+def changelog(config: Config) -> list[TemplateData]:
+    result: list[TemplateData] = []
     for entry in config.changelog:
         day = _DAYS[entry.date.weekday()]
         month = _MONTHS[entry.date.month - 1]
@@ -170,15 +174,15 @@ class SpecPackage:
     layout: str = "single"
 
     @property
-    def spec_file(self):
+    def spec_file(self) -> str:
         return f"{self.name}.spec"
 
     @property
-    def main(self):
+    def main(self) -> bool:
         return not self.backend
 
 
-def packages(config, layout=None):
+def packages(config: Config, layout: str | None = None) -> list[SpecPackage]:
     """The source packages of `layout` (default: packaging.yaml's), main first."""
     layout = layout or config.layout
     if layout not in LAYOUTS:
@@ -190,7 +194,8 @@ def packages(config, layout=None):
                      for b in config.backends]
 
 
-def backend_builds(config, package, arch, with_=(), without=()):
+def backend_builds(config: Config, package: SpecPackage, arch: str, with_: Collection[str] = (),
+                   without: Collection[str] = ()) -> bool:
     """Whether a split backend spec is built for `arch` given --with/--without
     (the %bcond defaults of the single layout: packaging.yaml's `enabled`)."""
     backend = config.backend(package.backend)
@@ -198,7 +203,8 @@ def backend_builds(config, package, arch, with_=(), without=()):
     return wanted and arch in backend.arches
 
 
-def build(config, package=None, table=None):
+def build(config: Config, package: SpecPackage | None = None,
+          table: source_table.SourceTable | None = None) -> TemplateData:
     """Everything the template needs, as plain dicts/lists/strings, for one
     source package of the layout (default: the single-layout ollama spec); the
     source table as its typed entries: `sources`/`patches` to iterate, `source.<role>`."""
@@ -210,6 +216,8 @@ def build(config, package=None, table=None):
     own = next((b for b in all_backends if b["name"] == package.backend), None)
     if package.main:
         built = all_backends if package.layout == "single" else []
+    elif own is None:   # a SpecPackage made by hand for a backend packaging.yaml lacks
+        raise ValueError(f"backend {package.backend!r}")
     else:
         built = [own]
     return {

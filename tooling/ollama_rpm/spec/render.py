@@ -6,13 +6,17 @@ from pathlib import Path
 import jinja2
 
 from ollama_rpm import atomic, project
+from ollama_rpm.errors import ConfigError
+from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import context as spec_context
 from ollama_rpm.spec import source_table
-from ollama_rpm.errors import ConfigError
+from ollama_rpm.spec.config import Config
+from ollama_rpm.spec.context import SpecPackage
+from ollama_rpm.spec.source_table import SourceTable
 
 
-def environment(root):
+def environment(root: StrPath) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         undefined=jinja2.StrictUndefined,   # a typo in the template is an error, not ""
@@ -23,7 +27,8 @@ def environment(root):
     )
 
 
-def render_text(root, config, table=None, package=None):
+def render_text(root: StrPath, config: Config, table: SourceTable | None = None,
+                package: SpecPackage | None = None) -> str:
     """The spec of one source package (default: the single layout's ollama.spec);
     `table`: the source table when the caller has built it already."""
     root = Path(root)
@@ -31,12 +36,13 @@ def render_text(root, config, table=None, package=None):
         template = environment(root).get_template(project.TEMPLATE_NAME)
         return template.render(**spec_context.build(config, package, table))
     except jinja2.TemplateSyntaxError as error:
-        raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message) from None
+        raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message or str(error)) from None
     except jinja2.UndefinedError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, None, f"undefined value: {error.message}") from None
 
 
-def render_specs(root, config, layout=None, table=None):
+def render_specs(root: StrPath, config: Config, layout: str | None = None,
+                 table: SourceTable | None = None) -> list[tuple[SpecPackage, str]]:
     """[(SpecPackage, spec text)] of every source package of the layout, main first:
     the same template rendered once per package, from one source table."""
     table = table or source_table.build(config)
@@ -44,17 +50,17 @@ def render_specs(root, config, layout=None, table=None):
             for package in spec_context.packages(config, layout)]
 
 
-def load_and_render(root, config_path=None):
+def load_and_render(root: StrPath, config_path: StrPath | None = None) -> tuple[Config, str]:
     root = Path(root)
     config = config_mod.load(config_path or root / project.CONFIG_NAME)
     return config, render_text(root, config)
 
 
-def write(output, text):
+def write(output: StrPath, text: str) -> None:
     atomic.write_text(output, text)
 
 
-def drift(output, text):
+def drift(output: StrPath, text: str) -> str:
     """Unified diff between the spec on disk and `text`; "" when identical."""
     output = Path(output)
     current = atomic.read_text(output) if output.exists() else ""

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ SUFFIXES = (".spec", ".rpm")
 __all__ = ["lint_paths", "default_paths", "Report", "FileResult"]
 
 
-def default_paths(project_root, resultdir=None):
+def default_paths(project_root: StrPath, resultdir: StrPath | None = None) -> list[Path]:
     """The project's ollama.spec (and a split layout's ollama-ggml-<backend>.spec
     files), then every *.rpm under the result dir (sorted)."""
     root = Path(project_root)
@@ -145,11 +145,11 @@ def lint_paths(paths: Iterable[StrPath], project_root: StrPath, *, macros: Itera
     return Report(files=results, strict=strict)
 
 
-def _package_names(paths, env):
+def _package_names(paths: Iterable[StrPath], env: Mapping[str, str]) -> set[str]:
     """NAMEs of the RPMs (binary and source) and specs among paths. A split layout's
     ollama-ggml-<backend> source package counts as its backend being there: the
     main package then never obsoletes it."""
-    names = set()
+    names: set[str] = set()
     for path in paths:
         name = Path(path).name
         if name.endswith(".rpm"):
