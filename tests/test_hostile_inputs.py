@@ -319,3 +319,17 @@ def test_unwritable_file_systems_keep_the_old_file(project, small_fs, prepare, c
     refused(["render", "-o", small_fs / "old.spec"], cwd=project, code=code, needle=needle, watch=small_fs)
     assert (small_fs / "old.spec").read_text() == "old content\n"
     assert sorted(p.name for p in small_fs.iterdir()) in (["filler", "old.spec"], ["old.spec"])
+
+
+def test_a_ctrl_c_wrapped_by_python_is_still_an_interruption():
+    """Ctrl-C while a dataclass is created reaches the top as RuntimeError (from
+    __set_name__) with the KeyboardInterrupt as its cause: exit 130 all the same."""
+    from ollama_rpm import cli
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as inner:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from inner
+    except RuntimeError as wrapped:
+        assert cli._classify(wrapped) == (130, "interrupted")
+    assert cli._classify(RuntimeError("plain"))[0] != 130

@@ -1,7 +1,11 @@
+import atexit
 import os
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
+
+from ollama_rpm.errors import EXIT_INTERRUPTED
 
 
 def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
@@ -21,10 +25,27 @@ if (os.environ.pop("OLLAMA_RPM_SIGINT_DEFERRED", None) == "1"
 # Ctrl-C while the command modules (and jinja2, yaml: requests, git and rich load only
 # when a command needs them) are still importing is as much an interruption as one
 # later on: no traceback either way.
+def _exit(code: int) -> NoReturn:
+    """Exit with `code`. After an interruption, CPython (3.11) may end the process
+    with SIGINT instead, even though we caught the KeyboardInterrupt: one raised
+    inside exec() of a string (dataclasses build their methods that way while a
+    module imports) sets its "unhandled KeyboardInterrupt" flag for good. So an
+    interrupted run finishes the clean-up itself and leaves without that check."""
+    if code != EXIT_INTERRUPTED:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 try:
     from ollama_rpm.cli import main
 except KeyboardInterrupt:
     print("ollama-rpm: interrupted", file=sys.stderr)
-    raise SystemExit(130) from None
+    _exit(EXIT_INTERRUPTED)
 
-raise SystemExit(main())
+_exit(main())

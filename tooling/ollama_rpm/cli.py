@@ -23,13 +23,13 @@ from ollama_rpm.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_INTEGRITY,
+    EXIT_INTERRUPTED,
     EXIT_NETWORK,
     EXIT_OK,
     EXIT_TOOL,
     OllamaRpmError,
 )
 
-EXIT_INTERRUPTED = 130
 # What each exit code of errors.py means, for every subcommand's --help.
 EXIT_MEANINGS = {
     EXIT_OK: "success",
@@ -129,9 +129,21 @@ def _os_error(error: OSError) -> str:
     return f"{where}{error.strerror or type(error).__name__}"
 
 
+def _interrupted(error: BaseException | None) -> bool:
+    """A KeyboardInterrupt, or one that Python wrapped on its way up (a Ctrl-C
+    during class creation surfaces as RuntimeError from __set_name__)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _classify(error: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) of an exception that reached the top."""
-    if isinstance(error, KeyboardInterrupt):
+    if _interrupted(error):
         return EXIT_INTERRUPTED, "interrupted"
     if isinstance(error, OllamaRpmError):
         return error.exit_code, str(error)
@@ -160,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except (KeyboardInterrupt, Exception) as error:
-        if isinstance(error, KeyboardInterrupt):
+        if _interrupted(error):
             # A command may have routed SIGINT through its own handler and put the
             # previous one back while unwinding: a second Ctrl-C from here on must
             # not cut the report short or kill the interpreter on its way out.

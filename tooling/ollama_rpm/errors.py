@@ -11,6 +11,7 @@ EXIT_CONFIG = 2          # bad input: config, arguments, unreadable files
 EXIT_TOOL = 3            # an external tool is missing or crashed
 EXIT_NETWORK = 4         # download / API failure
 EXIT_INTEGRITY = 5       # checksum mismatch, unsafe archive
+EXIT_INTERRUPTED = 130   # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 class OllamaRpmError(Exception):
