@@ -20,7 +20,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(REPO / "tooling"), str(REPO / "tests")]
 
 from fixture import upstream  # noqa: E402
-from fixture.project import make_fixture_project, march_macros  # noqa: E402
+from fixture.project import make_served_fixture_project, march_macros  # noqa: E402
 
 STANDIN = REPO / "tests" / "support" / "fedora-macros.standin"
 
@@ -28,11 +28,7 @@ STANDIN = REPO / "tests" / "support" / "fedora-macros.standin"
 def main():
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bench-") as tmp:
         tmp = Path(tmp)
-        served = tmp / "served"
-        served.mkdir()
-        ollama = upstream.make_ollama_tarball(served)
-        llama = upstream.make_llama_cpp_tarball(served)
-        project, _ = make_fixture_project(tmp / "project", ollama.as_uri(), llama.as_uri())
+        project = make_served_fixture_project(tmp)
         march = march_macros(tmp / "march.macros")
         env = dict(upstream.go_offline_env(), PYTHONPATH=str(REPO / "tooling"), CI="true",
                    OLLAMA_RPM_CACHE=str(tmp / "cache"))

@@ -29,7 +29,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(REPO / "tooling"), str(REPO / "tests")]
 
 from fixture import upstream  # noqa: E402
-from fixture.project import make_fixture_project  # noqa: E402
+from fixture.project import make_served_fixture_project  # noqa: E402
 
 STANDIN = REPO / "tests" / "support" / "fedora-macros.standin"
 # PlainDisplay's lines: "[<label>] building: ..." and "[<label>] done: ..."; the split
@@ -44,11 +44,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bench-layouts-") as tmp:
         tmp = Path(tmp)
-        served = tmp / "served"
-        served.mkdir()
-        ollama = upstream.make_ollama_tarball(served)
-        llama = upstream.make_llama_cpp_tarball(served)
-        project, _ = make_fixture_project(tmp / "project", ollama.as_uri(), llama.as_uri())
+        project = make_served_fixture_project(tmp)
         env = dict(upstream.go_offline_env(), PYTHONPATH=str(REPO / "tooling"), CI="true",
                    OLLAMA_RPM_CACHE=str(tmp / "cache"))
         for label, cli in (("sources", ["sources", "--update-lock"]), ("vendor", ["vendor", "--update-lock"])):

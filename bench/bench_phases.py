@@ -42,7 +42,7 @@ sys.path[:0] = [str(REPO / "tooling"), str(REPO / "tests")]
 
 from conftest import copy_project, load_yaml, write_yaml  # noqa: E402
 from fixture import upstream  # noqa: E402
-from fixture.project import make_fixture_project  # noqa: E402
+from fixture.project import make_served_fixture_project  # noqa: E402
 
 STANDIN = REPO / "tests" / "support" / "fedora-macros.standin"
 TIMER = HERE / "phase_timer.py"
@@ -82,11 +82,7 @@ def cli(args, cwd, env, label, check=True):
 
 
 def fixture_project(tmp: Path):
-    served = tmp / "served"
-    served.mkdir(exist_ok=True)
-    ollama = upstream.make_ollama_tarball(served)
-    llama = upstream.make_llama_cpp_tarball(served)
-    project, _ = make_fixture_project(tmp / "project", ollama.as_uri(), llama.as_uri())
+    project = make_served_fixture_project(tmp)
     env = dict(upstream.go_offline_env())
     return project, env, ["--without", "rocm"], []
 

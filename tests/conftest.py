@@ -1,5 +1,6 @@
 """Shared test helpers: the project checkout, Fedora macro stand-ins, scratch projects."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,15 @@ def rendered(tmp_path_factory):
 
 #: NVIDIA's nvcc as .ci/bootstrap installs it from PyPI (.ci/cuda-wheels).
 BOOTSTRAP_NVCC = REPO / ".cache" / "cuda" / "nvidia" / "cu13" / "bin" / "nvcc"
+
+
+def find_nvcc():
+    """NVIDIA's nvcc: $CUDACXX, /usr/local/cuda, PATH, then the one .ci/bootstrap installs."""
+    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
+                      str(BOOTSTRAP_NVCC)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 # Skips that are right on a Debian CI machine: what it cannot have (mock, the
 # real upstream tarballs, a GPU) or cannot do (root reads every file). Any other

@@ -34,7 +34,7 @@ import sys
 
 import pytest
 
-from conftest import BOOTSTRAP_NVCC, REPO, STANDIN_MACROS
+from conftest import REPO, STANDIN_MACROS, find_nvcc
 from cuda_fatbin import (
     cmake_arch_expectation,
     cuobjdump_archs,
@@ -60,15 +60,7 @@ BUNDLED = ("libcudart", "libcublas")
 DRIVER = "libcuda.so.1"
 
 
-def _nvcc():
-    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
-                      str(BOOTSTRAP_NVCC)):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-NVCC = _nvcc()
+NVCC = find_nvcc()
 # nvcc 13 accepts GCC up to 15, CUDA 12.x not Fedora 42+'s GCC 15: name one it knows.
 HOST_CXX = shutil.which("g++-12") or shutil.which("g++")
 

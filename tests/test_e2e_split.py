@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import STANDIN_MACROS, run_cli
+from conftest import STANDIN_MACROS, find_nvcc, run_cli
 from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names, rpm_query
 from fixture import upstream
 from ollama_rpm.check.lint import lint_paths
@@ -153,18 +153,7 @@ def test_smoke_checks_the_combined_install(split):
 
 # --- CUDA: the backend package built with NVIDIA's nvcc (no GPU needed) --------------
 
-def _nvcc():
-    import os
-
-    from conftest import BOOTSTRAP_NVCC
-    for candidate in (os.environ.get("CUDACXX"), "/usr/local/cuda/bin/nvcc", shutil.which("nvcc"),
-                      str(BOOTSTRAP_NVCC)):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-NVCC = _nvcc()
+NVCC = find_nvcc()
 
 
 @pytest.fixture(scope="module")
