@@ -41,6 +41,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(REPO / "tooling"), str(REPO / "tests")]
 
 from conftest import copy_project, load_yaml, write_yaml  # noqa: E402
+from e2e_support import machine_test_skips  # noqa: E402
 from fixture import upstream  # noqa: E402
 from fixture.project import make_served_fixture_project  # noqa: E402
 
@@ -96,6 +97,8 @@ def real_project(tmp: Path, sources: Path):
         if not tarball.is_file():
             sys.exit(f"OLLAMA_RPM_REAL_SOURCES: {tarball} not found")
         cfg["sources"][key] = tarball.resolve().as_uri()
+    cfg["go"]["test_skips"] = [*cfg["go"].get("test_skips", []),
+                               *machine_test_skips(sources / f"ollama-{version}.tar.gz", str(version).lstrip("v"))]
     write_yaml(project / "packaging.yaml", cfg)
     return project, {}, ["--without", "rocm", "--without", "vulkan"], []
 

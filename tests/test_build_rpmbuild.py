@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +242,58 @@ def test_rpmbuild_ccache_dry_run_names_the_cache_and_tree(project, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"env CCACHE_DIR={tmp_path}/cc 'PATH=/usr/lib")
     assert f"--define '_topdir {tmp_path}/cache/rpmbuild-ccache/{host_arch()}'" in proc.stdout
+
+
+GOCACHE_SPEC = """\
+Name:           gocached
+Version:        1.0
+Release:        1
+Summary:        A package that asks Go for its build cache
+License:        MIT
+BuildArch:      noarch
+
+%description
+Records where go would cache its builds.
+
+%build
+echo "gocache=$(go env GOCACHE)"
+test -z "$(ls -A "$(go env GOCACHE)" 2>/dev/null)" && echo "gocache-empty=yes"
+echo built > out.txt
+
+%install
+install -Dpm 0644 out.txt %{buildroot}%{_datadir}/gocached/out.txt
+
+%files
+%{_datadir}/gocached/out.txt
+"""
+
+
+@pytest.mark.slow  # rpmbuild
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs go")
+@pytest.mark.parametrize("ccache", [False, True], ids=["plain", "ccache"])
+def test_rpmbuild_gives_go_an_empty_build_cache_of_its_own(project, tmp_path, ccache):
+    if ccache and shutil.which("ccache") is None:
+        pytest.skip("needs ccache")
+    work = tmp_path / "srpm-gocached"
+    work.mkdir()
+    (work / "gocached.spec").write_text(GOCACHE_SPEC)
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
+                    "--define", f"_sourcedir {work}", str(work / "gocached.spec")], check=True, capture_output=True)
+    (srpm,) = work.glob("*.src.rpm")
+    users_cache = tmp_path / "users-go-build"
+    users_cache.mkdir()
+    (users_cache / "README").write_text("the user's own cache\n")
+    env = {"CI": "true", "GOCACHE": str(users_cache), "CCACHE_DIR": str(tmp_path / "ccache"),
+           "OLLAMA_RPM_CACHE": str(tmp_path / "cache")}
+    proc = run_cli("build", "--engine", "rpmbuild", "--nodeps", "--macros", STANDIN_MACROS,
+                   *(["--ccache"] if ccache else []), "--outdir", tmp_path / "out", "--srpm", srpm,
+                   cwd=project, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = (tmp_path / "out" / host_arch() / "build.log").read_text()
+    gocache = next(line.split("=", 1)[1] for line in log.splitlines() if line.startswith("gocache="))
+    # Not the caller's cache: one inside the build's own tree, empty at the start
+    # and gone with the tree after a successful build.
+    assert gocache != str(users_cache) and gocache.endswith("/GOCACHE")
+    assert "gocache-empty=yes" in log
+    assert not Path(gocache).exists()
+    assert (users_cache / "README").exists()

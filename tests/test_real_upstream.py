@@ -32,14 +32,13 @@ import json
 import os
 import re
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
-from e2e_support import rpm_names, rpm_query
+from e2e_support import machine_test_skips, rpm_names, rpm_query
 from fakes import FileServer
 from ollama_rpm.spec import manifest
 
@@ -76,23 +75,6 @@ EXPECTED_PACKAGES = {"ollama", *(f"ollama-ggml-cpu-x86_64-{level}" for level in 
 INSTALLED_LINE = re.compile(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(LIBDIR) + r"/([^/\s]+)$")
 
 
-def _machine_test_skips():
-    """Go tests that fail for reasons of this machine, not of the package: rpmbuild
-    runs as root here (mock and Koji build as an unprivileged user, where the
-    permission tests pass), and the mirror the tarball was made from lacks a few
-    large test-data blobs. Skipped only in the scratch copy, never in packaging.yaml."""
-    skips = []
-    if os.geteuid() == 0:
-        skips.append({"test": "^TestWriteWithBackup_(FailsIfBackupFails|PermissionDenied|FileUnreadableButDirWritable)$",
-                      "reason": "root ignores the file modes these tests rely on (this machine builds as root)"})
-    with tarfile.open(Path(os.environ[SOURCES_ENV]) / TARBALLS[0]) as tar:
-        names = set(tar.getnames())
-    if f"ollama-{VERSION}/tokenizer/testdata/gemma2/tokenizer.model" not in names:
-        skips.append({"test": "^TestSentencePieceEncode$",
-                      "reason": "the tarball made from the mirror lacks tokenizer/testdata/gemma2/tokenizer.model"})
-    return skips
-
-
 class _Project:
     """A scratch copy of this project whose two Source URLs point at the real
     tarballs, served on 127.0.0.1; `step` runs one `ollama-rpm` command, timed."""
@@ -107,7 +89,8 @@ class _Project:
         cfg = load_yaml(self.root / "packaging.yaml")
         cfg["sources"]["ollama"] = self.server.file_url("/ollama-{upstream_version}.tar.gz")
         cfg["sources"]["llama_cpp"] = self.server.file_url("/llama.cpp-{llama_cpp_tag}.tar.gz")
-        cfg["go"]["test_skips"] = [*cfg["go"].get("test_skips", []), *_machine_test_skips()]
+        cfg["go"]["test_skips"] = [*cfg["go"].get("test_skips", []),
+                                    *machine_test_skips(Path(os.environ[SOURCES_ENV]) / TARBALLS[0], VERSION)]
         write_yaml(self.root / "packaging.yaml", cfg)
         # One cache for every run in the work directory: downloads, the vendor
         # tarball and ccache (its fixed build tree's path must not change, or

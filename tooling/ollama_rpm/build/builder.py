@@ -269,6 +269,10 @@ def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], withou
     if ccache is not None:
         Path(ccache.cache_dir).mkdir(parents=True, exist_ok=True)
         env = ccache.env(env)
+    # Go's build cache starts empty in every build, as in mock (a fresh /builddir):
+    # the user's ~/.cache/go-build would skip compiles and, worse, replay cached
+    # `go test` results in %check instead of running the tests.
+    env["GOCACHE"] = str(Path(topdir).resolve() / "GOCACHE")
     try:
         return _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display,
                          arch, env, defines, label)
