@@ -187,3 +187,21 @@ def test_srpm_with_a_config_elsewhere_uses_its_patches_files_and_lock(project, e
             check=True)
     listed = set(rpm_query(tmp_path / "out" / "ollama-0.32.15-1.src.rpm", "-l").split())
     assert "0001-elsewhere.patch" in listed and TEST_PATCH not in listed
+
+
+def test_a_backend_package_alone_needs_no_go_modules_or_project_files(project, env, tmp_path):
+    # As Copr's make_srpm asks for one package, in a fresh source directory: the
+    # backend spec's Sources are the two tarballs, so nothing is vendored or copied.
+    fresh = tmp_path / "SOURCES"
+    proc = run_cli("srpm", "--layout", "split", "--package", "ollama-ggml-vulkan", "--outdir", tmp_path / "one",
+                   "--source-dir", fresh, cwd=project, env=env, check=True)
+    srpm = tmp_path / "one" / "ollama-ggml-vulkan-0.32.15-1.src.rpm"
+    assert proc.stdout.strip() == str(srpm)
+    backend_files = {"ollama-ggml-vulkan.spec", OLLAMA_TARBALL, LLAMA_TARBALL}
+    assert set(rpm_query(srpm, "-l").split()) == backend_files
+    assert {p.name for p in fresh.iterdir()} == backend_files
+    assert "vendored" not in proc.stderr and "copied" not in proc.stderr
+    # The main package, into the same directory, still gets its Go modules and project files.
+    run_cli("srpm", "--layout", "split", "--package", "ollama", "--outdir", tmp_path / "main",
+            "--source-dir", fresh, cwd=project, env=env, check=True)
+    assert {VENDOR_TARBALL, "ollama.service", "go-vendor-tools.toml"} <= {p.name for p in fresh.iterdir()}

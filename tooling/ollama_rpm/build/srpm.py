@@ -108,12 +108,16 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
     atomic.check_output_dir(source_dir, "--source-dir")
     for spec_package, text in specs:
         check_spec_target(root, config, text, source_dir, spec_package.spec_file)
-    # One SourceSet for every spec: the backend specs' Sources are a subset of the main one's.
+    # One SourceSet for every spec: the backend specs' Sources are a subset of the main one's
+    # (the two tarballs), so a backend package alone needs no Go modules and no project files.
     sset = sources.resolve(config, source_dir, table=table)
-    sources.check_project_files(sset)
+    needs_main = any(not spec_package.backend for spec_package, _ in specs)
+    if needs_main:
+        sources.check_project_files(sset)
     inputs = list(sources.fetch_url_sources(sset, report=report).values())
-    inputs.append(vendor.ensure_vendor(sset, report=report))
-    inputs += sources.copy_project_files(sset, report=report)
+    if needs_main:
+        inputs.append(vendor.ensure_vendor(sset, report=report))
+        inputs += sources.copy_project_files(sset, report=report)
     written = [write_spec(root, config, text, source_dir, spec_package.spec_file) for spec_package, text in specs]
     # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
     for path in [*written, *inputs]:
