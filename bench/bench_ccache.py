@@ -8,7 +8,8 @@ One SRPM (the fixture's, or the real trees' as in bench_phases.py), built three
 times into fresh result directories: without ccache, with --ccache and an empty
 cache (cold), with --ccache again (warm). Prints wall and CPU seconds of each,
 the warm/cold ratio and ccache's hit counts. The cache lives in a temporary
-directory; nothing outside it is touched but Go's build cache.
+directory and nothing outside it is touched (each build has its own Go build
+cache, as in mock). .ci/run prints these figures for the fixture after the tests.
 """
 
 import os

@@ -16,7 +16,7 @@ from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL, UsageError
 from ollama_rpm.spec import config as config_mod
 from ollama_rpm.spec import context as spec_context
-from ollama_rpm.spec.backends import Chroot
+from ollama_rpm.spec.backends import DEFAULT_CHROOT, Chroot
 from ollama_rpm.spec.config import Config
 from ollama_rpm.spec.context import SpecPackage
 
@@ -29,7 +29,6 @@ Target = Chroot | str
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
-DEFAULT_CHROOT = "fedora-44-x86_64"   # the first release whose Go reads go.mod's `go 1.26`
 
 
 def register(sub: "Subparsers") -> None:

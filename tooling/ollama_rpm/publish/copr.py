@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
-DEFAULT_CHROOTS = ("fedora-44-x86_64", "fedora-rawhide-x86_64")
+DEFAULT_CHROOTS = registry.DEFAULT_COPR_CHROOTS
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
 _PROJECT = re.compile(r"(@?[A-Za-z0-9][A-Za-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._+-]{0,99})", re.A)
 

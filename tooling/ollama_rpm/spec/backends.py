@@ -177,6 +177,12 @@ class Chroot:
                 and not (self.family == "epel" and self.release == "rawhide"))
 
 
+# The chroot `build` and `smoke` use by default, and Copr's first: the first
+# Fedora release whose Go reads go.mod's `go 1.26`.
+DEFAULT_CHROOT = "fedora-44-x86_64"
+DEFAULT_COPR_CHROOTS = (DEFAULT_CHROOT, "fedora-rawhide-x86_64")
+
+
 def parse_chroot(name: str, option: str = "--chroot", any_copr: bool = False) -> Chroot:
     """A chroot name; `any_copr` also accepts Copr chroots this toolkit has no mock
     config for (centos-stream, opensuse, other arches)."""
