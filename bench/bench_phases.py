@@ -22,7 +22,11 @@ Fedora's flags from the macro stand-in. With OLLAMA_RPM_REAL_SOURCES=DIR: the
 real trees DIR/ollama-<version>.tar.gz and DIR/llama.cpp-<tag>.tar.gz of
 packaging.yaml, CPU backends only (--without rocm --without vulkan), the Go
 modules vendored from the module proxy; this takes tens of minutes.
-Extra arguments go to `ollama-rpm build` (e.g. --with vulkan).
+Extra arguments go to `ollama-rpm build` (e.g. --with vulkan). `--package
+ollama-ggml-vulkan` builds that split-layout source package alone (with the real
+trees, OLLAMA_RPM_REAL_VULKAN_SDK names the Vulkan SDK layout, as for
+tests/test_real_upstream.py). After the table: each CMake build's ninja steps
+(how many ran at once, the slowest ones: the LTO links).
 """
 
 import argparse
@@ -134,10 +138,33 @@ def report(records, build_wall, build_cpu, build_start, build_end, rpms, title):
     print(f"{size / 1024:10.1f} KiB  total, {len(rpms)} RPMs")
 
 
+def report_ninja_log(path: Path, slowest: int = 8) -> None:
+    """One CMake build's steps from its .ninja_log: how many ran side by side on
+    average (step time / wall), and the slowest steps (the LTO links show here)."""
+    steps: dict[str, tuple[int, int]] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 5 and not line.startswith("#"):
+            steps[fields[3]] = (int(fields[0]), int(fields[1]))   # the last run of each output
+    if not steps:
+        return
+    wall = (max(end for _, end in steps.values()) - min(start for start, _ in steps.values())) / 1000
+    busy = sum(end - start for start, end in steps.values()) / 1000
+    links = sum(end - start for out, (start, end) in steps.items() if out.endswith((".so", ".a")) or ".so." in out or
+                "/bin/" in out or out.startswith("bin/")) / 1000
+    print(f"\n{path.name[len('ninja-'):-len('.log')]}: {len(steps)} ninja steps, {wall:.0f} s wall, "
+          f"{busy:.0f} s of step time ({busy / wall if wall else 0:.2f} at once on average); "
+          f"links {links:.0f} s ({links / busy if busy else 0:.0%} of the step time)")
+    for out, (start, end) in sorted(steps.items(), key=lambda kv: kv[1][0] - kv[1][1])[:slowest]:
+        print(f"{(end - start) / 1000:10.1f} s  {out.rsplit('/', 1)[-1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write the raw phase records to this file")
+    parser.add_argument("--package", help="build this source package of the split layout alone "
+                        "(e.g. ollama-ggml-vulkan) instead of the single layout's ollama")
     args, build_args = parser.parse_known_args()
     real = os.environ.get("OLLAMA_RPM_REAL_SOURCES")
     tmpdir = None
@@ -154,11 +181,18 @@ def main() -> None:
             project, env, default_args, extra_macros = fixture_project(tmp)
         env = dict(os.environ, **env, PYTHONPATH=str(REPO / "tooling"), CI="true",
                    OLLAMA_RPM_CACHE=str(tmp / "cache"))
+        layout = ["--layout", "split"] if args.package else []
+        if args.package:
+            default_args = []
+            sdk = os.environ.get("OLLAMA_RPM_REAL_VULKAN_SDK")
+            if real and sdk:    # as tests/test_real_upstream.py builds the real Vulkan backend
+                env.update(VULKAN_SDK=sdk, CMAKE_PREFIX_PATH=sdk)
         start = time.perf_counter()
-        cli(["render"], project, env, "render")
+        cli(["render", *layout], project, env, "render")
         cli(["sources", "--update-lock"], project, env, "sources")
         cli(["vendor", "--update-lock"], project, env, "vendor")
-        srpm = Path(cli(["srpm", "--outdir", tmp / "srpm", "--macros", STANDIN], project, env, "srpm")
+        srpm = Path(cli(["srpm", *layout, *(["--package", args.package] if args.package else []),
+                         "--outdir", tmp / "srpm", "--macros", STANDIN], project, env, "srpm")
                     .stdout.strip().splitlines()[-1])
         print(f"SRPM {srpm.name}: {time.perf_counter() - start:.1f} s (render, sources, vendor, srpm)")
         log = tmp / "phases.jsonl"
@@ -171,7 +205,9 @@ def main() -> None:
         cpu0, _ = children_usage()
         t0 = time.time()
         # A failed build still reports the phases that ran (their figures hold).
-        proc = cli(["build", "--engine", "rpmbuild", "--srpm", srpm, "--nodeps", "--outdir", results,
+        for old_ninja_log in tmp.glob("ninja-*.log"):
+            old_ninja_log.unlink()
+        proc = cli(["build", "--engine", "rpmbuild", *layout, "--srpm", srpm, "--nodeps", "--outdir", results,
                     *(build_args or default_args), *[a for m in macros for a in ("--macros", m)]],
                    project, build_env, "build", check=False)
         t1 = time.time()
@@ -182,6 +218,8 @@ def main() -> None:
         title = (f"{'real tree ' + real if real else 'fixture'}, {os.cpu_count()} cores, "
                  f"build args: {' '.join(build_args or default_args)}")
         report(records, t1 - t0, cpu1 - cpu0, t0, t1, sorted(results.rglob("*.rpm")), title)
+        for ninja_log in sorted(tmp.glob("ninja-*.log")):
+            report_ninja_log(ninja_log)
         if proc.returncode != 0:
             sys.exit(f"build failed ({proc.returncode}); the figures above stop there:\n{proc.stdout[-3000:]}")
     finally:

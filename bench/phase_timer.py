@@ -8,11 +8,13 @@ rpmbuild scriptlet (%prep, %build...), of CMake, of find-debuginfo, and (on
 PATH) of go. One JSON line per run goes to $OLLAMA_RPM_PHASE_LOG: start and
 end (epoch seconds), CPU (user + system of the command and every descendant
 it waited for) and the largest resident set among them (ru_maxrss). The
-command's exit status is passed on.
+command's exit status is passed on. After `cmake --build DIR` it also keeps
+DIR/.ninja_log as ninja-DIR.log beside the log.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,7 +45,19 @@ def main() -> int:
     if log:
         with open(log, "a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
+        keep_ninja_log(cmd[1:], os.path.dirname(log))
     return code if code >= 0 else 128 - code
+
+
+def keep_ninja_log(args: list[str], logdir: str) -> None:
+    """After `cmake --build DIR`, copy DIR/.ninja_log (every step's start and end)
+    next to the phase log: rpmbuild removes the build tree after a good build."""
+    if "--build" not in args or args.index("--build") + 1 >= len(args):
+        return
+    builddir = args[args.index("--build") + 1].rstrip("/")
+    source = os.path.join(builddir, ".ninja_log")
+    if os.path.isfile(source):
+        shutil.copyfile(source, os.path.join(logdir, f"ninja-{os.path.basename(builddir)}.log"))
 
 
 if __name__ == "__main__":
