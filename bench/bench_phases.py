@@ -152,7 +152,7 @@ def report_ninja_log(path: Path, slowest: int = 8) -> None:
     busy = sum(end - start for start, end in steps.values()) / 1000
     links = sum(end - start for out, (start, end) in steps.items() if out.endswith((".so", ".a")) or ".so." in out or
                 "/bin/" in out or out.startswith("bin/")) / 1000
-    print(f"\n{path.name[len('ninja-'):-len('.log')]}: {len(steps)} ninja steps, {wall:.0f} s wall, "
+    print(f"\n{path.stem.split('ninja-', 1)[-1]}: {len(steps)} ninja steps, {wall:.0f} s wall, "
           f"{busy:.0f} s of step time ({busy / wall if wall else 0:.2f} at once on average); "
           f"links {links:.0f} s ({links / busy if busy else 0:.0%} of the step time)")
     for out, (start, end) in sorted(steps.items(), key=lambda kv: kv[1][0] - kv[1][1])[:slowest]:

@@ -226,6 +226,50 @@ def test_rpmbuild_ccache_second_build_hits(project, tmp_path):
     assert not any((tmp_path / "cache" / "rpmbuild-ccache").glob("*/BUILD"))
 
 
+
+def _ccache_srpm(tmp_path, name, value):
+    """An SRPM named `name` whose %build compiles one C file with the distribution's flags."""
+    work = tmp_path / f"srpm-{name}"
+    work.mkdir()
+    spec = work / f"{name}.spec"
+    spec.write_text(CCACHE_SPEC.format(value=value).replace("Name:           cached", f"Name:           {name}"))
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
+                    "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
+    (srpm,) = work.glob("*.src.rpm")
+    return srpm
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ccache") is None, reason="needs ccache")
+def test_split_layout_ccache_builds_each_package_in_its_own_fixed_tree(project, tmp_path):
+    # The split layout's ollama and a backend package, built twice with --ccache:
+    # both compile through ccache, each in a fixed tree of its own (the backend's
+    # beside the main one, so backends can build side by side), and the second
+    # round is served from the cache.
+    srpms = [_ccache_srpm(tmp_path, "ollama", 1), _ccache_srpm(tmp_path, "ollama-ggml-vulkan", 2)]
+    ccache_dir = tmp_path / "ccache"
+    cache = tmp_path / "cache"
+    env = {"CI": "true", "CCACHE_DIR": str(ccache_dir), "OLLAMA_RPM_CACHE": str(cache)}
+    args = ["build", "--engine", "rpmbuild", "--layout", "split", "--nodeps", "--macros", STANDIN_MACROS,
+            "--ccache", *[a for srpm in srpms for a in ("--srpm", srpm)]]
+    arch = host_arch()
+    dry = run_cli(*args, "--dry-run", "--outdir", tmp_path / "dry", cwd=project, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert f"--define '_topdir {cache}/rpmbuild-ccache/{arch}'" in dry.stdout
+    assert f"--define '_topdir {cache}/rpmbuild-ccache/ollama-ggml-vulkan/{arch}'" in dry.stdout
+    assert dry.stdout.count(f"CCACHE_DIR={ccache_dir}") == 2
+    counts = []
+    for run in range(2):
+        out = tmp_path / f"out{run}"
+        proc = run_cli(*args, "--outdir", out, cwd=project, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        for package in ("ollama", "ollama-ggml-vulkan"):
+            log = (out / package / arch / "build.log").read_text()
+            assert "compiler: /usr/lib" in log and "/ccache/gcc" in log, (package, log)
+        counts.append(_ccache_counts(ccache_dir))
+    assert counts == [(0, 2), (2, 2)]
+
+
 def test_rpmbuild_ccache_is_rpmbuild_only(project, tmp_path):
     srpm = make_srpm(tmp_path, "tiny")
     proc = run_cli("build", "--engine", "mock", "--ccache", "--dry-run", "--srpm", srpm, cwd=project)

@@ -236,19 +236,24 @@ def find_ccache(cache_dir: StrPath, link_dirs: Sequence[str] = CCACHE_LINK_DIRS)
                     "reinstall ccache (it creates them)")
 
 
-def ccache_topdir(arch: str) -> Path:
+def ccache_topdir(arch: str, package: str | None = None) -> Path:
     """The fixed rpmbuild tree of --ccache builds. ccache hashes the compiler's
     working directory along with -g, so a fresh temporary tree per build would
-    never hit; mock builds in the same /builddir every time for the same reason."""
-    return hostenv.cache_root() / "rpmbuild-ccache" / arch
+    never hit; mock builds in the same /builddir every time for the same reason.
+    `package`: a split layout's backend source package, which gets a tree of its
+    own so that backends build side by side (the main package keeps `<arch>`)."""
+    root = hostenv.cache_root() / "rpmbuild-ccache"
+    return root / package / arch if package else root / arch
 
 
 def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], without: Iterable[str], nodeps: bool,
                  macro_files: Iterable[StrPath], display: Display, arch: str | None = None,
                  topdir: StrPath | None = None, ccache: Ccache | None = None,
-                 defines: Iterable[tuple[str, object]] = (), label: str | None = None) -> BuildResult:
+                 defines: Iterable[tuple[str, object]] = (), label: str | None = None,
+                 ccache_package: str | None = None) -> BuildResult:
     """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side;
-    `label`: what the display calls this build (default: the arch)."""
+    `label`: what the display calls this build (default: the arch);
+    `ccache_package`: with `ccache`, build in that backend package's own fixed tree."""
     if not shutil.which("rpmbuild"):
         raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
     arch = arch or host_arch()
@@ -257,7 +262,7 @@ def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], withou
     env = dict(os.environ, LC_ALL="C")
     lock = None
     if ccache is not None and topdir is None:
-        topdir = ccache_topdir(arch)
+        topdir = ccache_topdir(arch, ccache_package)
         topdir.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock_or_fail(topdir.parent / f"{arch}.lock")
         shutil.rmtree(topdir, ignore_errors=True)   # what a failed build left

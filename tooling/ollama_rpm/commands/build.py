@@ -226,11 +226,14 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
                 cmd = builder.mock_command(configs[target.name][0], srpm, outdir(package) / target.name,
                                            uniqueext=None if package.main else package.name)
             else:
-                cmd = builder.rpmbuild_command(srpm, "<temporary topdir>", outdir(package) / target, (), (),
-                                               args.nodeps, macros)
+                topdir = (builder.ccache_topdir(target, None if package.main else package.name) if args.ccache
+                          else "<temporary topdir>")
+                cmd = builder.rpmbuild_command(srpm, topdir, outdir(package) / target, (), (), args.nodeps, macros)
+                cmd = _with_ccache_env(cmd) if args.ccache else cmd
             print(shlex.join(cmd))
         return EXIT_OK
 
+    ccache = builder.find_ccache(_ccache_dir()) if args.ccache else None
     srpms = _split_srpms(args, cfg, root, resultdir)
     missing = [p.name for p, targets in plan if targets and p.name not in srpms]
     if missing:
@@ -247,8 +250,10 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
             where = target.name
         else:
             defines = (("_smp_ncpus_max", str(share)),) if parallel else ()
+            # --ccache: one cache, but a fixed tree per source package, so backends build side by side.
             result = builder.run_rpmbuild(srpm, outdir(package), (), (), args.nodeps, macros, display,
-                                          arch=target, defines=defines, label=f"{package.name} {target}")
+                                          arch=target, defines=defines, label=f"{package.name} {target}",
+                                          ccache=ccache, ccache_package=None if package.main else package.name)
             where = target
         result.target = f"{package.name} {where}"
         if not result.ok:
@@ -312,10 +317,7 @@ def _run_rpmbuild(args: argparse.Namespace, root: Path, resultdir: Path, with_: 
         srpm = args.srpm[0].resolve() if args.srpm else Path(f"<SRPM built by the srpm step into {resultdir / 'srpm'}>")
         topdir = builder.ccache_topdir(arch) if args.ccache else "<temporary topdir>"
         cmd = builder.rpmbuild_command(srpm, topdir, resultdir / arch, with_, without, args.nodeps, macros)
-        if args.ccache:
-            found = builder.find_ccache(_ccache_dir())
-            cmd = ["env", f"CCACHE_DIR={found.cache_dir}", f"PATH={found.link_dir}:$PATH", *cmd]
-        print(shlex.join(cmd))
+        print(shlex.join(_with_ccache_env(cmd) if args.ccache else cmd))
         return EXIT_OK
     ccache = builder.find_ccache(_ccache_dir()) if args.ccache else None
     srpm = _srpm(args, root, resultdir)
@@ -327,6 +329,12 @@ def _run_rpmbuild(args: argparse.Namespace, root: Path, resultdir: Path, with_: 
     print()
     print(builder.table([result], "arch"))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _with_ccache_env(cmd: list[str]) -> list[str]:
+    """A dry run's command line with the environment --ccache gives rpmbuild."""
+    found = builder.find_ccache(_ccache_dir())
+    return ["env", f"CCACHE_DIR={found.cache_dir}", f"PATH={found.link_dir}:$PATH", *cmd]
 
 
 def _ccache_dir() -> Path:
