@@ -43,8 +43,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-ccache-") as tmp:
         tmp = Path(tmp)
         project, env, default_args, _ = real_project(tmp, Path(real)) if real else fixture_project(tmp)
-        env = dict(os.environ, **env, PYTHONPATH=str(REPO / "tooling"), CI="true",
-                   OLLAMA_RPM_CACHE=str(tmp / "cache"), CCACHE_DIR=str(tmp / "ccache"))
+        # The fixture's Go environment is a copy of os.environ (CI=true included, under CI).
+        env = {**os.environ, **env, "PYTHONPATH": str(REPO / "tooling"), "CI": "true",
+               "OLLAMA_RPM_CACHE": str(tmp / "cache"), "CCACHE_DIR": str(tmp / "ccache")}
         for step in (["render"], ["sources", "--update-lock"], ["vendor", "--update-lock"]):
             cli(step, project, env, step[0])
         srpm = Path(cli(["srpm", "--outdir", tmp / "srpm", "--macros", STANDIN], project, env, "srpm")

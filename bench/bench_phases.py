@@ -179,8 +179,9 @@ def main() -> None:
             project, env, default_args, extra_macros = real_project(tmp, Path(real))
         else:
             project, env, default_args, extra_macros = fixture_project(tmp)
-        env = dict(os.environ, **env, PYTHONPATH=str(REPO / "tooling"), CI="true",
-                   OLLAMA_RPM_CACHE=str(tmp / "cache"))
+        # The fixture's Go environment is a copy of os.environ (CI=true included, under CI).
+        env = {**os.environ, **env, "PYTHONPATH": str(REPO / "tooling"), "CI": "true",
+               "OLLAMA_RPM_CACHE": str(tmp / "cache")}
         layout = ["--layout", "split"] if args.package else []
         if args.package:
             default_args = []
