@@ -161,3 +161,24 @@ def test_exclusive_arch_says_why(rendered):
     for word in ("ppc64le", "s390x", "riscv64", "z15", "little-endian"):
         assert word in comment, word
     assert re.search(r"(?m)^ExclusiveArch:  %\{x86_64\} aarch64$", text)
+
+
+def test_only_the_vulkan_backend_opts_out_of_lto_with_its_reason(rendered):
+    # Fedora's LTO opt-out, scoped to the Vulkan CMake build and explained there:
+    # the CPU build before it and the Go build after it keep -flto=auto.
+    # No --target: with it, Debian's rpmrc would replace the stand-in's %optflags.
+    expanded = subprocess.run(["rpmspec", "--load", str(STANDIN_MACROS), "-P", str(rendered)],
+                              capture_output=True, text=True, check=True).stdout
+    build = expanded.split("\n%build\n", 1)[1].split("\n%install\n", 1)[0]
+    before, rest = build.split("# backend vulkan\n", 1)
+    vulkan, after = rest.split("\n# Go:", 1)
+    assert "# No LTO for the Vulkan backend" in vulkan and "ggml_vk_load_shaders" in vulkan
+    exports = [line for line in vulkan.splitlines() if line.startswith("export CFLAGS=")]
+    cmake_flags = [line for line in vulkan.splitlines() if 'CFLAGS="${CFLAGS:-' in line]
+    assert len(exports) == 2 and len(cmake_flags) == 1
+    assert "-flto" not in exports[0] and "-flto" not in cmake_flags[0]
+    assert vulkan.index(exports[0]) < vulkan.index(cmake_flags[0]) < vulkan.index("--target ggml-vulkan") \
+        < vulkan.index(exports[1])
+    assert "-flto=auto -ffat-lto-objects" in exports[1]          # restored for what follows
+    assert "-flto=auto" in next(line for line in before.splitlines() if 'CFLAGS="${CFLAGS:-' in line)
+    assert "ollama_lto" not in after and "_lto_cflags" not in after

@@ -48,6 +48,9 @@ class Toolkit:
     # Device code keeps its own optimisation (ptxas and the AMDGPU backend use -O3).
     release_flags_variable: str = ""
     nvidia_repo: bool = False           # the toolkit comes from NVIDIA's repository
+    # Why this backend is built without Fedora's LTO (%%_lto_cflags emptied for its
+    # CMake build only, as Fedora's LTO opt-out asks, with the reason); () keeps LTO.
+    no_lto_reason: tuple[str, ...] = ()
 
     @property
     def flags_reference(self) -> str:
@@ -88,7 +91,11 @@ HIP = Toolkit("hip", "ggml-hip", "AMDGPU_TARGETS", "CMAKE_HIP_FLAGS", "ollama_hi
                              "GCC's LTO or -specs= files. Passed as CMAKE_HIP_FLAGS: llama/server caches",
                              "its own value before HIP is enabled, which would win over HIPFLAGS."),
               flags_before=True, release_flags_variable="CMAKE_HIP_FLAGS_RELEASE")
-VULKAN = Toolkit("vulkan", "ggml-vulkan")
+VULKAN = Toolkit("vulkan", "ggml-vulkan", no_lto_reason=(
+    "No LTO for the Vulkan backend: gcc's LTO code generation of one function,",
+    "ggml_vk_load_shaders (variable tracking overflows, then retries), runs alone",
+    "for 30 minutes on one core; without LTO the same objects link in a second.",
+    "Measured on Ollama 0.32.15 / llama.cpp b10488 (doc/verification.md)."))
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def backend_data(backend: Backend, config: Config | None = None) -> TemplateData
         "flags_shell_variable": toolkit.flags_shell_variable,
         "flags_command": toolkit.flags_command if toolkit.flags_sed else "",
         "flags_comment": list(toolkit.flags_comment),
+        "no_lto_reason": list(toolkit.no_lto_reason),
         "enabled": backend.enabled,
         # %bcond default: on for the listed arches only; "all" needs no %ifarch.
         "all_arches": set(backend.arches) == {"x86_64", "aarch64"},
