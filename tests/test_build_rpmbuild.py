@@ -60,17 +60,22 @@ echo 'make[2]: *** [foo.o] Error 1' >&2
 exit 1"""
 
 
-def make_srpm(tmp_path, name, fail=False, buildrequires="rpm"):
-    """An SRPM built here with `rpmbuild -bs` from a spec written by the test."""
+def srpm_from_spec(tmp_path, name, text):
+    """An SRPM built here with `rpmbuild -bs` from the spec text `text`."""
     work = tmp_path / f"srpm-{name}"
     work.mkdir()
     spec = work / f"{name}.spec"
-    spec.write_text(TINY_SPEC.format(name=name, buildrequires=buildrequires,
-                                     build_fail=BUILD_FAIL if fail else ""))
+    spec.write_text(text)
     subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
                     "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
     (srpm,) = work.glob("*.src.rpm")
     return srpm
+
+
+def make_srpm(tmp_path, name, fail=False, buildrequires="rpm"):
+    """The tiny package's SRPM (its %build fails with `fail`)."""
+    return srpm_from_spec(tmp_path, name, TINY_SPEC.format(name=name, buildrequires=buildrequires,
+                                                           build_fail=BUILD_FAIL if fail else ""))
 
 
 def build(project, tmp_path, srpm, *args):
@@ -166,7 +171,7 @@ def test_rpmbuild_rejects_mock_options(project, tmp_path):
 
 
 CCACHE_SPEC = """\
-Name:           cached
+Name:           {name}
 Version:        1.0
 Release:        1
 Summary:        A package that compiles C, for ccache tests
@@ -202,13 +207,7 @@ def _ccache_counts(ccache_dir):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ccache") is None, reason="needs ccache")
 def test_rpmbuild_ccache_second_build_hits(project, tmp_path):
-    work = tmp_path / "srpm-cached"
-    work.mkdir()
-    spec = work / "cached.spec"
-    spec.write_text(CCACHE_SPEC.format(value=42))
-    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
-                    "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
-    (srpm,) = work.glob("*.src.rpm")
+    srpm = _ccache_srpm(tmp_path, "cached", 42)
     ccache_dir = tmp_path / "ccache"
     env = {"CI": "true", "CCACHE_DIR": str(ccache_dir), "OLLAMA_RPM_CACHE": str(tmp_path / "cache")}
     counts = []
@@ -229,14 +228,7 @@ def test_rpmbuild_ccache_second_build_hits(project, tmp_path):
 
 def _ccache_srpm(tmp_path, name, value):
     """An SRPM named `name` whose %build compiles one C file with the distribution's flags."""
-    work = tmp_path / f"srpm-{name}"
-    work.mkdir()
-    spec = work / f"{name}.spec"
-    spec.write_text(CCACHE_SPEC.format(value=value).replace("Name:           cached", f"Name:           {name}"))
-    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
-                    "--define", f"_sourcedir {work}", str(spec)], check=True, capture_output=True)
-    (srpm,) = work.glob("*.src.rpm")
-    return srpm
+    return srpm_from_spec(tmp_path, name, CCACHE_SPEC.format(name=name, value=value))
 
 
 @pytest.mark.slow
@@ -318,12 +310,7 @@ install -Dpm 0644 out.txt %{buildroot}%{_datadir}/gocached/out.txt
 def test_rpmbuild_gives_go_an_empty_build_cache_of_its_own(project, tmp_path, ccache):
     if ccache and shutil.which("ccache") is None:
         pytest.skip("needs ccache")
-    work = tmp_path / "srpm-gocached"
-    work.mkdir()
-    (work / "gocached.spec").write_text(GOCACHE_SPEC)
-    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {work}", "--define", f"_srcrpmdir {work}",
-                    "--define", f"_sourcedir {work}", str(work / "gocached.spec")], check=True, capture_output=True)
-    (srpm,) = work.glob("*.src.rpm")
+    srpm = srpm_from_spec(tmp_path, "gocached", GOCACHE_SPEC)
     users_cache = tmp_path / "users-go-build"
     users_cache.mkdir()
     (users_cache / "README").write_text("the user's own cache\n")
