@@ -92,9 +92,9 @@ HIP = Toolkit("hip", "ggml-hip", "AMDGPU_TARGETS", "CMAKE_HIP_FLAGS", "ollama_hi
                              "its own value before HIP is enabled, which would win over HIPFLAGS."),
               flags_before=True, release_flags_variable="CMAKE_HIP_FLAGS_RELEASE")
 VULKAN = Toolkit("vulkan", "ggml-vulkan", no_lto_reason=(
-    "No LTO for the Vulkan backend: gcc's LTO code generation of one function,",
-    "ggml_vk_load_shaders (variable tracking overflows, then retries), runs alone",
-    "for 30 minutes on one core; without LTO the same objects link in a second.",
+    "No LTO for the Vulkan backend: gcc's LTO code generation of the partition",
+    "holding ggml_vk_load_shaders runs alone for 30 minutes on one core, and no",
+    "number of cores can split it; without LTO the same objects link in a second.",
     "Measured on Ollama 0.32.15 / llama.cpp b10488 (doc/verification.md)."))
 
 
