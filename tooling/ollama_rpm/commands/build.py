@@ -226,8 +226,7 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
                 cmd = builder.mock_command(configs[target.name][0], srpm, outdir(package) / target.name,
                                            uniqueext=None if package.main else package.name)
             else:
-                topdir = (builder.ccache_topdir(target, None if package.main else package.name) if args.ccache
-                          else "<temporary topdir>")
+                topdir = builder.ccache_topdir(target, _ccache_tree(package)) if args.ccache else "<temporary topdir>"
                 cmd = builder.rpmbuild_command(srpm, topdir, outdir(package) / target, (), (), args.nodeps, macros)
                 cmd = _with_ccache_env(cmd) if args.ccache else cmd
             print(shlex.join(cmd))
@@ -250,10 +249,9 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
             where = target.name
         else:
             defines = (("_smp_ncpus_max", str(share)),) if parallel else ()
-            # --ccache: one cache, but a fixed tree per source package, so backends build side by side.
             result = builder.run_rpmbuild(srpm, outdir(package), (), (), args.nodeps, macros, display,
                                           arch=target, defines=defines, label=f"{package.name} {target}",
-                                          ccache=ccache, ccache_package=None if package.main else package.name)
+                                          ccache=ccache, ccache_package=_ccache_tree(package))
             where = target
         result.target = f"{package.name} {where}"
         if not result.ok:
@@ -329,6 +327,12 @@ def _run_rpmbuild(args: argparse.Namespace, root: Path, resultdir: Path, with_: 
     print()
     print(builder.table([result], "arch"))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _ccache_tree(package: SpecPackage) -> str | None:
+    """The --ccache tree of a split layout's source package: the main one shares the
+    single layout's, each backend package has its own so that backends build side by side."""
+    return None if package.main else package.name
 
 
 def _with_ccache_env(cmd: list[str]) -> list[str]:
