@@ -20,11 +20,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tooling"), str(HERE.parent / "tests")]
 
-from ollama_rpm.build import srpm  # noqa: E402
-from ollama_rpm.sources import resolve as sources  # noqa: E402
-from ollama_rpm.sources import vendor  # noqa: E402
-from ollama_rpm.spec import config as config_mod  # noqa: E402
-from ollama_rpm.spec import render  # noqa: E402
+from ollama_rpm.builders import srpm  # noqa: E402
+from ollama_rpm.sources import resolve, vendor  # noqa: E402
+from ollama_rpm.specgen import render  # noqa: E402
+from ollama_rpm.specgen.config import load_config  # noqa: E402
 from source_fixtures import make_project, make_upstream  # noqa: E402
 
 
@@ -51,13 +50,13 @@ def main():
         os.environ.update(OLLAMA_RPM_CACHE=str(tmp / "cache"), CI="true", GOPROXY="off", GOFLAGS="")
         ollama, llama = make_upstream(tmp / "mirror")
         root = make_project(tmp / "project", ollama.as_uri(), llama.as_uri())
-        config = config_mod.load(root / "packaging.yaml")
+        config = load_config(root / "packaging.yaml")
         def quiet(_line: str) -> None:
             pass
 
         start = time.perf_counter()
-        sset = sources.resolve(config, sources.default_source_dir(root))
-        sources.fetch_sources(sset, update_lock=True, report=quiet)
+        sset = resolve.resolve(config, resolve.default_source_dir(root))
+        resolve.fetch_sources(sset, update_lock=True, report=quiet)
         vendor.build_vendor(sset, update_lock=True, report=quiet)
         print(f"{'warm-up (sources + vendor)':<28} {(time.perf_counter() - start) * 1000:8.1f} ms")
 

@@ -9,15 +9,13 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_project
-from ollama_rpm.build import mockcfg
+from ollama_rpm.builders import mockcfg
 from ollama_rpm.errors import UsageError
-from ollama_rpm.publish import bump
-from ollama_rpm.publish import copr as copr_submit
+from ollama_rpm.publish import bump, copr
 from ollama_rpm.publish.upstream_release import Upstream
-from ollama_rpm.sources import lock as lock_mod
-from ollama_rpm.spec import backends, cpu_levels, render
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import context as spec_context
+from ollama_rpm.sources import lock
+from ollama_rpm.specgen import backends, context, cpu_levels, render
+from ollama_rpm.specgen.config import ConfigError, load_config
 
 FAKE_TOOLKIT = backends.Toolkit("fake", "ggml-fake", gpu_targets_variable="FAKE_GPU_ARCHS",
                                 flags_variable="CMAKE_FAKE_FLAGS", flags_shell_variable="ollama_fake_flags",
@@ -38,7 +36,7 @@ def fake(monkeypatch, tmp_path):
     data = yaml.safe_load((project / "packaging.yaml").read_text())
     data["backends"]["fakegpu"] = FAKE_SECTION
     (project / "packaging.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return project, config_mod.load(project / "packaging.yaml")
+    return project, load_config(project / "packaging.yaml")
 
 
 def test_a_registered_backend_reaches_the_single_spec(fake):
@@ -74,13 +72,13 @@ def test_a_registered_backend_reaches_the_mock_config_and_copr_chroot_setup(fake
     assert "compute/cuda/repos/fedora43/x86_64/" in text            # nvidia_repo from its toolkit
     text, _ = mockcfg.render(chroot, cfg, ())
     assert "nvidia" not in text.lower()
-    setup, _ = copr_submit.plan_chroots(cfg, ["fedora-43-x86_64", "fedora-43-aarch64"], ("fakegpu",), (), "single")
+    setup, _ = copr.plan_chroots(cfg, ["fedora-43-x86_64", "fedora-43-aarch64"], ("fakegpu",), (), "single")
     assert setup["fedora-43-x86_64"].repos == ("https://developer.download.nvidia.com/compute/cuda/repos/fedora43/x86_64/",)
     assert setup["fedora-43-x86_64"].with_ == ("fakegpu",)
     assert setup["fedora-43-aarch64"].repos == ()                   # its arches are x86_64 only
-    uploads = copr_submit.plan_uploads(cfg, ["fedora-43-x86_64", "fedora-43-aarch64"], ("fakegpu",), ("rocm",),
+    uploads = copr.plan_uploads(cfg, ["fedora-43-x86_64", "fedora-43-aarch64"], ("fakegpu",), ("rocm",),
                                        "split", {p.name: Path(f"{p.name}-1-1.src.rpm")
-                                                 for p in spec_context.packages(cfg, "split")})
+                                                 for p in context.packages(cfg, "split")})
     assert [(u.package, u.chroots) for u in uploads] == [
         ("ollama", ("fedora-43-x86_64", "fedora-43-aarch64")),
         ("ollama-ggml-vulkan", ("fedora-43-x86_64", "fedora-43-aarch64")),
@@ -96,7 +94,7 @@ def test_a_registered_backend_gets_its_gpu_list_from_upstream_on_bump(fake, tmp_
     upstream = Upstream(version="0.33.0", llama_cpp_tag=cfg.llama_cpp_tag, go_version=cfg.go_min_version,
                         compat_patches=list(cfg.llama_cpp_compat_patches), presets=presets)
     variants = [(name, cpu_levels.X86_VARIANT_FEATURES[name]) for name, _ in cfg.cpu_x86_64]
-    plan = bump.plan(project, cfg, raw, lock_mod.Lock(tmp_path / "sources.lock"), upstream, variants,
+    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"), upstream, variants,
                      "0" * 64, "1" * 64, datetime.date(2026, 12, 1))
     new = yaml.safe_load(plan.yaml_text)
     assert new["backends"]["fakegpu"]["gpu_targets"] == ["f1", "f2", "f3"]
@@ -108,13 +106,13 @@ def test_bump_renders_every_spec_of_the_split_layout(tmp_path):
     project = copy_project(tmp_path / "project")
     raw = (project / "packaging.yaml").read_text().replace("\nname: ollama\n", "\nname: ollama\nlayout: split\n")
     (project / "packaging.yaml").write_text(raw)
-    cfg = config_mod.load(project / "packaging.yaml")
+    cfg = load_config(project / "packaging.yaml")
     upstream = Upstream(version="0.33.0", llama_cpp_tag=cfg.llama_cpp_tag, go_version=cfg.go_min_version,
                         compat_patches=list(cfg.llama_cpp_compat_patches), presets={
                             "llama_cuda_v13_linux": {"CMAKE_CUDA_ARCHITECTURES": "75-virtual"},
                             "llama_cuda_v12_linux": {"CMAKE_CUDA_ARCHITECTURES": "61"}})
     variants = [(name, cpu_levels.X86_VARIANT_FEATURES[name]) for name, _ in cfg.cpu_x86_64]
-    plan = bump.plan(project, cfg, raw, lock_mod.Lock(tmp_path / "sources.lock"), upstream, variants,
+    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"), upstream, variants,
                      "0" * 64, "1" * 64, datetime.date(2026, 12, 1))
     assert list(plan.spec_texts) == ["ollama.spec", "ollama-ggml-cuda.spec", "ollama-ggml-cuda12.spec",
                                      "ollama-ggml-rocm.spec", "ollama-ggml-vulkan.spec"]
@@ -155,15 +153,15 @@ def test_bad_chroots(name):
 def test_one_nvidia_repository_policy_for_build_and_copr(chroot, release, warned):
     repo = backends.cuda_repo(backends.parse_chroot(chroot))
     assert repo.release == release and bool(repo.warning) == warned
-    url, warning = copr_submit.cuda_repo(chroot)
+    url, warning = copr.cuda_repo(chroot)
     assert url == repo.url and warning == repo.warning
     assert mockcfg.cuda_repo(backends.parse_chroot(chroot)) == repo
 
 
 def test_the_committed_spec_is_the_single_layout():
-    cfg = config_mod.load(REPO / "packaging.yaml")
+    cfg = load_config(REPO / "packaging.yaml")
     assert cfg.layout == "single"
-    assert [p.spec_file for p in spec_context.packages(cfg)] == ["ollama.spec"]
+    assert [p.spec_file for p in context.packages(cfg)] == ["ollama.spec"]
     assert render.render_text(REPO, cfg) == (REPO / "ollama.spec").read_text()
 
 
@@ -171,5 +169,5 @@ def test_layout_is_validated(tmp_path):
     project = copy_project(tmp_path / "project")
     raw = (project / "packaging.yaml").read_text().replace("\nname: ollama\n", "\nname: ollama\nlayout: both\n")
     (project / "packaging.yaml").write_text(raw)
-    with pytest.raises(config_mod.ConfigError, match="layout.*single or split"):
-        config_mod.load(project / "packaging.yaml")
+    with pytest.raises(ConfigError, match="layout.*single or split"):
+        load_config(project / "packaging.yaml")

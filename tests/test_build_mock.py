@@ -278,7 +278,7 @@ def test_mock_failure_is_decoded(project, tmp_path, srpm, code, logs, console, l
     proc = run_cli("build", "--chroot", "fedora-43-x86_64", "--resultdir", out, "--srpm", srpm,
                    cwd=project, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    from ollama_rpm.build.buildlog import MOCK_EXIT_CODES
+    from ollama_rpm.builders.buildlog import MOCK_EXIT_CODES
     description = MOCK_EXIT_CODES[code][0]
     assert f"mock exit {code}: {description}" in proc.stdout
     log = out / "fedora-43-x86_64" / log_name

@@ -3,8 +3,8 @@
 import pytest
 
 from mock_support import LOGS
-from ollama_rpm.build import buildlog
-from ollama_rpm.build.progress import PlainDisplay
+from ollama_rpm.builders import buildlog
+from ollama_rpm.builders.progress import PlainDisplay
 
 
 def lines(name):
@@ -183,7 +183,7 @@ def test_live_display_only_on_a_terminal(monkeypatch):
     import importlib.util
     import io
 
-    from ollama_rpm.build import progress
+    from ollama_rpm.builders import progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -203,7 +203,7 @@ def test_rich_display_escapes_log_text():
     rich = pytest.importorskip("rich")
     from rich import console, live, markup, spinner, table
 
-    from ollama_rpm.build import progress
+    from ollama_rpm.builders import progress
     out = io.StringIO()
     display = progress.RichDisplay((console, live, table, spinner, markup), out)
     tracker = buildlog.Tracker(on_change=display.update)

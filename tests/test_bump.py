@@ -422,11 +422,11 @@ def test_unknown_release(repo, upstream):
 def test_a_project_inside_a_bare_repository_is_a_usage_error(tmp_path):
     # Was GitPython's GitCommandError ("must be run in a work tree") from the dirty check.
     from ollama_rpm.errors import UsageError
-    from ollama_rpm.publish import bump as bump_mod
+    from ollama_rpm.publish import bump
     git.Repo.init(tmp_path / "bare.git", bare=True)
     root = copy_project(tmp_path / "bare.git")
     with pytest.raises(UsageError, match="bare git repository"):
-        bump_mod.bump(root=root, to="0.33.0")
+        bump.bump(root=root, to="0.33.0")
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
@@ -456,16 +456,16 @@ def test_contrib_timer_and_service_verify(tmp_path):
 def test_config_long_form_for_new_variants(tmp_path, entry, error):
     from conftest import write_yaml
     from ollama_rpm.errors import ConfigError
-    from ollama_rpm.spec import config
+    from ollama_rpm.specgen import config
     root = copy_project(tmp_path / "p")
     data = load_yaml(root / "packaging.yaml")
     data["cpu_variants"]["x86_64"]["newcpu"] = entry
     write_yaml(root / "packaging.yaml", data)
     if error is None:
-        assert ("newcpu", "v4") in config.load(root / "packaging.yaml").cpu_x86_64
+        assert ("newcpu", "v4") in config.load_config(root / "packaging.yaml").cpu_x86_64
     else:
         with pytest.raises(ConfigError, match=error.replace("[", r"\[").replace("]", r"\]")):
-            config.load(root / "packaging.yaml")
+            config.load_config(root / "packaging.yaml")
 
 
 def test_a_release_our_patch_no_longer_fits_is_refused_and_nothing_changes(repo, upstream):

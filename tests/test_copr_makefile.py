@@ -14,7 +14,7 @@ from source_fixtures import make_upstream
 
 def _not_in_a_clone(directory, names):
     """What a fresh clone lacks: caches anywhere, and the outputs at the top (build/ and
-    results/; tooling/ollama_rpm/build/ is code)."""
+    results/; tooling/ollama_rpm/builders/ is code)."""
     left_out = {".git", ".venv", "__pycache__", "sources.lock"}
     if os.path.samefile(directory, REPO):
         left_out |= {"build", "results"}

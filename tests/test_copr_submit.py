@@ -197,8 +197,8 @@ def test_cuda_with_the_default_chroots_follows_builds_repository_policy(copr, ho
         assert copr.chroots[("alice", "ollama", chroot)] == {"additional_repos": [NVIDIA_43], "with_opts": ["cuda"]}
         assert f"{chroot}: NVIDIA publishes no CUDA repository" in proc.stderr
     # the same URL `build` writes into its mock config for the same chroot
-    from ollama_rpm.build import mockcfg
-    from ollama_rpm.spec import backends
+    from ollama_rpm.builders import mockcfg
+    from ollama_rpm.specgen import backends
     for chroot in ("fedora-44-x86_64", "fedora-rawhide-x86_64"):
         assert mockcfg.cuda_repo(backends.parse_chroot(chroot)).url == NVIDIA_43
     proc = submit(home, "--project", "alice/ollama2", "--with", "cuda", "--cuda-repo-release", "42",

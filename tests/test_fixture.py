@@ -37,7 +37,7 @@ from fixture.upstream import (
     make_vendor_tarball,
     write_fixture_patches,
 )
-from ollama_rpm.spec import manifest
+from ollama_rpm.specgen import manifest
 
 VERSION = "0.32.15"
 TAG = "b10488"

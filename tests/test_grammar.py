@@ -4,7 +4,7 @@ in process. (test_hostile_grammar.py feeds them through render and rpm.)"""
 import pytest
 
 from ollama_rpm import grammar
-from ollama_rpm.spec import cpu_levels
+from ollama_rpm.specgen import cpu_levels
 
 OK = None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ollama_rpm import hostenv
-from ollama_rpm.build import builder, progress
+from ollama_rpm.builders import builder, progress
 from ollama_rpm.publish import github
 from ollama_rpm.sources import fetch
 

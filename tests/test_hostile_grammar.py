@@ -19,9 +19,8 @@ from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, write_yaml
 from hostile_support import refused
 from ollama_rpm import grammar
 from ollama_rpm.errors import ConfigError
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import parse as specparse
-from ollama_rpm.spec import render
+from ollama_rpm.specgen import parse, render
+from ollama_rpm.specgen.config import parse_config, yaml_load
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
@@ -170,7 +169,7 @@ BASE = load_yaml(REPO / "packaging.yaml")
 
 def _shape(spec_path):
     text = spec_path.read_text()
-    parsed = specparse.parse(spec_path, target="x86_64", with_=["cuda"], macro_files=[STANDIN_MACROS])
+    parsed = parse.parse(spec_path, target="x86_64", with_=["cuda"], macro_files=[STANDIN_MACROS])
     scripts = [len(getattr(parsed, f).splitlines()) for f in ("prep_script", "build_script", "install_script")]
     return SECTION.findall(text) and [m.group(0) for m in SECTION.finditer(text)], scripts, parsed.packages
 
@@ -179,7 +178,7 @@ def _shape(spec_path):
 def scratch(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("grammar") / "project")
     base_spec = root / "base.spec"
-    base_spec.write_text(render.render_text(root, config_mod.parse(root / "packaging.yaml", copy.deepcopy(BASE))))
+    base_spec.write_text(render.render_text(root, parse_config(root / "packaging.yaml", copy.deepcopy(BASE))))
     return root, _shape(base_spec)
 
 
@@ -193,9 +192,9 @@ def test_accepted_configs_render_specs_of_the_same_shape(scratch, mutation):
     for index, value, _ in mutation:
         _set(data, FIELDS[index][0], value)
     # What goes through YAML is what the packager wrote: round-trip it like a file.
-    data = config_mod.yaml_load(yaml.safe_dump(data, sort_keys=False))
+    data = yaml_load(yaml.safe_dump(data, sort_keys=False))
     try:
-        cfg = config_mod.parse(root / "packaging.yaml", data)
+        cfg = parse_config(root / "packaging.yaml", data)
     except ConfigError as error:
         assert "\n" not in str(error)
         # Values drawn from a kind's own grammar are never refused: the property is not vacuous.

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tooling" / "ollama_rpm"
 
 # Ground first. core: the modules at the package root that every wing may use;
 # cli: the entry points at the package root, above commands/.
-WINGS = ["core", "spec", "sources", "build", "check", "publish", "commands", "cli"]
+WINGS = ["core", "specgen", "sources", "builders", "check", "publish", "commands", "cli"]
 # "": the package's __init__; pathtypes: the type aliases every module may use.
 CORE = {"", "errors", "atomic", "limits", "grammar", "project", "pathtypes", "hostenv", "textout"}
 TOP = {"cli", "__main__"}
@@ -118,21 +118,21 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_rules_catch_what_they_forbid(tmp_path):
-    """An upward arrow (spec/ -> build/), a cycle, a stray module and a stale path are all
+    """An upward arrow (specgen/ -> builders/), a cycle, a stray module and a stale path are all
     reported; a cycle through an `if TYPE_CHECKING:` import is not one."""
     package = _write(tmp_path, {
         "pkg/__init__.py": "", "pkg/errors.py": "",
-        "pkg/spec/__init__.py": "", "pkg/spec/config.py": "from pkg.build import srpm\n",
-        "pkg/build/__init__.py": "", "pkg/build/srpm.py": "def f():\n    from pkg.spec import config\n",
+        "pkg/specgen/__init__.py": "", "pkg/specgen/config.py": "from pkg.builders import srpm\n",
+        "pkg/builders/__init__.py": "", "pkg/builders/srpm.py": "def f():\n    from pkg.specgen import config\n",
         "pkg/stray.py": "from pkg.errors import X\nimport pkg.specparse\n",
     })
     found = problems(package)
-    assert found["upward"] == ["pkg.spec.config:1 (spec) imports pkg.build.srpm (build)"]
-    assert found["cycles"] == ["pkg.build.srpm -> pkg.spec.config -> pkg.build.srpm"]
+    assert found["upward"] == ["pkg.specgen.config:1 (specgen) imports pkg.builders.srpm (builders)"]
+    assert found["cycles"] == ["pkg.builders.srpm -> pkg.specgen.config -> pkg.builders.srpm"]
     assert found["outside"] == ["pkg.stray"]
     assert found["missing"] == ["pkg.stray:2: pkg.specparse"]
     assert problems(_write(tmp_path / "ok", {
-        "pkg/__init__.py": "", "pkg/errors.py": "", "pkg/spec/__init__.py": "",
-        "pkg/spec/config.py": "from pkg import errors\nfrom . import render\n",
-        "pkg/spec/render.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.spec import config\n",
+        "pkg/__init__.py": "", "pkg/errors.py": "", "pkg/specgen/__init__.py": "",
+        "pkg/specgen/config.py": "from pkg import errors\nfrom . import render\n",
+        "pkg/specgen/render.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.specgen import config\n",
     })) == {"outside": [], "missing": [], "upward": [], "cycles": []}

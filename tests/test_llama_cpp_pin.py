@@ -10,7 +10,7 @@ from conftest import REPO, load_yaml, run_cli, write_yaml
 from fixture import upstream
 from ollama_rpm.errors import EXIT_CONFIG, ConfigError
 from ollama_rpm.sources import patchcheck
-from ollama_rpm.spec import manifest
+from ollama_rpm.specgen import manifest
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 

@@ -40,7 +40,7 @@ import pytest
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
 from e2e_support import machine_test_skips, rpm_names, rpm_query
 from fakes import FileServer
-from ollama_rpm.spec import manifest
+from ollama_rpm.specgen import manifest
 
 LIBDIR = "/usr/lib64/ollama"
 CONFIG = load_yaml(REPO / "packaging.yaml")

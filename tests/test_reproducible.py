@@ -12,12 +12,12 @@ import pytest
 from conftest import REPO
 from ollama_rpm.errors import UsageError
 from ollama_rpm.sources import reproducible
-from ollama_rpm.spec import config as config_mod
+from ollama_rpm.specgen.config import load_config
 
 
 @pytest.fixture(scope="module")
 def config():
-    return config_mod.load(REPO / "packaging.yaml")
+    return load_config(REPO / "packaging.yaml")
 
 
 @pytest.mark.parametrize("raw, expected", [("0", 0), ("1700000000", 1700000000), ("01", 1)])

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, load_yaml, run_cli, write_yaml
-from ollama_rpm.spec import config as config_mod
+from ollama_rpm.specgen.config import license_ids, load_config
 
 pytestmark = [pytest.mark.slow,   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
               pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")]
 
-CONFIG = config_mod.load(REPO / "packaging.yaml")
+CONFIG = load_config(REPO / "packaging.yaml")
 
 
 def rpmspec(spec, *args):
@@ -52,10 +52,10 @@ def test_each_package_has_its_own_license(rendered):
 
 
 def test_main_license_covers_every_part():
-    whole = config_mod.license_ids(CONFIG.license)
+    whole = license_ids(CONFIG.license)
     parts = [CONFIG.go_license, CONFIG.ggml_license, *(b.license for b in CONFIG.bundled)]
     for part in parts:
-        assert config_mod.license_ids(part) <= whole, part
+        assert license_ids(part) <= whole, part
     # what llama.cpp b10488 compiles in beyond MIT (see packaging.yaml)
     assert {"BSD-2-Clause", "Unlicense", "MIT-0", "LicenseRef-Fedora-Public-Domain"} <= whole
 

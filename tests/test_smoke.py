@@ -25,7 +25,7 @@ import pytest
 
 from conftest import STANDIN_MACROS, run_cli
 from ollama_rpm.check import cpu_select, smoke, tinymodel
-from ollama_rpm.spec import cpu_levels
+from ollama_rpm.specgen import cpu_levels
 
 VERSION = "0.32.15"
 CAN_BUILD = all(shutil.which(t) for t in ("rpmbuild", "rpm", "unshare"))

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import REPO, copy_project, load_yaml, run_cli, write_yaml
 from ollama_rpm import cli
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import render, source_table
+from ollama_rpm.specgen import render, source_table
+from ollama_rpm.specgen.config import load_config
 from source_fixtures import (
     LLAMA_TARBALL,
     OLLAMA_TARBALL,
@@ -27,7 +27,7 @@ def test_the_template_names_sources_by_role_never_by_number():
 
 
 def test_table_roles_numbers_and_the_rendered_tags_agree():
-    config = config_mod.load(REPO / "packaging.yaml")
+    config = load_config(REPO / "packaging.yaml")
     table = source_table.build(config)
     roles = [s.role for s in table.sources]
     assert roles == ["ollama", "llama_cpp", "vendor", "vendor_config", "system_unit", "user_unit", "sysusers",
@@ -47,7 +47,7 @@ def test_table_roles_numbers_and_the_rendered_tags_agree():
 
 def test_the_spec_follows_the_table_numbers():
     # Renumber two entries: every tag and every %{SOURCEn}/-aN in the spec follows.
-    config = config_mod.load(REPO / "packaging.yaml")
+    config = load_config(REPO / "packaging.yaml")
     table = source_table.build(config)
     moved = {"llama_cpp": 7, "readme": 20}
     table = dataclasses.replace(table, sources=tuple(
@@ -64,7 +64,7 @@ def test_the_spec_follows_the_table_numbers():
 def test_split_backend_specs_read_the_same_table_by_role():
     # The backend specs carry the table's ollama and llama_cpp entries (numbers as in the
     # table), nothing generated or from the project, and no patches.
-    config = config_mod.load(REPO / "packaging.yaml")
+    config = load_config(REPO / "packaging.yaml")
     table = source_table.build(config)
     table = dataclasses.replace(table, sources=tuple(
         dataclasses.replace(s, number=7 if s.role == "llama_cpp" else s.number) for s in table.sources))

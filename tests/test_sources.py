@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli
 from fakes import FileServer
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK
-from ollama_rpm.sources import lock as lock_mod
+from ollama_rpm.sources import lock
 from source_fixtures import (
     LLAMA_TARBALL,
     OLLAMA_TARBALL,
@@ -56,10 +56,10 @@ def sha(body):
 
 
 def pin(project, server, pins):
-    lock = lock_mod.load(project / "sources.lock")
+    pinned = lock.load(project / "sources.lock")
     for name, digest in pins.items():
-        lock.set(name, server.file_url(f"/{name}"), digest)
-    lock.save()
+        pinned.set(name, server.file_url(f"/{name}"), digest)
+    pinned.save()
     return (project / "sources.lock").read_bytes()
 
 
@@ -202,16 +202,16 @@ def test_corrupt_cache_entry_is_downloaded_again(tmp_path, project, server, env,
 
 
 def test_changed_url_needs_update_lock(project, server, env, data):
-    lock = lock_mod.load(project / "sources.lock")
-    lock.set(OLLAMA_TARBALL, "https://example.org/old/" + OLLAMA_TARBALL, sha(data[OLLAMA_TARBALL]))
-    lock.set(LLAMA_TARBALL, server.file_url(f"/{LLAMA_TARBALL}"), sha(data[LLAMA_TARBALL]))
-    lock.save()
+    pinned = lock.load(project / "sources.lock")
+    pinned.set(OLLAMA_TARBALL, "https://example.org/old/" + OLLAMA_TARBALL, sha(data[OLLAMA_TARBALL]))
+    pinned.set(LLAMA_TARBALL, server.file_url(f"/{LLAMA_TARBALL}"), sha(data[LLAMA_TARBALL]))
+    pinned.save()
     proc = run_cli("sources", cwd=project, env=env)
     assert proc.returncode == EXIT_CONFIG
     assert "example.org/old" in proc.stderr and "--update-lock" in proc.stderr
     assert server.total_hits == 0
     run_cli("sources", "--update-lock", cwd=project, env=env, check=True)
-    assert lock_mod.load(project / "sources.lock").get(OLLAMA_TARBALL).url == server.file_url(f"/{OLLAMA_TARBALL}")
+    assert lock.load(project / "sources.lock").get(OLLAMA_TARBALL).url == server.file_url(f"/{OLLAMA_TARBALL}")
 
 
 def test_missing_project_file_fails_before_any_download(tmp_path, project, server, env):
@@ -228,7 +228,7 @@ def test_file_urls_work(tmp_path, env):
     root = make_project(tmp_path / "fileproject", ollama.as_uri(), llama.as_uri())
     run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
     assert (root / "build" / "SOURCES" / OLLAMA_TARBALL).read_bytes() == ollama.read_bytes()
-    assert lock_mod.load(root / "sources.lock").get(LLAMA_TARBALL).sha256 == sha(llama.read_bytes())
+    assert lock.load(root / "sources.lock").get(LLAMA_TARBALL).sha256 == sha(llama.read_bytes())
 
 
 def test_missing_file_url_is_a_network_error(tmp_path, env):

@@ -9,18 +9,16 @@ import pytest
 
 import standin
 from conftest import REPO, STANDIN_MACROS, run_cli
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import cpu_levels
-from ollama_rpm.spec import parse as specparse
+from ollama_rpm.specgen import cpu_levels, parse
+from ollama_rpm.specgen.config import BACKENDS, load_config
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 
-BACKENDS = config_mod.BACKENDS
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return config_mod.load(REPO / "packaging.yaml")
+    return load_config(REPO / "packaging.yaml")
 
 
 def expected_packages(cfg, arch, switches):
@@ -48,7 +46,7 @@ COMBOS = [
                          ids=[f"{a}-" + ",".join(f"{k}={v}" for k, v in s.items()) for a, s in COMBOS])
 def test_package_set_for_each_combination(rendered, cfg, arch, switches):
     switches = {k: v for k, v in switches.items() if v is not None}
-    parsed = specparse.parse(
+    parsed = parse.parse(
         rendered, target=arch, macro_files=[STANDIN_MACROS],
         with_=[k for k, v in switches.items() if v], without=[k for k, v in switches.items() if not v])
     debug = [p for p in parsed.packages if p.endswith(("-debuginfo", "-debugsource"))]
@@ -62,13 +60,13 @@ def test_package_set_for_each_combination(rendered, cfg, arch, switches):
 
 
 def test_main_package_requires_v1_and_recommends_higher_levels(rendered):
-    parsed = specparse.parse(rendered, target="x86_64", macro_files=[STANDIN_MACROS])
+    parsed = parse.parse(rendered, target="x86_64", macro_files=[STANDIN_MACROS])
     assert "ollama-ggml-cpu-x86_64-v1(x86-64)" in parsed.requires["ollama"]
     assert parsed.recommends["ollama"] == [f"ollama-ggml-cpu-x86_64-{lvl}(x86-64)" for lvl in ("v2", "v3", "v4")]
 
 
 def test_gpu_subpackages_supplement_their_driver_stack(rendered, cfg):
-    parsed = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
     for backend in cfg.backends:
         supplements = parsed.supplements[f"ollama-ggml-{backend.name}"]
         assert supplements == [f"(ollama and {backend.supplements})"]
@@ -105,7 +103,7 @@ def test_level_map_change_moves_the_variant(project):
 
 
 def test_cpu_build_strips_march_and_gpu_lists_are_explicit(rendered):
-    parsed = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS],
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS],
                              defines=[("__cflags_arch_x86_64", "-march=x86-64-v3 -mtune=generic")])
     build = parsed.build_script
     cpu_part = build.split("build-cpu", 1)[0]
@@ -152,11 +150,11 @@ def _buildroot_parse(spec, target, switches, defines=()):
     """Parse as in a buildroot: stand-ins only for packages the spec BuildRequires."""
     with_ = [k for k, v in switches.items() if v]
     without = [k for k, v in switches.items() if v is False]
-    first = specparse.parse(spec, target=target, with_=with_, without=without,
+    first = parse.parse(spec, target=target, with_=with_, without=without,
                             macro_files=[standin.for_buildrequires((), spec.parent / "base.macros")],
                             defines=defines)
     macros = standin.for_buildrequires(first.buildrequires, spec.parent / f"br-{target}.macros")
-    return specparse.parse(spec, target=target, with_=with_, without=without, macro_files=[macros],
+    return parse.parse(spec, target=target, with_=with_, without=without, macro_files=[macros],
                            defines=defines)
 
 
@@ -276,7 +274,7 @@ def _rhel_macros(tmp_path, rhel):
 
 @pytest.mark.parametrize("rhel,levels,required", EPEL)
 def test_epel_packages_no_level_below_the_distribution_baseline(rendered, cfg, tmp_path, rhel, levels, required):
-    parsed = specparse.parse(rendered, target="x86_64", macro_files=[_rhel_macros(tmp_path, rhel)])
+    parsed = parse.parse(rendered, target="x86_64", macro_files=[_rhel_macros(tmp_path, rhel)])
     cpu = [p.rsplit("-", 1)[1] for p in parsed.packages if p.startswith("ollama-ggml-cpu-x86_64-")]
     assert cpu == levels
     assert [r for r in parsed.requires["ollama"] if "ggml-cpu" in r] == [f"ollama-ggml-cpu-x86_64-{required}(x86-64)"]
@@ -293,9 +291,9 @@ def test_epel_packages_no_level_below_the_distribution_baseline(rendered, cfg, t
 
 @pytest.mark.parametrize("rhel", [9, 10])
 def test_epel_cuda_uses_els_own_gcc(rendered, tmp_path, rhel):
-    el = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"],
+    el = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"],
                          macro_files=[_rhel_macros(tmp_path, rhel)])
-    fedora = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+    fedora = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
     assert "gcc15-c++" in fedora.buildrequires and "gcc14-c++" in fedora.buildrequires
     assert "-DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-15" in fedora.build_script
     # EL has no compat GCC packages; its own GCC (11, 14) is one nvcc accepts
@@ -304,7 +302,7 @@ def test_epel_cuda_uses_els_own_gcc(rendered, tmp_path, rhel):
 
 
 def test_fedora_packages_every_level(rendered):
-    parsed = specparse.parse(rendered, target="x86_64", macro_files=[STANDIN_MACROS])
+    parsed = parse.parse(rendered, target="x86_64", macro_files=[STANDIN_MACROS])
     assert [p for p in parsed.packages if "ggml-cpu" in p] == [f"ollama-ggml-cpu-x86_64-{lvl}" for lvl in cpu_levels.LEVELS]
 
 
@@ -323,7 +321,7 @@ def test_march_stripping_sed_really_strips():
 
 
 def test_both_cuda_backends_install_side_by_side(rendered):
-    parsed = specparse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
     assert {"ollama-ggml-cuda", "ollama-ggml-cuda12"} <= set(parsed.packages)
     text = rendered.read_text()
     owned = {}

@@ -64,7 +64,7 @@ def test_two_runs_are_byte_identical(project, env, tmp_path):
 
 
 def test_build_srpm_api_with_standin_macros(project, env, tmp_path, monkeypatch):
-    from ollama_rpm.build.srpm import build_srpm
+    from ollama_rpm.builders.srpm import build_srpm
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -173,7 +173,7 @@ def test_copr_submit_makes_its_srpm_with_the_macros(project, env, tmp_path):
 
 
 def test_srpm_with_a_config_elsewhere_uses_its_patches_files_and_lock(project, env, tmp_path):
-    from ollama_rpm.spec import source_table
+    from ollama_rpm.specgen import source_table
     other = tmp_path / "elsewhere"
     other.mkdir()
     for rel in ("packaging.yaml", "sources.lock", "tests/data/upstream-install-manifest.txt",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ollama_rpm import textout
-from ollama_rpm.build import builder
+from ollama_rpm.builders import builder
 from ollama_rpm.check import isa_audit, smoke
 from ollama_rpm.publish import bump, copr, github
 

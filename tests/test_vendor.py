@@ -23,8 +23,7 @@ import pytest
 from conftest import load_yaml, run_cli, write_yaml
 from fixture import upstream
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_TOOL
-from ollama_rpm.sources import lock as lock_mod
-from ollama_rpm.sources import vendor
+from ollama_rpm.sources import lock, vendor
 from source_fixtures import (
     OLLAMA_FILES,
     OLLAMA_TARBALL,
@@ -104,7 +103,7 @@ def test_update_lock_pins_the_tarball_and_a_changed_one_is_refused(project, env,
     assert (project / "sources.lock").read_bytes() == lock_before, "no pin without --update-lock"
     run_cli("vendor", "--update-lock", cwd=project, env=env, check=True)
     tarball = project / "build" / "SOURCES" / VENDOR_TARBALL
-    pin = lock_mod.load(project / "sources.lock").get(VENDOR_TARBALL)
+    pin = lock.load(project / "sources.lock").get(VENDOR_TARBALL)
     assert pin.sha256 == sha(tarball) and pin.url == "generated:go_vendor_archive"
     pinned = tarball.read_bytes()
     # Another SOURCE_DATE_EPOCH makes other bytes: the pin refuses them and keeps the old file.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ollama_rpm.spec import version
+from ollama_rpm.specgen import version
 
 
 @pytest.mark.parametrize("tag, upstream, rpm", [

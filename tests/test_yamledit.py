@@ -7,7 +7,7 @@ edited text loads to the data the edit promises.
 import pytest
 import yaml
 
-from ollama_rpm.spec import yamledit
+from ollama_rpm.specgen import yamledit
 
 VARIANTS = """\
 name: ollama

@@ -9,7 +9,7 @@ is missing from the CPU, else 1 plus a fixed weight per feature
 
 from collections.abc import Collection, Iterable
 
-from ollama_rpm.spec import cpu_levels
+from ollama_rpm.specgen import cpu_levels
 
 # Feature -> ggml's score weight. AMX_TILE/AMX_BF16 are compiler flags of a
 # variant that ggml's score does not check.

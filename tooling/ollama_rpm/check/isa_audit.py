@@ -20,7 +20,7 @@ from typing import Any
 from ollama_rpm import textout
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import cpu_levels
+from ollama_rpm.specgen import cpu_levels
 
 _LEGACY_PREFIXES = {0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0xF0}
 _VARIANT_FILE = re.compile(r"^libggml-cpu-(?P<variant>[\w.]+)\.so$")

@@ -31,7 +31,7 @@ from ollama_rpm import textout
 from ollama_rpm.check import cpu_select, smoke_session, tinymodel
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import cpu_levels
+from ollama_rpm.specgen import cpu_levels
 
 BINARY = "/usr/bin/ollama"
 DEFAULT_LIBDIR = "/usr/lib64/ollama"

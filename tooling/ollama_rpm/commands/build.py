@@ -9,16 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ollama_rpm import atomic, hostenv, project
-from ollama_rpm.build import builder, mockcfg, progress
-from ollama_rpm.build import srpm as srpm_mod
-from ollama_rpm.build.progress import Display
+from ollama_rpm.builders import builder, mockcfg, progress, srpm
+from ollama_rpm.builders.progress import Display
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL, UsageError
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import context as spec_context
-from ollama_rpm.spec.backends import DEFAULT_CHROOT, Chroot
-from ollama_rpm.spec.config import Config
-from ollama_rpm.spec.context import SpecPackage
+from ollama_rpm.specgen import context
+from ollama_rpm.specgen.backends import DEFAULT_CHROOT, Chroot
+from ollama_rpm.specgen.config import Config, load_config
+from ollama_rpm.specgen.context import SpecPackage
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -94,11 +92,11 @@ def _validate(args: argparse.Namespace, cfg: Config) -> None:
         raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
                          "(Fedora) or 10 (RHEL, for epel chroots)")
     project.macro_files(args.macros)
-    for srpm in args.srpm:
-        if not srpm.is_file():
-            raise UsageError(f"--srpm {srpm}: no such file")
-        if not srpm.name.endswith(".src.rpm"):
-            raise UsageError(f"--srpm {srpm}: expected a source RPM (*.src.rpm)")
+    for given in args.srpm:
+        if not given.is_file():
+            raise UsageError(f"--srpm {given}: no such file")
+        if not given.name.endswith(".src.rpm"):
+            raise UsageError(f"--srpm {given}: expected a source RPM (*.src.rpm)")
     layout = args.layout or cfg.layout
     if layout == "single" and len(args.srpm) > 1:
         raise UsageError(f"--srpm {args.srpm[1]}: the single layout builds one SRPM")
@@ -119,13 +117,13 @@ def _unique(items: Iterable[_T]) -> list[_T]:
 def _srpm(args: argparse.Namespace, root: Path, resultdir: Path) -> Path:
     if args.srpm:
         return Path(args.srpm[0]).resolve()
-    return Path(srpm_mod.build_srpm(root, Path(resultdir) / "srpm", config_path=args.config,
+    return Path(srpm.build_srpm(root, Path(resultdir) / "srpm", config_path=args.config,
                                     macros=args.macros)).resolve()
 
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
-    cfg = config_mod.load(args.config or root / project.CONFIG_NAME)
+    cfg = load_config(args.config or root / project.CONFIG_NAME)
     _validate(args, cfg)
     with_, without = _unique(args.with_), _unique(args.without)
     resultdir = atomic.check_output_dir((args.outdir or root / "results").resolve(), "--outdir")
@@ -151,7 +149,7 @@ def _srpm_name(path: Path) -> str:
 
 def _split_srpms(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Path) -> dict[str, Path]:
     """{source package name: SRPM} of the split layout: the given ones, or all built now."""
-    packages = spec_context.packages(cfg, "split")
+    packages = context.packages(cfg, "split")
     if args.srpm:
         given = {_srpm_name(path): path.resolve() for path in args.srpm}
         names = [p.name for p in packages]
@@ -160,7 +158,7 @@ def _split_srpms(args: argparse.Namespace, cfg: Config, root: Path, resultdir: P
             raise UsageError(f"--srpm: {unknown[0]} is not a source package of the split layout "
                              f"({', '.join(names)})")
         return given
-    built = srpm_mod.build_srpms(root, Path(resultdir) / "srpm", config_path=args.config, layout="split",
+    built = srpm.build_srpms(root, Path(resultdir) / "srpm", config_path=args.config, layout="split",
                                  macros=args.macros)
     return {package.name: Path(path).resolve() for package, path in zip(packages, built, strict=True)}
 
@@ -169,7 +167,7 @@ def _split_plan(args: argparse.Namespace, cfg: Config, with_: list[str], without
                 ) -> list[tuple[SpecPackage, list[Target]]]:
     """[(SpecPackage, [targets])]: ollama on every target, each backend where it is
     turned on (packaging.yaml's `enabled`, --with/--without) and its arches allow."""
-    packages = spec_context.packages(cfg, "split")
+    packages = context.packages(cfg, "split")
     targets: list[Target]
     if args.engine == "mock":
         targets = [mockcfg.parse_chroot(name) for name in _unique(args.chroot or [DEFAULT_CHROOT])]
@@ -177,7 +175,7 @@ def _split_plan(args: argparse.Namespace, cfg: Config, with_: list[str], without
         targets = [builder.host_arch()]
     plan = [(packages[0], targets)]
     for package in packages[1:]:
-        chosen = [t for t in targets if spec_context.backend_builds(
+        chosen = [t for t in targets if context.backend_builds(
             cfg, package, t.arch if isinstance(t, Chroot) else t, with_, without)]
         if chosen:
             plan.append((package, chosen))
@@ -221,13 +219,13 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
             print(text, end="")
         print(f"# split layout: {main.name} first, then the backends, {jobs} at a time")
         for package, target in [(main, t) for t in main_targets] + backend_work:
-            srpm = Path(f"<{package.name} SRPM>")
+            srpm_path = Path(f"<{package.name} SRPM>")
             if isinstance(target, Chroot):
-                cmd = builder.mock_command(configs[target.name][0], srpm, outdir(package) / target.name,
+                cmd = builder.mock_command(configs[target.name][0], srpm_path, outdir(package) / target.name,
                                            uniqueext=None if package.main else package.name)
             else:
                 topdir = builder.ccache_topdir(target, _ccache_tree(package)) if args.ccache else "<temporary topdir>"
-                cmd = builder.rpmbuild_command(srpm, topdir, outdir(package) / target, (), (), args.nodeps, macros)
+                cmd = builder.rpmbuild_command(srpm_path, topdir, outdir(package) / target, (), (), args.nodeps, macros)
                 cmd = _with_ccache_env(cmd) if args.ccache else cmd
             print(shlex.join(cmd))
         return EXIT_OK
@@ -241,15 +239,15 @@ def _run_split(args: argparse.Namespace, cfg: Config, root: Path, resultdir: Pat
         builder.write_mock_configs(configs.values())
 
     def one(package: SpecPackage, target: Target, display: Display, parallel: bool) -> builder.BuildResult:
-        srpm = srpms[package.name]
+        srpm_path = srpms[package.name]
         if isinstance(target, Chroot):
             # --uniqueext: backends of one chroot build side by side in their own roots.
-            result = builder.run_mock(target, configs[target.name][0], srpm, outdir(package), (), (), display,
+            result = builder.run_mock(target, configs[target.name][0], srpm_path, outdir(package), (), (), display,
                                       uniqueext=package.name if parallel else None)
             where = target.name
         else:
             defines = (("_smp_ncpus_max", str(share)),) if parallel else ()
-            result = builder.run_rpmbuild(srpm, outdir(package), (), (), args.nodeps, macros, display,
+            result = builder.run_rpmbuild(srpm_path, outdir(package), (), (), args.nodeps, macros, display,
                                           arch=target, defines=defines, label=f"{package.name} {target}",
                                           ccache=ccache, ccache_package=_ccache_tree(package))
             where = target

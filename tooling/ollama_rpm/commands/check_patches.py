@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 from ollama_rpm import project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
-from ollama_rpm.sources import patchcheck
-from ollama_rpm.sources import resolve as sources
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import source_table
+from ollama_rpm.sources import patchcheck, resolve
+from ollama_rpm.specgen import source_table
+from ollama_rpm.specgen.config import load_config
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -30,9 +29,9 @@ def register(sub: "Subparsers") -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
-    config = config_mod.load(args.config or root / project.CONFIG_NAME)
+    config = load_config(args.config or root / project.CONFIG_NAME)
     table = source_table.build(config)
-    source_dir = args.source_dir or sources.default_source_dir(root)
+    source_dir = args.source_dir or resolve.default_source_dir(root)
     ollama, llama = (source_dir / table.role(role).file_name for role in (source_table.OLLAMA, source_table.LLAMA_CPP))
     for tarball in (ollama, llama):
         if not tarball.is_file():

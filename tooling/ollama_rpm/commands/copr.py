@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ollama_rpm import limits
 from ollama_rpm.commands import options
 from ollama_rpm.errors import UsageError
-from ollama_rpm.publish import copr as copr_submit
+from ollama_rpm.publish import copr
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -26,7 +26,7 @@ def register(sub: "Subparsers") -> None:
     submit.add_argument("--project", required=True, metavar="OWNER/NAME", help="Copr project (@group/name for a group)")
     submit.add_argument("--chroot", action="append", default=[], metavar="CHROOT",
                         help="chroot to build in, repeatable (default: "
-                             + ", ".join(copr_submit.DEFAULT_CHROOTS) + ")")
+                             + ", ".join(copr.DEFAULT_CHROOTS) + ")")
     submit.add_argument("--with", dest="with_", action="append", default=[], metavar="BACKEND",
                         help="build this backend (cuda, cuda12, rocm, vulkan); `cuda` and `cuda12` also set up "
                              "NVIDIA's repository; repeatable")
@@ -59,7 +59,7 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
         raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
                          "(Fedora) or 10 (RHEL, for epel chroots)")
-    return copr_submit.submit(args.project, chroots=args.chroot, with_=args.with_, without=args.without,
+    return copr.submit(args.project, chroots=args.chroot, with_=args.with_, without=args.without,
                               srpms=args.srpm, wait_for=not args.no_wait, copr_config=args.copr_config,
                               create=not args.no_create, interval=args.poll_interval, timeout=args.wait_timeout,
                               api_timeout=args.api_timeout, config_path=args.config, layout=args.layout,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from ollama_rpm import project
-from ollama_rpm.spec.config import LAYOUTS
+from ollama_rpm.specgen.config import LAYOUTS
 
 if TYPE_CHECKING:
     # What `register(sub)` receives: parser.add_subparsers()'s result (generic only in typeshed).

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from ollama_rpm import project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import cpu_levels, render
+from ollama_rpm.specgen import cpu_levels, render
+from ollama_rpm.specgen.config import load_config
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -36,7 +36,7 @@ def register(sub: "Subparsers") -> None:
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     output = args.output or root / "ollama.spec"
-    config = config_mod.load(args.config or root / project.CONFIG_NAME)
+    config = load_config(args.config or root / project.CONFIG_NAME)
     specs = render.render_specs(root, config, args.layout)
     unmapped = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - {v for v, _ in config.cpu_x86_64})
     if unmapped:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ollama_rpm.check import smoke
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
-from ollama_rpm.spec.backends import DEFAULT_CHROOT
+from ollama_rpm.specgen.backends import DEFAULT_CHROOT
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from ollama_rpm import project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
-from ollama_rpm.sources import resolve as sources
-from ollama_rpm.spec import config as config_mod
+from ollama_rpm.sources import resolve
+from ollama_rpm.specgen.config import load_config
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -21,21 +21,21 @@ def register(sub: "Subparsers") -> None:
         "sources", help="download and verify the Sources; copy project files and patches",
         description="Put every Source and Patch of the spec into the source directory: the Ollama and "
                     "llama.cpp tarballs from the download cache or their URLs, each checked against its "
-                    "sha256 pin in sources.lock (next to the config), the vendor tarball when `vendor` made "
+                    "sha256 pin in resolve.lock (next to the config), the vendor tarball when `vendor` made "
                     "it, and the project files and patches (read from the config's directory).")
     options.add_config(parser)
     options.add_source_dir(parser, "where the Sources go")
     parser.add_argument("--update-lock", action="store_true",
                         help="download Sources that have no pin (or whose URL changed) and record "
-                             "their sha256 in sources.lock")
+                             "their sha256 in resolve.lock")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
-    config = config_mod.load(args.config or root / project.CONFIG_NAME)
-    source_dir = args.source_dir or sources.default_source_dir(root)
-    sources.fetch_sources(sources.resolve(config, source_dir), update_lock=args.update_lock, report=_status)
+    config = load_config(args.config or root / project.CONFIG_NAME)
+    source_dir = args.source_dir or resolve.default_source_dir(root)
+    resolve.fetch_sources(resolve.resolve(config, source_dir), update_lock=args.update_lock, report=_status)
     print(source_dir)
     return EXIT_OK
 

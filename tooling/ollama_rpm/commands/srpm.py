@@ -5,7 +5,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ollama_rpm import project
-from ollama_rpm.build import srpm
+from ollama_rpm.builders import srpm
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
 

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 from ollama_rpm import project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL, OllamaRpmError
-from ollama_rpm.sources import resolve as sources
-from ollama_rpm.sources import vendor
-from ollama_rpm.spec import config as config_mod
+from ollama_rpm.sources import resolve, vendor
+from ollama_rpm.specgen.config import load_config
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -22,12 +21,12 @@ def register(sub: "Subparsers") -> None:
         "vendor", help="make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball",
         description="Make the Go vendor tarball Source with Fedora's go_vendor_archive from the pinned Ollama "
                     "tarball, verify every module against go.sum, refresh the generated block of "
-                    "go-vendor-tools.toml, and check the tarball against its pin in sources.lock. Exit 1 "
+                    "go-vendor-tools.toml, and check the tarball against its pin in resolve.lock. Exit 1 "
                     "when --license finds go.license out of date.")
     options.add_config(parser)
     options.add_source_dir(parser, "where the Sources are and the tarball goes")
     parser.add_argument("--update-lock", action="store_true",
-                        help="record the vendor tarball's sha256 in sources.lock instead of checking it")
+                        help="record the vendor tarball's sha256 in resolve.lock instead of checking it")
     license_group = parser.add_mutually_exclusive_group()
     license_group.add_argument(
         "--license", action="store_true",
@@ -41,8 +40,8 @@ def register(sub: "Subparsers") -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
-    config = config_mod.load(args.config or root / project.CONFIG_NAME)
-    sset = sources.resolve(config, args.source_dir or sources.default_source_dir(root))
+    config = load_config(args.config or root / project.CONFIG_NAME)
+    sset = resolve.resolve(config, args.source_dir or resolve.default_source_dir(root))
     tarball = vendor.build_vendor(sset, update_lock=args.update_lock, report=_status)
     if not (args.license or args.update_license):
         print(tarball)

@@ -39,14 +39,10 @@ from ollama_rpm.publish.upstream_release import (
     read_ggml_variants,
     read_ollama,
 )
-from ollama_rpm.sources import fetch, patchcheck
-from ollama_rpm.sources import lock as lock_mod
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import context as spec_context
-from ollama_rpm.spec import cpu_levels, render, source_table, yamledit
-from ollama_rpm.spec import parse as specparse
-from ollama_rpm.spec.config import Config
-from ollama_rpm.spec.version import parse_upstream
+from ollama_rpm.sources import fetch, lock, patchcheck
+from ollama_rpm.specgen import context, cpu_levels, parse, render, source_table, yamledit
+from ollama_rpm.specgen.config import Config, load_config, parse_config, yaml_load
+from ollama_rpm.specgen.version import parse_upstream
 from ollama_rpm.textout import redact
 
 if TYPE_CHECKING:
@@ -71,7 +67,7 @@ def download(url: str, cache_dir: StrPath, timeout: float) -> tuple[Path, str]:
         raise NetworkError(f"download {error}") from None
 
 
-def fetch_pinned(url: str, tmp: Path, lock: lock_mod.Lock, timeout: float, log: Log) -> tuple[Path, str]:
+def fetch_pinned(url: str, tmp: Path, pinned: lock.Lock, timeout: float, log: Log) -> tuple[Path, str]:
     """Download `url` twice; the two must hash the same (and match an existing pin)."""
     file_name = url.rsplit("/", 1)[-1]
     path, first = download(url, tmp / "first", timeout)
@@ -79,9 +75,9 @@ def fetch_pinned(url: str, tmp: Path, lock: lock_mod.Lock, timeout: float, log: 
     if first != second:
         raise IntegrityError(f"{file_name}: two downloads of {url} differ (sha256 {first[:16]}... then "
                              f"{second[:16]}...); the archive is not stable, nothing pinned")
-    pin = lock.get(file_name)
+    pin = pinned.get(file_name)
     if pin and pin.sha256 != first:
-        raise IntegrityError(f"{file_name}: sha256 {first} differs from the pin {pin.sha256} in {lock.path.name}")
+        raise IntegrityError(f"{file_name}: sha256 {first} differs from the pin {pin.sha256} in {pinned.path.name}")
     log(f"{file_name}  sha256 {first}")
     return path, first
 
@@ -131,9 +127,9 @@ class Plan:
     spec_texts: dict[str, str]    # every spec of the layout: {file name: text}, main first
 
 
-def plan(root: Path, cfg: Config, raw_text: str, lock: lock_mod.Lock, upstream: Upstream, llama_variants: Variants,
+def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, upstream: Upstream, llama_variants: Variants,
          ollama_pin: str, llama_pin: str, today: datetime.date, llama_commit: str | None = None) -> Plan:
-    data = config_mod.yaml_load(raw_text)
+    data = yaml_load(raw_text)
     new = copy.deepcopy(data)
     text = raw_text
     changes: list[str] = []
@@ -209,10 +205,10 @@ def plan(root: Path, cfg: Config, raw_text: str, lock: lock_mod.Lock, upstream: 
         yamledit.verify(text, new)
     except yamledit.EditError as error:
         raise ToolError(f"{cfg.path}: cannot edit it in place ({error}); edit it by hand") from None
-    new_cfg = config_mod.parse(cfg.path, config_mod.yaml_load(text))
+    new_cfg = parse_config(cfg.path, yaml_load(text))
 
     # sources.lock: drop the old tarballs' pins, pin the new ones.
-    new_lock = lock_mod.Lock(lock.path, lock.pins)
+    new_lock = lock.Lock(old_lock.path, old_lock.pins)
     for source in source_table.build(cfg).url_sources:
         new_lock.pins.pop(source.file_name, None)
     pins = {source_table.OLLAMA: ollama_pin, source_table.LLAMA_CPP: llama_pin}
@@ -233,7 +229,7 @@ def check_spec(plan_: Plan, tmp: StrPath, root: Path) -> None:
     for name, text in (plan_.spec_texts or {"ollama.spec": plan_.spec_text}).items():
         spec = Path(tmp) / name
         spec.write_text(text, encoding="utf-8")
-        parsed = specparse.parse(spec, target="x86_64")
+        parsed = parse.parse(spec, target="x86_64")
         if parsed.version != plan_.rpm_version:
             raise ToolError(f"rendered {name} says Version {parsed.version}, expected {plan_.rpm_version}")
         specs.append(spec)
@@ -280,8 +276,8 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     config_path = root / project.CONFIG_NAME
     lock_path = root / project.LOCK_NAME
     repo = _repo(root) if commit or push else None
-    cfg = config_mod.load(config_path)
-    spec_paths = [root / package.spec_file for package in spec_context.packages(cfg)]
+    cfg = load_config(config_path)
+    spec_paths = [root / package.spec_file for package in context.packages(cfg)]
     targets = (config_path, lock_path, *spec_paths)
     if repo is not None:
         if push and repo.head.is_detached:
@@ -296,7 +292,7 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
             raise UsageError(f"{first}: has uncommitted changes; commit or stash them before bump")
 
     raw_text = atomic.read_text(config_path)
-    lock = lock_mod.load(lock_path)
+    old_lock = lock.load(lock_path)
     github = GitHub(timeout=timeout)
     secrets = [github.token]
 
@@ -326,20 +322,20 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
 
-    templates = config_mod.yaml_load(raw_text)["sources"]
+    templates = yaml_load(raw_text)["sources"]
     fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp_name:
         tmp = Path(tmp_name)
-        ollama_tar, ollama_sha = fetch_pinned(templates["ollama"].format(**fmt), tmp, lock, timeout, log)
+        ollama_tar, ollama_sha = fetch_pinned(templates["ollama"].format(**fmt), tmp, old_lock, timeout, log)
         upstream = read_ollama(ollama_tar, new_up)
         fmt["llama_cpp_tag"] = upstream.llama_cpp_tag
-        llama_tar, llama_sha = fetch_pinned(templates["llama_cpp"].format(**fmt), tmp, lock, timeout, log)
+        llama_tar, llama_sha = fetch_pinned(templates["llama_cpp"].format(**fmt), tmp, old_lock, timeout, log)
         variants = read_ggml_variants(llama_tar)
         applied = patchcheck.check(ollama_tar, patchcheck.project_patches(cfg),
                                    llama_tar, upstream.compat_patches)
         log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
         today = today or datetime.date.today()
-        new = plan(root, cfg, raw_text, lock, upstream, variants, ollama_sha, llama_sha, today,
+        new = plan(root, cfg, raw_text, old_lock, upstream, variants, ollama_sha, llama_sha, today,
                    llama_commit=read_commit(llama_tar))
         if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
             log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "

@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ollama_rpm import hostenv, textout
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, ConfigError, NetworkError, OllamaRpmError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import backends as registry
+from ollama_rpm.specgen import backends
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Backend, Config
+    from ollama_rpm.specgen.config import Backend, Config
 
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
-DEFAULT_CHROOTS = registry.DEFAULT_COPR_CHROOTS
+DEFAULT_CHROOTS = backends.DEFAULT_COPR_CHROOTS
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
 _PROJECT = re.compile(r"(@?[A-Za-z0-9][A-Za-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._+-]{0,99})", re.A)
 
@@ -56,12 +56,12 @@ def parse_project(text: str | None) -> tuple[str, str]:
 def cuda_repo(chroot: str, with_: Collection[str] = ("cuda",), override: int | None = None) -> tuple[str, str | None]:
     """NVIDIA's repository URL for a Copr chroot (the registry's policy, shared
     with `build --engine mock`), and a warning when it is a fallback."""
-    parsed = registry.parse_chroot(chroot, any_copr=True)
+    parsed = backends.parse_chroot(chroot, any_copr=True)
     if not parsed.supported:
         raise UsageError(f"--with cuda: NVIDIA has no CUDA repository for chroot {chroot}; "
                          "use fedora-NN-<arch> or epel-NN-<arch> chroots")
-    registry.check_cuda12(parsed, with_)
-    repo = registry.cuda_repo(parsed, override)
+    backends.check_cuda12(parsed, with_)
+    repo = backends.cuda_repo(parsed, override)
     return repo.url, repo.warning
 
 
@@ -340,8 +340,8 @@ def plan_chroots(cfg: Config, chroots: Iterable[str], with_: Sequence[str], with
     setup: dict[str, ChrootSetup] = {}
     warnings: list[str] = []
     for name in chroots:
-        chroot = registry.parse_chroot(name, any_copr=True)
-        nvidia = [b.name for b in on if registry.info(b.name).toolkit.nvidia_repo and chroot.arch in b.arches]
+        chroot = backends.parse_chroot(name, any_copr=True)
+        nvidia = [b.name for b in on if backends.info(b.name).toolkit.nvidia_repo and chroot.arch in b.arches]
         repos: tuple[str, ...] = ()
         if nvidia:
             url, warning = cuda_repo(name, nvidia, cuda_release)
@@ -361,8 +361,8 @@ def _srpm_name(path: StrPath) -> str:
 def plan_uploads(cfg: Config, chroots: Sequence[str], with_: Collection[str], without: Collection[str],
                  layout: str | None, srpms: Mapping[str, StrPath]) -> list[Upload]:
     """The builds to create, main first. `srpms`: {package name: path}."""
-    from ollama_rpm.spec import context as spec_context
-    packages = spec_context.packages(cfg, layout)
+    from ollama_rpm.specgen import context
+    packages = context.packages(cfg, layout)
     on = {b.name for b in _backends_on(cfg, with_, without)}
     uploads: list[Upload] = []
     for package in packages:
@@ -370,7 +370,7 @@ def plan_uploads(cfg: Config, chroots: Sequence[str], with_: Collection[str], wi
             wanted = list(chroots)
         elif package.backend in on:
             arches = cfg.backend(package.backend).arches
-            wanted = [c for c in chroots if registry.parse_chroot(c, any_copr=True).arch in arches]
+            wanted = [c for c in chroots if backends.parse_chroot(c, any_copr=True).arch in arches]
         else:
             continue
         if not wanted:
@@ -393,14 +393,14 @@ def submit(project: str, chroots: Iterable[str] = (), with_: Iterable[str] = (),
            create: bool = True, interval: float = 30.0, timeout: float = 0.0, api_timeout: float = 120.0,
            root: StrPath | None = None, out: TextIO | None = None, plain: bool | None = None,
            config_path: StrPath | None = None, layout: str | None = None, cuda_release: int | None = None) -> int:
-    from ollama_rpm import project as project_mod
-    from ollama_rpm.spec import config as config_mod
+    from ollama_rpm.project import CONFIG_NAME, find_root
+    from ollama_rpm.specgen.config import load_config
     owner, name = parse_project(project)
     chroots = list(dict.fromkeys(chroots or DEFAULT_CHROOTS))
     for chroot in chroots:
-        registry.parse_chroot(chroot, "--chroot", any_copr=True)
-    root = Path(root or project_mod.find_root())
-    cfg = config_mod.load(config_path or root / project_mod.CONFIG_NAME)
+        backends.parse_chroot(chroot, "--chroot", any_copr=True)
+    root = Path(root or find_root())
+    cfg = load_config(config_path or root / CONFIG_NAME)
     layout = layout or cfg.layout
     known = [b.name for b in cfg.backends]
     for option, names in (("--with", with_), ("--without", without)):
@@ -468,7 +468,7 @@ def _build_srpms(root: Path, session: Session, config_path: StrPath | None, layo
     """Every SRPM of the layout, made by the srpm step (which loads $OLLAMA_RPM_MACROS itself)."""
     import tempfile
 
-    from ollama_rpm.build.srpm import build_srpms
+    from ollama_rpm.builders.srpm import build_srpms
     outdir = Path(tempfile.mkdtemp(prefix="ollama-rpm-copr-"))
     srpms = build_srpms(root, outdir, config_path=config_path, layout=layout)
     for srpm in srpms:

@@ -17,7 +17,7 @@ from typing import Any
 from ollama_rpm import grammar
 from ollama_rpm.errors import IntegrityError, OllamaRpmError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import backends as registry
+from ollama_rpm.specgen import backends
 
 _VARIANT_CALL = re.compile(r"^\s*ggml_add_cpu_backend_variant\s*\(\s*([^\s)]+)([^)]*)\)")
 _X86_BRANCH = re.compile(r'^\s*(else)?if\s*\(\s*GGML_SYSTEM_ARCH\s+STREQUAL\s+"x86"\s*\)')
@@ -148,14 +148,14 @@ def _not_presets(tarball: str) -> UpstreamError:
 
 def has_preset(backend: str) -> bool:
     """Whether upstream keeps this backend's GPU list in a configure preset (registry)."""
-    info = registry.info(backend)
+    info = backends.info(backend)
     return bool(info.preset and info.toolkit.gpu_targets_variable)
 
 
 def gpu_list(upstream: Upstream, backend: str, runner_dir: str) -> list[str]:
     """The GPU list of the backend's Linux preset (the registry names it: e.g.
     llama_cuda_v13_linux for runner dir cuda_v13)."""
-    info = registry.info(backend)
+    info = backends.info(backend)
     variable = info.toolkit.gpu_targets_variable
     preset = info.preset_name(runner_dir)
     values = upstream.presets.get(preset)

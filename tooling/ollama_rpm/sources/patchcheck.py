@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from ollama_rpm.errors import OllamaRpmError, ToolError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import archive
-from ollama_rpm.spec import source_table
+from ollama_rpm.specgen import source_table
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Config
+    from ollama_rpm.specgen.config import Config
 
 
 class PatchError(OllamaRpmError):

@@ -12,7 +12,7 @@ from ollama_rpm.errors import UsageError
 from ollama_rpm.pathtypes import StrPath
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Config
+    from ollama_rpm.specgen.config import Config
 
 
 def source_date_epoch(config: "Config") -> int:

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import ConfigError, IntegrityError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.sources import archive, fetch
-from ollama_rpm.sources import lock as lock_mod
-from ollama_rpm.spec import source_table
-from ollama_rpm.spec.source_table import Source, SourceTable
+from ollama_rpm.sources import archive, fetch, lock
+from ollama_rpm.specgen import source_table
+from ollama_rpm.specgen.source_table import Source, SourceTable
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Config
+    from ollama_rpm.specgen.config import Config
 
 Report = Callable[[str], object]
 
@@ -48,7 +47,7 @@ class SourceSet:
 
     config: Config
     table: SourceTable
-    lock: lock_mod.Lock         # mutable: new pins land here; the caller saves it
+    lock: lock.Lock         # mutable: new pins land here; the caller saves it
     cache: fetch.Cache
     source_dir: Path
 
@@ -64,7 +63,7 @@ def resolve(config: Config, source_dir: Path, *, table: SourceTable | None = Non
             cache: fetch.Cache | None = None) -> SourceSet:
     """The source set of `config`: its table, its lock (read here, once), the cache."""
     return SourceSet(config=config, table=table or source_table.build(config),
-                     lock=lock_mod.load(lock_path(config)), cache=cache or fetch.Cache(),
+                     lock=lock.load(lock_path(config)), cache=cache or fetch.Cache(),
                      source_dir=Path(source_dir))
 
 

@@ -11,7 +11,7 @@ Source2 is what Fedora's own command makes from Source0:
 is extracted safely, Go verifies every downloaded module against go.sum and
 `go mod verify` re-checks the module cache, the tarball must hold exactly
 upstream's go.mod and go.sum plus vendor/, it is written atomically through the
-content cache, and its sha256 is checked against (or pinned in) sources.lock.
+content cache, and its sha256 is checked against (or pinned in) resolve.lock.
 bzip2 and xz carry no timestamp, so with the same SOURCE_DATE_EPOCH the bytes
 are reproducible (gzip from tarfile embeds the time: refused).
 
@@ -36,12 +36,11 @@ from typing import TYPE_CHECKING, Any
 from ollama_rpm import atomic
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.sources import archive, fetch, reproducible
-from ollama_rpm.sources import resolve as sources
-from ollama_rpm.spec import source_table, yamledit
+from ollama_rpm.sources import archive, fetch, reproducible, resolve
+from ollama_rpm.specgen import source_table, yamledit
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Config
+    from ollama_rpm.specgen.config import Config
 
 Report = Callable[[str], object]     # a line of progress for the user
 
@@ -253,7 +252,7 @@ def _covered_files(tree: Path, toml_data: dict[str, Any]) -> dict[str, str]:
     return covered
 
 
-def toml_path(sset: sources.SourceSet) -> Path:
+def toml_path(sset: resolve.SourceSet) -> Path:
     """go-vendor-tools.toml: the project Source of that role, beside packaging.yaml."""
     return sset.table.base / sset.source(source_table.VENDOR_CONFIG).project_path
 
@@ -421,7 +420,7 @@ def _ollama_tree(extracted: StrPath, config: "Config", tarball: StrPath) -> Path
     return top
 
 
-def build_vendor(sset: sources.SourceSet, *, update_lock: bool = False, report: Report = print,
+def build_vendor(sset: resolve.SourceSet, *, update_lock: bool = False, report: Report = print,
                  warn: Report | None = None) -> Path:
     """Make the vendor tarball from Ollama's in the set's source dir, refresh
     go-vendor-tools.toml; returns its path.
@@ -435,7 +434,7 @@ def build_vendor(sset: sources.SourceSet, *, update_lock: bool = False, report: 
     toml = prepared_toml(toml_path(sset), config, name)
     toml_data = load_toml(toml)
     before = lock.to_json()
-    fetched = sources.fetch_url_sources(sset, update_lock=update_lock, roles={source_table.OLLAMA},
+    fetched = resolve.fetch_url_sources(sset, update_lock=update_lock, roles={source_table.OLLAMA},
                                         report=report)
     ollama_tarball = fetched[source_table.OLLAMA]
     epoch = reproducible.source_date_epoch(config)
@@ -463,7 +462,7 @@ def build_vendor(sset: sources.SourceSet, *, update_lock: bool = False, report: 
             cached = out.commit(expected, f"{name} (made by go_vendor_archive from {ollama_tarball.name})")
             sha256 = out.sha256
     dest = sset.path(source_table.VENDOR)
-    sources.place(cached, dest)
+    resolve.place(cached, dest)
     if update_lock:
         lock.set(name, GENERATED_URL, sha256)
         if lock.to_json() != before:
@@ -477,9 +476,9 @@ def build_vendor(sset: sources.SourceSet, *, update_lock: bool = False, report: 
     return dest
 
 
-def ensure_vendor(sset: sources.SourceSet, *, report: Report = print) -> Path:
+def ensure_vendor(sset: resolve.SourceSet, *, report: Report = print) -> Path:
     """The vendor tarball in the source dir: present and matching its pin, from the cache, or built."""
-    placed = sources.place_pinned_generated(sset)
+    placed = resolve.place_pinned_generated(sset)
     if placed is not None:
         report(f"{placed.name}: verified")
         return placed
@@ -495,7 +494,7 @@ class LicenseReport:
     files: dict[str, str]     # license file (relative to the tree) -> its expression
 
 
-def detect_go_license(sset: sources.SourceSet, vendor_tarball: Path, *, report: Report = print) -> LicenseReport:
+def detect_go_license(sset: resolve.SourceSet, vendor_tarball: Path, *, report: Report = print) -> LicenseReport:
     """`go_vendor_license report expression` on Ollama's tarball + the vendor tarball, as %check sees them."""
     toml = toml_path(sset)
     data = load_toml(toml)
@@ -503,7 +502,7 @@ def detect_go_license(sset: sources.SourceSet, vendor_tarball: Path, *, report: 
     if not detector:
         raise ConfigError(toml, "licensing.detector", "not set; the spec's %go_vendor_license_check needs one "
                                                       "(askalono, as Fedora's go2rpm sets it)")
-    fetched = sources.fetch_url_sources(sset, roles={source_table.OLLAMA}, report=report)
+    fetched = resolve.fetch_url_sources(sset, roles={source_table.OLLAMA}, report=report)
     ollama_tarball = fetched[source_table.OLLAMA]
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-license-") as work:
         extracted = archive.safe_extract(ollama_tarball, Path(work) / "src")

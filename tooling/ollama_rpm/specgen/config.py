@@ -16,14 +16,13 @@ import yaml
 from ollama_rpm import grammar
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import backends as registry
-from ollama_rpm.spec import cpu_levels, source_table
-from ollama_rpm.spec.version import parse_upstream
+from ollama_rpm.specgen import backends, cpu_levels, source_table
+from ollama_rpm.specgen.version import parse_upstream
 
-ARCHES = registry.ARCHES
+ARCHES = backends.ARCHES
 # The backend registry's names (cuda: the current CUDA major, 13; cuda12: the
 # previous one, for GPUs CUDA 13 dropped). packaging.yaml has a section for each.
-BACKENDS = registry.names()
+BACKENDS = backends.names()
 # packaging.yaml is a few KiB: a bound keeps a pathological file from eating memory.
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -51,7 +50,7 @@ class Backend:
 
     @property
     def is_cuda(self) -> bool:
-        return registry.info(self.name).kind == "cuda"
+        return backends.info(self.name).kind == "cuda"
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,7 @@ def yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader, stricter still
 
 
-def load(path: StrPath) -> Config:
+def load_config(path: StrPath) -> Config:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -250,10 +249,10 @@ def load(path: StrPath) -> Config:
         raise ConfigError(path, None, f"not valid YAML ({where}): {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(path, None, f"expected a mapping at the top level, got {_describe(data)}")
-    return parse(path, data)
+    return parse_config(path, data)
 
 
-def parse(path: StrPath, data: dict[Any, Any]) -> Config:
+def parse_config(path: StrPath, data: dict[Any, Any]) -> Config:
     """Validate the YAML document `data` of the packaging.yaml at `path` (ConfigError naming the key)."""
     path = Path(path)
     top = _Reader(path, data)
@@ -410,8 +409,8 @@ def _bundled(llama: _Reader) -> tuple[Bundled, ...]:
 def _replaces(section: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     result: list[tuple[str, tuple[str, ...]]] = []
     for role in section.data:
-        if role not in ("main", *registry.names()):
-            section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(registry.names())}")
+        if role not in ("main", *backends.names()):
+            section.fail(str(role)[:40], f"unknown package role; expected main or one of: {', '.join(backends.names())}")
         names = section.strings(role, lambda v: grammar.name(v, "a package name"), "a list of package names")
         result.append((role, names))
     return tuple(result)
@@ -541,11 +540,11 @@ def _no_duplicates(section: _Reader, key: str, items: Sequence[str], why: str) -
 
 def _backends(section: _Reader) -> tuple[Backend, ...]:
     result: list[Backend] = []
-    for name in registry.names():
+    for name in backends.names():
         b = section.sub(name)
         enabled = b.get("enabled", bool, "true or false (the %bcond default)")
         arches = b.strings("arches", expected="a list of architectures (x86_64, aarch64)")
-        possible = registry.info(name).arches
+        possible = backends.info(name).arches
         for index, arch in enumerate(arches):
             if arch not in possible:
                 b.fail(f"arches[{index}]", f"expected one of {', '.join(possible)}, got {arch!r}")

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TextIO
 
 from ollama_rpm import atomic, hostenv, textout
-from ollama_rpm.build import buildlog
-from ollama_rpm.build.progress import Display
+from ollama_rpm.builders import buildlog
+from ollama_rpm.builders.progress import Display
 from ollama_rpm.errors import ToolError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec.backends import Chroot
+from ollama_rpm.specgen.backends import Chroot
 
 MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log", "mock-output.log")
 POLL_SECONDS = 0.5

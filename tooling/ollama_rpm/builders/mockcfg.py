@@ -25,11 +25,11 @@ which `copr submit` reads too.
 import re
 from collections.abc import Collection, Iterable
 
-from ollama_rpm.spec import backends
+from ollama_rpm.specgen import backends
 
 # Chroot names and NVIDIA's repositories are the backend registry's (shared with `copr submit`).
-from ollama_rpm.spec.backends import NVIDIA_GPG_KEY, Chroot, check_cuda12, cuda_repo
-from ollama_rpm.spec.config import Config
+from ollama_rpm.specgen.backends import NVIDIA_GPG_KEY, Chroot, check_cuda12, cuda_repo
+from ollama_rpm.specgen.config import Config
 
 
 def parse_chroot(name: str, option: str = "--chroot") -> Chroot:

@@ -42,7 +42,7 @@ def parse(spec: StrPath, target: str | None = None, with_: Iterable[str] = (), w
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-m", "ollama_rpm.spec.parse"], input=json.dumps(request),
+    proc = subprocess.run([sys.executable, "-m", "ollama_rpm.specgen.parse"], input=json.dumps(request),
                           capture_output=True, text=True, env=env)
     if proc.returncode == 3:
         raise ToolError(proc.stderr.strip() or "python3-rpm is not importable")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ollama_rpm.spec.config import Config
+    from ollama_rpm.specgen.config import Config
 
 # Roles. The two URL roles are also packaging.yaml's keys under `sources:`.
 OLLAMA = "ollama"

@@ -8,12 +8,10 @@ import jinja2
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import context as spec_context
-from ollama_rpm.spec import source_table
-from ollama_rpm.spec.config import Config
-from ollama_rpm.spec.context import SpecPackage
-from ollama_rpm.spec.source_table import SourceTable
+from ollama_rpm.specgen import context, source_table
+from ollama_rpm.specgen.config import Config, load_config
+from ollama_rpm.specgen.context import SpecPackage
+from ollama_rpm.specgen.source_table import SourceTable
 
 
 def environment(root: StrPath) -> jinja2.Environment:
@@ -34,7 +32,7 @@ def render_text(root: StrPath, config: Config, table: SourceTable | None = None,
     root = Path(root)
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
-        return template.render(**spec_context.build(config, package, table))
+        return template.render(**context.build(config, package, table))
     except jinja2.TemplateSyntaxError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message or str(error)) from None
     except jinja2.UndefinedError as error:
@@ -47,12 +45,12 @@ def render_specs(root: StrPath, config: Config, layout: str | None = None,
     the same template rendered once per package, from one source table."""
     table = table or source_table.build(config)
     return [(package, render_text(root, config, table, package))
-            for package in spec_context.packages(config, layout)]
+            for package in context.packages(config, layout)]
 
 
 def load_and_render(root: StrPath, config_path: StrPath | None = None) -> tuple[Config, str]:
     root = Path(root)
-    config = config_mod.load(config_path or root / project.CONFIG_NAME)
+    config = load_config(config_path or root / project.CONFIG_NAME)
     return config, render_text(root, config)
 
 

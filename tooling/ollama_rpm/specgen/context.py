@@ -9,9 +9,8 @@ import textwrap
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from ollama_rpm.spec import backends as registry
-from ollama_rpm.spec import cpu_levels, manifest, source_table
-from ollama_rpm.spec.config import LAYOUTS, Backend, Config
+from ollama_rpm.specgen import backends, cpu_levels, manifest, source_table
+from ollama_rpm.specgen.config import LAYOUTS, Backend, Config
 
 # What the template reads: plain values, lists and mappings of them.
 TemplateData = dict[str, object]
@@ -49,7 +48,7 @@ def _variants_description(cpus: str, variants: Sequence[str]) -> str:
 
 
 def backend_data(backend: Backend, config: Config | None = None) -> TemplateData:
-    info = registry.info(backend.name)
+    info = backends.info(backend.name)
     toolkit = info.toolkit
     kind = toolkit.kind
     options = dict(backend.cmake_options)
@@ -191,7 +190,7 @@ def packages(config: Config, layout: str | None = None) -> list[SpecPackage]:
     main = SpecPackage(config.name, layout=layout)
     if layout == "single":
         return [main]
-    return [main] + [SpecPackage(f"{config.name}-{registry.info(b.name).package}", b.name, layout)
+    return [main] + [SpecPackage(f"{config.name}-{backends.info(b.name).package}", b.name, layout)
                      for b in config.backends]
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from ollama_rpm import hostenv
 
 if TYPE_CHECKING:
-    from ollama_rpm.build.buildlog import Tracker
+    from ollama_rpm.builders.buildlog import Tracker
 
 
 class Display(Protocol):

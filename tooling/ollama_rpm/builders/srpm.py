@@ -1,4 +1,4 @@
-"""`srpm`: a reproducible source RPM from the rendered spec and verified sources.
+"""`srpm`: a reproducible source RPM from the rendered spec and verified resolve.
 
 Two runs on the same inputs give byte-identical SRPMs: SOURCE_DATE_EPOCH (from
 the environment, else the newest changelog date) is the build time and the mtime
@@ -15,12 +15,10 @@ from pathlib import Path
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.sources import reproducible, vendor
-from ollama_rpm.sources import resolve as sources
+from ollama_rpm.sources import reproducible, resolve, vendor
 from ollama_rpm.sources.resolve import Report
-from ollama_rpm.spec import config as config_mod
-from ollama_rpm.spec import render, source_table
-from ollama_rpm.spec.config import Config
+from ollama_rpm.specgen import render, source_table
+from ollama_rpm.specgen.config import Config, load_config
 
 
 def default_outdir(root: StrPath) -> Path:
@@ -91,7 +89,7 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
     root = Path(root).resolve()
     outdir = Path(outdir).resolve()
     macro_paths = project.macro_files(macros)
-    config = config_mod.load(Path(config_path) if config_path else root / project.CONFIG_NAME)
+    config = load_config(Path(config_path) if config_path else root / project.CONFIG_NAME)
     table = source_table.build(config)
     specs = render.render_specs(root, config, layout, table=table)
     if package:
@@ -100,7 +98,7 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
         if not specs:
             raise UsageError(f"--package {package}: not a source package of the "
                              f"{layout or config.layout} layout; expected one of: {', '.join(names)}")
-    source_dir = Path(source_dir).resolve() if source_dir else sources.default_source_dir(root)
+    source_dir = Path(source_dir).resolve() if source_dir else resolve.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
 
     # Everything is checked before anything is built; missing project files fail first.
@@ -110,14 +108,14 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
         check_spec_target(root, config, text, source_dir, spec_package.spec_file)
     # One SourceSet for every spec: the backend specs' Sources are a subset of the main one's
     # (the two tarballs), so a backend package alone needs no Go modules and no project files.
-    sset = sources.resolve(config, source_dir, table=table)
+    sset = resolve.resolve(config, source_dir, table=table)
     needs_main = any(not spec_package.backend for spec_package, _ in specs)
     if needs_main:
-        sources.check_project_files(sset)
-    inputs = list(sources.fetch_url_sources(sset, report=report).values())
+        resolve.check_project_files(sset)
+    inputs = list(resolve.fetch_url_sources(sset, report=report).values())
     if needs_main:
         inputs.append(vendor.ensure_vendor(sset, report=report))
-        inputs += sources.copy_project_files(sset, report=report)
+        inputs += resolve.copy_project_files(sset, report=report)
     written = [write_spec(root, config, text, source_dir, spec_package.spec_file) for spec_package, text in specs]
     # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
     for path in [*written, *inputs]:
