@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ollama_rpm.cli import build_parser
 
@@ -79,3 +80,24 @@ def test_doc_pages_refer_only_to_pages_that_exist():
         missing = {link for link in linked_paths(page.read_text()) if link.startswith("doc/")
                    and not (ROOT / link).exists()}
         assert not missing, f"{page.name}: {missing}"
+
+
+def test_the_ci_workflow_runs_what_doc_checks_says():
+    """doc/checks.md: in a privileged fedora:44 container it runs render --check,
+    srpm, build --engine mock --chroot fedora-44-x86_64, then lint --format junit
+    --output lint.xml, and uploads results/ and lint.xml. (Read, not run: no test
+    runs GitHub Actions.)"""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "rpm.yml").read_text())
+    job = workflow["jobs"]["rpm"]
+    assert job["container"]["image"].endswith("/fedora:44")
+    assert "--privileged" in job["container"]["options"]
+    runs = [step["run"].strip() for step in job["steps"] if "run" in step]
+    order = ["./ollama-rpm render --check", "./ollama-rpm srpm",
+             "./ollama-rpm build --engine mock --chroot fedora-44-x86_64",
+             "./ollama-rpm lint --format junit --output lint.xml"]
+    assert [run for run in runs if run in order] == order
+    for run in order:
+        build_parser().parse_args(shlex.split(run)[1:])
+    upload = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"].split() == ["results/", "lint.xml"]
+    assert "`.github/workflows/rpm.yml` is a ready CI job" in (ROOT / "doc" / "checks.md").read_text()
