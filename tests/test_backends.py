@@ -10,12 +10,12 @@ import yaml
 
 from conftest import REPO, copy_project
 from ollama_rpm.builders import mockcfg
-from ollama_rpm.errors import UsageError
+from ollama_rpm.errors import ConfigError, UsageError
 from ollama_rpm.publish import bump, copr
 from ollama_rpm.publish.upstream_release import Upstream
 from ollama_rpm.sources import lock
 from ollama_rpm.specgen import backends, context, cpu_levels, render
-from ollama_rpm.specgen.config import ConfigError, load_config
+from ollama_rpm.specgen.config import load_config
 
 FAKE_TOOLKIT = backends.Toolkit("fake", "ggml-fake", gpu_targets_variable="FAKE_GPU_ARCHS",
                                 flags_variable="CMAKE_FAKE_FLAGS", flags_shell_variable="ollama_fake_flags",

@@ -20,7 +20,8 @@ from hostile_support import refused
 from ollama_rpm import grammar
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.specgen import parse, render
-from ollama_rpm.specgen.config import parse_config, yaml_load
+from ollama_rpm.specgen.config import parse_config
+from ollama_rpm.specgen.yamlread import yaml_load
 
 pytestmark = pytest.mark.slow   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, load_yaml, run_cli, write_yaml
-from ollama_rpm.specgen.config import license_ids, load_config
+from ollama_rpm.specgen.config import load_config
+from ollama_rpm.specgen.config_checks import license_ids
 
 pytestmark = [pytest.mark.slow,   # the CLI and rpm as processes, about a second each on a loaded 2-core machine
               pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")]

@@ -41,8 +41,9 @@ from ollama_rpm.publish.upstream_release import (
 )
 from ollama_rpm.sources import fetch, lock, patchcheck
 from ollama_rpm.specgen import context, cpu_levels, parse, render, source_table, yamledit
-from ollama_rpm.specgen.config import Config, load_config, parse_config, yaml_load
+from ollama_rpm.specgen.config import Config, load_config, parse_config
 from ollama_rpm.specgen.version import parse_upstream
+from ollama_rpm.specgen.yamlread import yaml_load
 from ollama_rpm.textout import redact
 
 if TYPE_CHECKING:
