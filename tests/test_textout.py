@@ -8,7 +8,7 @@ import pytest
 from ollama_rpm import textout
 from ollama_rpm.builders import builder
 from ollama_rpm.check import isa_audit, smoke
-from ollama_rpm.publish import bump, copr, github
+from ollama_rpm.publish import bump_apply, copr, github
 
 TOKEN = "tok-SECRET-1234567890"
 
@@ -30,7 +30,7 @@ def test_redact(text, secrets, expected):
 
 def test_github_and_bump_use_the_one_redaction():
     assert github.redact is textout.redact
-    assert bump.redact is textout.redact
+    assert bump_apply.redact is textout.redact
 
 
 @pytest.mark.parametrize("secret", [TOKEN, "abc", "tok"])

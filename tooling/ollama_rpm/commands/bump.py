@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from ollama_rpm import limits
 from ollama_rpm.errors import UsageError
-from ollama_rpm.publish import bump
+from ollama_rpm.publish import bump, bump_apply
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -37,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--push needs a commit; drop --no-commit")
     args.timeout = limits.seconds(args.timeout, "--timeout")
     # SIGTERM/SIGHUP end a bump like Ctrl-C: cleaned up, exit 130, never half-done.
-    with bump.signals_interrupt():
+    with bump_apply.signals_interrupt():
         return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
                          remote=args.remote, timeout=args.timeout)
