@@ -59,8 +59,8 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
         raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
                          "(Fedora) or 10 (RHEL, for epel chroots)")
-    return copr.submit(args.project, chroots=args.chroot, with_=args.with_, without=args.without,
-                              srpms=args.srpm, wait_for=not args.no_wait, copr_config=args.copr_config,
-                              create=not args.no_create, interval=args.poll_interval, timeout=args.wait_timeout,
-                              api_timeout=args.api_timeout, config_path=args.config, layout=args.layout,
-                              cuda_release=args.cuda_repo_release)
+    return copr.submit(copr.SubmitRequest(
+        project=args.project, chroots=args.chroot, with_=args.with_, without=args.without, srpms=args.srpm,
+        wait=not args.no_wait, create=not args.no_create, copr_config=args.copr_config,
+        interval=args.poll_interval, timeout=args.wait_timeout, api_timeout=args.api_timeout,
+        config_path=args.config, layout=args.layout, cuda_release=args.cuda_repo_release))

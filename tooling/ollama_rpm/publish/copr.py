@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ollama_rpm import hostenv, textout
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, ConfigError, NetworkError, OllamaRpmError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.specgen import backends
+from ollama_rpm.specgen import backends, context
 
 if TYPE_CHECKING:
     from ollama_rpm.specgen.config import Backend, Config
@@ -388,47 +388,87 @@ def _uploads(cfg: Config, chroots: Sequence[str], with_: Collection[str], withou
     return plan_uploads(cfg, chroots, with_, without, layout, {_srpm_name(p): p for p in srpms})
 
 
-def submit(project: str, chroots: Iterable[str] = (), with_: Iterable[str] = (), without: Iterable[str] = (),
-           srpms: Iterable[StrPath] = (), wait_for: bool = True, copr_config: StrPath | None = None,
-           create: bool = True, interval: float = 30.0, timeout: float = 0.0, api_timeout: float = 120.0,
-           root: StrPath | None = None, out: TextIO | None = None, plain: bool | None = None,
-           config_path: StrPath | None = None, layout: str | None = None, cuda_release: int | None = None) -> int:
-    from ollama_rpm.project import CONFIG_NAME, find_root
+@dataclass(frozen=True)
+class SubmitRequest:
+    """What `copr submit` was asked for (its flags)."""
+    project: str                              # OWNER/NAME (@group/NAME)
+    chroots: Sequence[str] = ()               # default: DEFAULT_CHROOTS
+    with_: Sequence[str] = ()                 # backends turned on
+    without: Sequence[str] = ()               # ... and off
+    srpms: Sequence[StrPath] = ()             # default: build them with the srpm step
+    wait: bool = True                         # wait for the builds to end
+    create: bool = True                       # create the project if it does not exist
+    copr_config: StrPath | None = None        # default: DEFAULT_CONFIG
+    interval: float = 30.0                    # seconds between two polls
+    timeout: float = 0.0                      # give up waiting after this long (0: never)
+    api_timeout: float = 120.0                # longest wait for one API answer
+    config_path: StrPath | None = None        # packaging.yaml (default: the project's)
+    layout: str | None = None                 # default: packaging.yaml's
+    cuda_release: int | None = None           # NVIDIA repository of this release, whatever the chroot's
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """A request checked against packaging.yaml, before Copr is asked anything."""
+    owner: str
+    name: str
+    chroots: list[str]
+    with_: tuple[str, ...]
+    without: tuple[str, ...]
+    layout: str
+    setup: dict[str, ChrootSetup]
+    warnings: list[str]
+    uploads: list[Upload] | None              # None: the SRPMs are built after the project is ready
+    cfg: Config
+
+
+def submit(request: SubmitRequest, root: StrPath | None = None, out: TextIO | None = None,
+           plain: bool | None = None) -> int:
+    from ollama_rpm.project import find_root
+    root = Path(root or find_root())
+    job = _check(request, root)
+    session = Session(request.copr_config or DEFAULT_CONFIG, api_timeout=request.api_timeout, out=out)
+    if plain is None:
+        plain = not hostenv.live_display(session.out)
+    for warning in job.warnings:
+        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
+    ensure_project(session, job.owner, job.name, job.chroots, job.setup, create=request.create)
+    uploads = job.uploads
+    if uploads is None:
+        srpms = _build_srpms(root, session, request.config_path, job.layout)
+        uploads = _uploads(job.cfg, job.chroots, job.with_, job.without, job.layout, srpms)
+    builds = _start_builds(session, job, uploads)
+    if not request.wait:
+        return EXIT_OK
+    _wait_all(session, builds, request.interval, request.timeout, plain)
+    return EXIT_OK
+
+
+def _check(request: SubmitRequest, root: Path) -> _Submission:
+    """Everything that can fail before Copr is asked: project, chroots, backends, SRPMs."""
+    from ollama_rpm.project import CONFIG_NAME
     from ollama_rpm.specgen.config import load_config
-    owner, name = parse_project(project)
-    chroots = list(dict.fromkeys(chroots or DEFAULT_CHROOTS))
+    owner, name = parse_project(request.project)
+    chroots = list(dict.fromkeys(request.chroots or DEFAULT_CHROOTS))
     for chroot in chroots:
         backends.parse_chroot(chroot, "--chroot", any_copr=True)
-    root = Path(root or find_root())
-    cfg = load_config(config_path or root / CONFIG_NAME)
-    layout = layout or cfg.layout
-    known = [b.name for b in cfg.backends]
-    for option, names in (("--with", with_), ("--without", without)):
-        for backend in names:
-            if backend not in known:
-                raise UsageError(f"{option} {backend}: not a backend of {cfg.path}; expected one of: {', '.join(known)}")
-    both = sorted(set(with_) & set(without))
-    if both:
-        raise UsageError(f"--with {both[0]} and --without {both[0]} contradict each other")
-    with_, without = tuple(dict.fromkeys(with_)), tuple(dict.fromkeys(without))
-    setup, warnings = plan_chroots(cfg, chroots, with_, without, layout, cuda_release)   # fail before Copr
-    srpm_paths = [Path(p) for p in srpms]
+    cfg = load_config(request.config_path or root / CONFIG_NAME)
+    layout = request.layout or cfg.layout
+    with_, without = context.check_backend_options(cfg, request.with_, request.without)
+    setup, warnings = plan_chroots(cfg, chroots, with_, without, layout, request.cuda_release)
+    srpm_paths = [Path(p) for p in request.srpms]
     for srpm in srpm_paths:
         if not srpm.is_file() or not srpm.name.endswith(".src.rpm"):
             raise UsageError(f"--srpm {srpm}: not an existing .src.rpm file")
     if layout == "single" and len(srpm_paths) > 1:
         raise UsageError(f"--srpm {srpm_paths[1]}: the single layout uploads one SRPM")
-    uploads = _uploads(cfg, chroots, with_, without, layout, srpm_paths) if srpm_paths else None   # before Copr too
-    session = Session(copr_config or DEFAULT_CONFIG, api_timeout=api_timeout, out=out)
-    if plain is None:
-        plain = not hostenv.live_display(session.out)
+    uploads = _uploads(cfg, chroots, with_, without, layout, srpm_paths) if srpm_paths else None
+    return _Submission(owner, name, chroots, with_, without, layout, setup, warnings, uploads, cfg)
 
-    for warning in warnings:
-        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
-    ensure_project(session, owner, name, chroots, setup, create=create)
 
-    if uploads is None:
-        uploads = _uploads(cfg, chroots, with_, without, layout, _build_srpms(root, session, config_path, layout))
+def _start_builds(session: Session, job: _Submission, uploads: Sequence[Upload]) -> list[tuple[Upload, int, str]]:
+    """Upload every SRPM: the first build alone, the others as one batch after it. [(upload, build id, URL)]."""
+    owner, name = job.owner, job.name
     builds: list[tuple[Upload, int, str]] = []
     for index, upload in enumerate(uploads):
         buildopts: dict[str, object] = {"chroots": list(upload.chroots)}
@@ -442,11 +482,15 @@ def submit(project: str, chroots: Iterable[str] = (), with_: Iterable[str] = (),
                                      owner, name, str(upload.srpm), buildopts=buildopts),
                         f"upload {upload.srpm.name}", id=int)
         url = build_url(session.copr_url, owner, name, build["id"])
-        named = f" ({upload.package})" if layout == "split" else ""
+        named = f" ({upload.package})" if job.layout == "split" else ""
         session.print(f"build {build['id']}{named}: {url}")
         builds.append((upload, build["id"], url))
-    if not wait_for:
-        return EXIT_OK
+    return builds
+
+
+def _wait_all(session: Session, builds: Sequence[tuple[Upload, int, str]], interval: float, timeout: float,
+              plain: bool) -> None:
+    """Wait for every build, print the chroot -> state table; BuildFailed names the first that failed."""
     failed: list[tuple[int, object, str]] = []
     rows: dict[str, str] = {}
     for upload, build_id, url in builds:
@@ -461,7 +505,6 @@ def submit(project: str, chroots: Iterable[str] = (), with_: Iterable[str] = (),
     if failed:
         build_id, state, url = failed[0]
         raise BuildFailed(f"Copr build {build_id} {state}; logs at {url}")
-    return EXIT_OK
 
 
 def _build_srpms(root: Path, session: Session, config_path: StrPath | None, layout: str | None) -> list[Path]:

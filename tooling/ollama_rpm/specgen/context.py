@@ -6,9 +6,10 @@ declarative, and so the same data drives `srpm` (which local files to copy).
 
 import re
 import textwrap
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from ollama_rpm.errors import UsageError
 from ollama_rpm.specgen import backends, cpu_levels, manifest, source_table
 from ollama_rpm.specgen.config import LAYOUTS, Backend, Config
 
@@ -201,6 +202,21 @@ def backend_builds(config: Config, package: SpecPackage, arch: str, with_: Colle
     backend = config.backend(package.backend)
     wanted = backend.name in with_ or (backend.enabled and backend.name not in without)
     return wanted and arch in backend.arches
+
+
+def check_backend_options(config: Config, with_: Iterable[str], without: Iterable[str]
+                          ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--with and --without name backends of `config` and do not contradict each other; each once, in order."""
+    with_, without = tuple(dict.fromkeys(with_)), tuple(dict.fromkeys(without))
+    known = [b.name for b in config.backends]
+    for option, names in (("--with", with_), ("--without", without)):
+        for backend in names:
+            if backend not in known:
+                raise UsageError(f"{option} {backend}: not a backend of {config.path}; expected one of: {', '.join(known)}")
+    both = sorted(set(with_) & set(without))
+    if both:
+        raise UsageError(f"--with {both[0]} and --without {both[0]} contradict each other")
+    return with_, without
 
 
 def build(config: Config, package: SpecPackage | None = None,
