@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from ollama_rpm import limits
 from ollama_rpm.commands import options
-from ollama_rpm.errors import UsageError
 from ollama_rpm.publish import copr
+from ollama_rpm.specgen import backends
 
 if TYPE_CHECKING:
     from ollama_rpm.commands.options import Subparsers
@@ -56,9 +56,7 @@ def run_submit(args: argparse.Namespace) -> int:
     for name in ("poll_interval", "api_timeout", "wait_timeout"):
         flag = f"--{name.replace('_', '-')}"
         setattr(args, name, limits.seconds(getattr(args, name), flag, allow_zero=name == "wait_timeout"))
-    if args.cuda_repo_release is not None and not 8 <= args.cuda_repo_release <= 99:
-        raise UsageError(f"--cuda-repo-release {args.cuda_repo_release}: expected a release number like 43 "
-                         "(Fedora) or 10 (RHEL, for epel chroots)")
+    backends.check_cuda_release(args.cuda_repo_release)
     return copr.submit(copr.SubmitRequest(
         project=args.project, chroots=args.chroot, with_=args.with_, without=args.without, srpms=args.srpm,
         wait=not args.no_wait, create=not args.no_create, copr_config=args.copr_config,

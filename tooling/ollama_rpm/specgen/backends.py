@@ -227,6 +227,13 @@ class CudaRepo:
     warning: str | None = None
 
 
+def check_cuda_release(release: int | None) -> None:
+    """--cuda-repo-release names a release number NVIDIA could publish for (UsageError otherwise)."""
+    if release is not None and not 8 <= release <= 99:
+        raise UsageError(f"--cuda-repo-release {release}: expected a release number like 43 "
+                         "(Fedora) or 10 (RHEL, for epel chroots)")
+
+
 def cuda_repo(chroot: Chroot, override: int | None = None) -> CudaRepo:
     """NVIDIA's repository for a chroot: the one policy of `build` and `copr submit`.
 
