@@ -17,7 +17,8 @@ import yaml
 
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.specgen import backends
-from ollama_rpm.specgen.config import parse_config, yaml_load
+from ollama_rpm.specgen.config import parse_config
+from ollama_rpm.specgen.yamlread import yaml_load
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "doc" / "config.md"
