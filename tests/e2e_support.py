@@ -112,3 +112,12 @@ def machine_test_skips(ollama_tarball: Path, version: str) -> list[dict[str, str
         skips.append({"test": "^TestSentencePieceEncode$",
                       "reason": "the tarball made from the mirror lacks tokenizer/testdata/gemma2/tokenizer.model"})
     return skips
+
+
+def glibc_before_2_41_macros(dest):
+    """A macro file for building the CUDA 12 backend on this host: the spec stops
+    --with cuda12 on Fedora >= 42 (glibc 2.41 clashes with CUDA 12's headers);
+    Debian 12's glibc is 2.36, so model a Fedora release from before that."""
+    path = Path(dest)
+    path.write_text("# the build host's glibc predates 2.41, as Fedora 41's did\n%fedora 41\n%dist .fc41\n")
+    return path

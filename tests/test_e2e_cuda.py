@@ -45,6 +45,7 @@ from e2e_support import (
     LIBDIR,
     VERSION,
     build_fixture_rpms,
+    glibc_before_2_41_macros,
     rpm_deps,
     rpm_files,
     rpm_names,
@@ -119,7 +120,8 @@ def built(tmp_path_factory):
 
     # As the mock config does for NVIDIA's toolkit under /usr/local: nvcc on PATH and in CUDACXX.
     env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}
-    result = build_fixture_rpms(tmp, configure=configure, env=env,
+    macros = [glibc_before_2_41_macros(tmp / "glibc.macros")] if backend == "cuda12" else []
+    result = build_fixture_rpms(tmp, configure=configure, env=env, macros=macros,
                                 build_args=("--with", backend, "--without", "rocm"))
     result["major"] = major
     result["backend"] = backend

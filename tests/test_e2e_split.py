@@ -11,7 +11,16 @@ import subprocess
 import pytest
 
 from conftest import STANDIN_MACROS, find_nvcc, run_cli
-from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_deps, rpm_files, rpm_names, rpm_query
+from e2e_support import (
+    LIBDIR,
+    VERSION,
+    build_fixture_rpms,
+    glibc_before_2_41_macros,
+    rpm_deps,
+    rpm_files,
+    rpm_names,
+    rpm_query,
+)
 from fixture import upstream
 from ollama_rpm.check.lint import lint_paths
 
@@ -180,7 +189,8 @@ def split_cuda(tmp_path_factory):
                               backend=backend, driver_stub=stub / "libcuda.so")
 
     env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}
-    result = build_fixture_rpms(tmp, configure=configure, env=env, layout="split",
+    macros = [glibc_before_2_41_macros(tmp / "glibc.macros")] if backend == "cuda12" else []
+    result = build_fixture_rpms(tmp, configure=configure, env=env, layout="split", macros=macros,
                                 build_args=("--with", backend, "--without", "rocm", "--without", "vulkan"))
     result.update(backend=backend, package=f"ollama-ggml-{backend}", runner=f"{LIBDIR}/cuda_v{major}")
     yield result

@@ -21,6 +21,12 @@ def cfg():
     return load_config(REPO / "packaging.yaml")
 
 
+@pytest.fixture(scope="module")
+def el10_macros(tmp_path_factory):
+    """The stand-ins as an epel-10 buildroot has them: where the CUDA 12 backend builds."""
+    return standin.for_chroot("epel", "10", tmp_path_factory.mktemp("el10") / "el10.macros")
+
+
 def expected_packages(cfg, arch, switches):
     names = ["ollama"]
     if arch == "x86_64":
@@ -44,11 +50,15 @@ COMBOS = [
 
 @pytest.mark.parametrize("arch,switches", COMBOS,
                          ids=[f"{a}-" + ",".join(f"{k}={v}" for k, v in s.items()) for a, s in COMBOS])
-def test_package_set_for_each_combination(rendered, cfg, arch, switches):
+def test_package_set_for_each_combination(rendered, cfg, el10_macros, arch, switches):
     switches = {k: v for k, v in switches.items() if v is not None}
+    # --with cuda12 stops a Fedora >= 42 build (glibc 2.41): parse it as in epel-10,
+    # with every x86-64 level packaged as on Fedora.
+    cuda12 = switches.get("cuda12") and arch == "x86_64"
     parsed = parse.parse(
-        rendered, target=arch, macro_files=[STANDIN_MACROS],
-        with_=[k for k, v in switches.items() if v], without=[k for k, v in switches.items() if not v])
+        rendered, target=arch, macro_files=[el10_macros if cuda12 else STANDIN_MACROS],
+        with_=[k for k, v in switches.items() if v], without=[k for k, v in switches.items() if not v],
+        defines=[("ollama_x86_64_level", "1")] if cuda12 else ())
     debug = [p for p in parsed.packages if p.endswith(("-debuginfo", "-debugsource"))]
     packages = [p for p in parsed.packages if p not in debug]
     assert packages == expected_packages(cfg, arch, switches)
@@ -65,8 +75,8 @@ def test_main_package_requires_v1_and_recommends_higher_levels(rendered):
     assert parsed.recommends["ollama"] == [f"ollama-ggml-cpu-x86_64-{lvl}(x86-64)" for lvl in ("v2", "v3", "v4")]
 
 
-def test_gpu_subpackages_supplement_their_driver_stack(rendered, cfg):
-    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+def test_gpu_subpackages_supplement_their_driver_stack(rendered, cfg, el10_macros):
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[el10_macros])
     for backend in cfg.backends:
         supplements = parsed.supplements[f"ollama-ggml-{backend.name}"]
         assert supplements == [f"(ollama and {backend.supplements})"]
@@ -102,8 +112,8 @@ def test_level_map_change_moves_the_variant(project):
     assert "libggml-cpu-sse42.so" in v3 and "libggml-cpu-sse42.so" not in v2
 
 
-def test_cpu_build_strips_march_and_gpu_lists_are_explicit(rendered):
-    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS],
+def test_cpu_build_strips_march_and_gpu_lists_are_explicit(rendered, el10_macros):
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[el10_macros],
                              defines=[("__cflags_arch_x86_64", "-march=x86-64-v3 -mtune=generic")])
     build = parsed.build_script
     cpu_part = build.split("build-cpu", 1)[0]
@@ -146,14 +156,14 @@ def _flags_arg(args, name):
     return value
 
 
-def _buildroot_parse(spec, target, switches, defines=()):
-    """Parse as in a buildroot: stand-ins only for packages the spec BuildRequires."""
+def _buildroot_parse(spec, target, switches, defines=(), release=("fedora", "43")):
+    """Parse as in a buildroot of `release`: stand-ins only for packages the spec BuildRequires."""
     with_ = [k for k, v in switches.items() if v]
     without = [k for k, v in switches.items() if v is False]
     first = parse.parse(spec, target=target, with_=with_, without=without,
-                            macro_files=[standin.for_buildrequires((), spec.parent / "base.macros")],
+                            macro_files=[standin.for_chroot(*release, spec.parent / "base.macros", ())],
                             defines=defines)
-    macros = standin.for_buildrequires(first.buildrequires, spec.parent / f"br-{target}.macros")
+    macros = standin.for_chroot(*release, spec.parent / f"br-{target}.macros", first.buildrequires)
     return parse.parse(spec, target=target, with_=with_, without=without, macro_files=[macros],
                            defines=defines)
 
@@ -166,7 +176,9 @@ def test_standin_sections_name_real_packages():
 @pytest.mark.parametrize("arch,switches", COMBOS,
                          ids=[f"{a}-" + ",".join(f"{k}={v}" for k, v in s.items()) for a, s in COMBOS])
 def test_every_macro_in_build_and_install_comes_from_a_buildrequires(rendered, arch, switches):
-    parsed = _buildroot_parse(rendered, arch, switches)
+    # (CUDA 12 builds on EPEL only: test_cuda12_is_stopped_on_fedora)
+    release = ("epel", "10") if switches.get("cuda12") and arch == "x86_64" else ("fedora", "43")
+    parsed = _buildroot_parse(rendered, arch, switches, release=release)
     for section, script in (("%build", parsed.build_script), ("%install", parsed.install_script)):
         left = sorted(set(re.findall(r"%\{\??[A-Za-z_][\w]*", script)))
         assert not left, f"{section} keeps macros no BuildRequires defines: {left}"
@@ -225,7 +237,7 @@ def test_hip_flags_drop_what_fedoras_real_flags_add_for_gcc_only(rendered, tmp_p
 
 
 def test_cuda_host_code_keeps_fedoras_optimisation_level(rendered):
-    parsed = _buildroot_parse(rendered, "x86_64", {"cuda": True, "cuda12": True})
+    parsed = _buildroot_parse(rendered, "x86_64", {"cuda": True, "cuda12": True}, release=("epel", "10"))
     for name in ("cuda", "cuda12"):
         args = _cmake_args(_backend_block(parsed.build_script, name))
         assert "-DCMAKE_CUDA_FLAGS_RELEASE=-DNDEBUG" in args, args
@@ -243,8 +255,8 @@ print(rpm.expandMacro("%{__requires_exclude}"))
 
 
 @pytest.mark.parametrize("with_,driver_filtered", [((), False), (("cuda",), True), (("cuda12",), True)])
-def test_cuda_backends_do_not_require_the_driver(rendered, with_, driver_filtered):
-    out = subprocess.run([sys.executable, "-c", _REQUIRES_EXCLUDE, str(rendered), str(STANDIN_MACROS), *with_],
+def test_cuda_backends_do_not_require_the_driver(rendered, el10_macros, with_, driver_filtered):
+    out = subprocess.run([sys.executable, "-c", _REQUIRES_EXCLUDE, str(rendered), str(el10_macros), *with_],
                          capture_output=True, text=True, check=True).stdout.strip()
     pattern = re.compile(out)
     # rpm matches the filter against each generated dependency
@@ -262,14 +274,8 @@ EPEL = [
 
 
 def _rhel_macros(tmp_path, rhel):
-    """The stand-ins as an EL buildroot has them: %rhel instead of %fedora."""
-    text = STANDIN_MACROS.read_text()
-    text = re.sub(r"^%fedora .*$", f"%rhel {rhel}", text, flags=re.M)
-    text = re.sub(r"^%dist .*$", f"%dist .el{rhel}", text, flags=re.M)
-    assert f"%rhel {rhel}" in text and "%fedora" not in text
-    path = tmp_path / f"el{rhel}.macros"
-    path.write_text(text)
-    return path
+    """The stand-ins as an EPEL buildroot has them (tests/support/release-el<N>.standin)."""
+    return standin.for_chroot("epel", str(rhel), tmp_path / f"el{rhel}.macros")
 
 
 @pytest.mark.parametrize("rhel,levels,required", EPEL)
@@ -293,8 +299,9 @@ def test_epel_packages_no_level_below_the_distribution_baseline(rendered, cfg, t
 def test_epel_cuda_uses_els_own_gcc(rendered, tmp_path, rhel):
     el = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"],
                          macro_files=[_rhel_macros(tmp_path, rhel)])
-    fedora = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
-    assert "gcc15-c++" in fedora.buildrequires and "gcc14-c++" in fedora.buildrequires
+    # (Fedora >= 42 cannot build CUDA 12 at all: test_cuda12_is_stopped_on_fedora)
+    fedora = parse.parse(rendered, target="x86_64", with_=["cuda"], macro_files=[STANDIN_MACROS])
+    assert "gcc15-c++" in fedora.buildrequires
     assert "-DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-15" in fedora.build_script
     # EL has no compat GCC packages; its own GCC (11, 14) is one nvcc accepts
     assert not [br for br in el.buildrequires if re.fullmatch(r"gcc\d+-c\+\+", br)], el.buildrequires
@@ -320,8 +327,8 @@ def test_march_stripping_sed_really_strips():
     assert out.split() == ["-O2", "-g", "-fcf-protection", "-mno-omit-leaf-frame-pointer"]
 
 
-def test_both_cuda_backends_install_side_by_side(rendered):
-    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[STANDIN_MACROS])
+def test_both_cuda_backends_install_side_by_side(rendered, el10_macros):
+    parsed = parse.parse(rendered, target="x86_64", with_=["cuda", "cuda12"], macro_files=[el10_macros])
     assert {"ollama-ggml-cuda", "ollama-ggml-cuda12"} <= set(parsed.packages)
     text = rendered.read_text()
     owned = {}
@@ -331,3 +338,17 @@ def test_both_cuda_backends_install_side_by_side(rendered):
     # each owns only its own runner dir (upstream's cuda_v13 and cuda_v12), so no file conflicts
     assert owned == {"cuda": ["%{ollama_libdir}/cuda_v13/"], "cuda12": ["%{ollama_libdir}/cuda_v12/"]}
     assert "Conflicts:" not in text
+
+
+def test_cuda12_is_stopped_on_fedora(rendered):
+    """mock --rebuild --with cuda12 (not through ollama-rpm build) stops in the spec,
+    naming the reason, on Fedora >= 42; without the switch nothing is said."""
+    def query(*args):
+        return subprocess.run(["rpmspec", "--target", "x86_64", "--load", str(STANDIN_MACROS), *args, "-q",
+                               str(rendered)], capture_output=True, text=True)
+    stopped = query("--with", "cuda12")
+    assert stopped.returncode != 0
+    assert "error: --with cuda12: CUDA 12.9's math headers" in stopped.stderr and "glibc 2.41" in stopped.stderr
+    assert query("--with", "cuda").returncode == 0
+    # the same spec where glibc is older (Fedora 41's rule is the release number)
+    assert query("--with", "cuda12", "--define", "fedora 41").returncode == 0

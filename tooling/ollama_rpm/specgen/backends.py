@@ -109,6 +109,11 @@ class BackendInfo:
     # holds the GPU list ({runner_dir} filled in); "" when upstream has none.
     preset: str = ""
     arches: tuple[str, ...] = ARCHES    # where the backend can be built at all
+    # Fedora releases it cannot be built for: from this release on (0: none),
+    # for this reason. The spec stops such a build with %{error:} and `build` /
+    # `copr submit` refuse the chroot before they start.
+    refused_on_fedora: int = 0
+    refused_reason: str = ""
 
     @property
     def kind(self) -> str:
@@ -135,7 +140,11 @@ REGISTRY: dict[str, BackendInfo] = {info.name: info for info in (
         "The ggml CUDA backend built with CUDA 12, for NVIDIA GPUs that CUDA 13 no\n"
         "longer supports (Maxwell, Pascal, Volta). It installs next to the CUDA 13\n"
         "backend; Ollama picks the one that fits each GPU.",
-        preset="llama_{runner_dir}_linux"),
+        preset="llama_{runner_dir}_linux",
+        refused_on_fedora=42,
+        refused_reason="CUDA 12.9's math headers declare cospi/sinpi without the exception specification "
+                       "that glibc 2.41 (Fedora 42 and newer) gives them, so the CUDA 12 backend does not "
+                       "compile there; build it in an epel-9 or epel-10 chroot, or use --with cuda (CUDA 13)"),
     BackendInfo(
         "rocm", HIP, "AMD ROCm backend for Ollama",
         "The ggml HIP backend, which runs models on AMD GPUs through Fedora's ROCm\n"
@@ -266,18 +275,15 @@ def cuda_repo(chroot: Chroot, override: int | None = None) -> CudaRepo:
                           "to choose another")
 
 
-# CUDA <= 12.9's math headers declare cospi/sinpi without the exception
-# specification glibc >= 2.41 gives them: the CUDA 12 backend only compiles
-# where glibc is older. Fedora 42 has glibc 2.41; EPEL 9 has 2.34, EPEL 10 2.39.
-FIRST_FEDORA_WITH_GLIBC_2_41 = 42
-
-
 def check_cuda12(chroot: Chroot, with_: Collection[str]) -> None:
-    """Refuse --with cuda12 where CUDA 12's headers cannot compile (glibc >= 2.41)."""
-    if "cuda12" not in with_ or chroot.family != "fedora":
+    """Refuse a --with backend in a Fedora chroot it cannot be built for (the CUDA 12
+    backend from Fedora 42 on, glibc 2.41): the same rule as the spec's %{error:}."""
+    if chroot.family != "fedora":
         return
     number = chroot.release_number
-    if number is None or number >= FIRST_FEDORA_WITH_GLIBC_2_41:
-        raise UsageError(f"--with cuda12: {chroot.name} has glibc 2.41 or newer, whose cospi/sinpi "
-                         "declarations CUDA 12.9's headers contradict; build the CUDA 12 backend in "
-                         "epel-9 or epel-10 chroots (or use --with cuda, CUDA 13)")
+    for name in with_:
+        backend = REGISTRY.get(name)
+        if backend is None or not backend.refused_on_fedora:
+            continue
+        if number is None or number >= backend.refused_on_fedora:
+            raise UsageError(f"--with {name}: {chroot.name}: {backend.refused_reason}")

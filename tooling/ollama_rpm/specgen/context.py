@@ -103,6 +103,8 @@ def backend_data(backend: Backend, config: Config | None = None) -> TemplateData
         "bundled_runtimes": backend.bundled_runtimes,
         "summary": info.summary,
         "description": info.description,
+        "refused_on_fedora": info.refused_on_fedora,
+        "refused_reason": info.refused_reason,
         "replaces": replaces(config).get(backend.name, []) if config else [],
     }
 
