@@ -21,12 +21,11 @@ import re
 from pathlib import Path
 
 from conftest import STANDIN_MACROS
+from ollama_rpm.specgen import backends
 
 SUPPORT = Path(STANDIN_MACROS).parent
 _SECTION = re.compile(r"^# --- .*\(BuildRequires: (?P<package>[^)\s]+)\)")
 _RELEASE = "(release)"
-#: what the stand-ins say rawhide is (%fedora): one past the newest release offered
-RAWHIDE_NUMBER = 45
 
 
 def sections(path=STANDIN_MACROS):
@@ -63,7 +62,7 @@ def release_text(family, release):
     if family == "epel":
         return ((SUPPORT / f"release-el{release}.standin").read_text()
                 + (SUPPORT / "sysusers-compat.standin").read_text())
-    number = RAWHIDE_NUMBER if release == "rawhide" else int(release)
+    (number,) = [r.number for r in backends.RELEASES if (r.family, r.release) == (family, release)]
     (body,) = [text for package, text in sections() if package == _RELEASE]
     return re.sub(r"(?m)^(%dist \.fc|%fedora |%fc)43\b", lambda m: f"{m.group(1)}{number}", body)
 

@@ -193,6 +193,48 @@ class Chroot:
                 and not (self.family == "epel" and self.release == "rawhide"))
 
 
+@dataclass(frozen=True)
+class Release:
+    """What a release the toolkit offers chroots for does to the spec: the facts the
+    chroot matrix test (tests/test_chroot_matrix.py) models and doc/chroots.md shows."""
+    family: str                 # fedora | epel
+    release: str                # "43", "rawhide", "9"
+    number: int                 # its %fedora / %rhel
+    rpm: str                    # the rpm it ships (%x86_64 from 4.19, %bcond from 4.17.1)
+    x86_64_level: int           # -march=x86-64-vN of its %build_cflags (1: the baseline)
+    glibc: str                  # its glibc (>= 2.41 breaks CUDA 12.9's headers)
+    rpm_creates_sysusers: bool  # rpm creates the accounts of %{_sysusersdir}/*.conf at install
+
+    def chroot(self, arch: str) -> Chroot:
+        return Chroot(f"{self.family}-{self.release}-{arch}", self.release, arch, self.family)
+
+
+# The releases the toolkit offers chroots for (README), oldest family first.
+# Fedora 42 and later: rpm creates sysusers accounts (Changes/RPMSuportForSystemdSysusers);
+# RHEL 10's rpm 4.19 is built with that disabled, RHEL 9's 4.16 predates it.
+RELEASES: tuple[Release, ...] = (
+    Release("fedora", "43", 43, "6.0", 1, "2.42", True),
+    Release("fedora", "44", 44, "6.0", 1, "2.43", True),
+    Release("fedora", "rawhide", 45, "6.0", 1, "2.43", True),
+    Release("epel", "9", 9, "4.16", 2, "2.34", False),
+    Release("epel", "10", 10, "4.19", 3, "2.39", False),
+)
+
+
+def offered_chroots() -> tuple[Chroot, ...]:
+    """Every chroot the toolkit offers: each release for each arch the spec builds."""
+    return tuple(release.chroot(arch) for release in RELEASES for arch in ARCHES)
+
+
+def refused(name: str, chroot: Chroot) -> bool:
+    """Whether backend `name` cannot be built in `chroot` (its spec stops with %{error:})."""
+    backend = REGISTRY[name]
+    if chroot.family != "fedora" or not backend.refused_on_fedora:
+        return False
+    number = chroot.release_number
+    return number is None or number >= backend.refused_on_fedora
+
+
 # The chroot `build` and `smoke` use by default, and Copr's first: the first
 # Fedora release whose Go reads go.mod's `go 1.26`.
 DEFAULT_CHROOT = "fedora-44-x86_64"
@@ -278,12 +320,6 @@ def cuda_repo(chroot: Chroot, override: int | None = None) -> CudaRepo:
 def check_cuda12(chroot: Chroot, with_: Collection[str]) -> None:
     """Refuse a --with backend in a Fedora chroot it cannot be built for (the CUDA 12
     backend from Fedora 42 on, glibc 2.41): the same rule as the spec's %{error:}."""
-    if chroot.family != "fedora":
-        return
-    number = chroot.release_number
     for name in with_:
-        backend = REGISTRY.get(name)
-        if backend is None or not backend.refused_on_fedora:
-            continue
-        if number is None or number >= backend.refused_on_fedora:
-            raise UsageError(f"--with {name}: {chroot.name}: {backend.refused_reason}")
+        if name in REGISTRY and refused(name, chroot):
+            raise UsageError(f"--with {name}: {chroot.name}: {REGISTRY[name].refused_reason}")
