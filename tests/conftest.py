@@ -86,6 +86,7 @@ EXPECTED_SKIP_REASONS = (
     "real mock unavailable",
     "root reads every file",
     "OLLAMA_RPM_REAL_SOURCES",
+    "OLLAMA_RPM_REAL_MACROS",
 )
 _unexpected_skips = []
 
