@@ -85,10 +85,13 @@ def test_upgrade_path_from_fedora_split_ollama(rendered, bconds, expect):
     provides = per_package(rendered, "PROVIDE", *bconds)
     assert f"ollama-base < {version}.fc43" in obsoletes["ollama"]
     assert f"ollama-base = {version}.fc43" in provides["ollama"]
+    # Fedora's renaming guideline: an arch-specific package provides the %{?_isa} form too
+    assert f"ollama-base(x86-64) = {version}.fc43" in provides["ollama"]
     for package, old in expect.items():
         assert f"{old} < {version}.fc43" in obsoletes[package], (package, obsoletes)
         # a built backend takes over the name; without one, the name is only obsoleted
         assert (f"{old} = {version}.fc43" in provides[package]) is (package != "ollama")
+        assert (f"{old}(x86-64) = {version}.fc43" in provides[package]) is (package != "ollama")
 
 
 def test_check_runs_go_tests_with_the_commented_skip_list(project):
@@ -161,6 +164,8 @@ def test_exclusive_arch_says_why(rendered):
     comment = text.split("\nExclusiveArch:", 1)[0].rsplit("\n\n", 1)[1]
     for word in ("ppc64le", "s390x", "riscv64", "z15", "little-endian"):
         assert word in comment, word
+    # next to the tag, with the upstream reference Fedora asks for
+    assert comment.startswith("# ExclusiveArch: ") and "scripts/install.sh" in comment
     assert re.search(r"(?m)^ExclusiveArch:  %\{x86_64\} aarch64$", text)
 
 
@@ -183,3 +188,36 @@ def test_only_the_vulkan_backend_opts_out_of_lto_with_its_reason(rendered):
     assert "-flto=auto -ffat-lto-objects" in exports[1]          # restored for what follows
     assert "-flto=auto" in next(line for line in before.splitlines() if 'CFLAGS="${CFLAGS:-' in line)
     assert "ollama_lto" not in after and "_lto_cflags" not in after
+
+
+def test_sqlite_bundled_by_the_go_modules_is_provided_as_vendor_recorded_it(project):
+    """The version comes from the record `ollama-rpm vendor` writes into
+    go-vendor-tools.toml, read from the vendored sqlite3-binding.c."""
+    toml = project / "go-vendor-tools.toml"
+    text = toml.read_text()
+    end = "# END ollama-rpm vendor"
+    assert end in text
+    record = ("#\n# C code the vendored modules compile in (ollama.spec: Provides: bundled(NAME) = VERSION):\n"
+              "#   bundled(sqlite) = 3.46.1 vendor/github.com/mattn/go-sqlite3/sqlite3-binding.c\n")
+    if "bundled(sqlite)" not in text:
+        toml.write_text(text.replace(end, record + end, 1))
+    assert run_cli("render", cwd=project).returncode == 0
+    provides = per_package(project / "ollama.spec", "PROVIDE")
+    assert "bundled(sqlite) = 3.46.1" in provides["ollama"]
+    assert not [p for name, ps in provides.items() if name != "ollama" for p in ps if "sqlite" in p]
+    # a record in a shape vendor never writes is an error naming the file, not a silent drop
+    toml.write_text(toml.read_text().replace("bundled(sqlite) = 3.46.1", "bundled(sqlite) = %(id)"))
+    proc = run_cli("render", cwd=project)
+    assert proc.returncode == 2 and "go-vendor-tools.toml" in proc.stderr and "bundled(NAME)" in proc.stderr
+
+
+def test_split_backend_specs_provide_the_llama_cpp_they_compile(project):
+    proc = run_cli("render", "--layout", "split", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    for spec in proc.stdout.split():
+        if "ollama-ggml-" not in spec:
+            continue
+        text = Path(spec).read_text()
+        assert re.search(r"(?m)^Provides:       bundled\(llama-cpp\) = %\{llama_cpp_tag\}$", text), spec
+        assert "sqlite" not in text           # the Go code is not in a backend package
+        assert "# ExclusiveArch: " in text.split("\nExclusiveArch:", 1)[0].rsplit("\n\n", 1)[1]

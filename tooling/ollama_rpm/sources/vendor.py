@@ -37,7 +37,7 @@ from ollama_rpm import atomic
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import archive, fetch, reproducible, resolve
-from ollama_rpm.specgen import source_table, yamledit
+from ollama_rpm.specgen import go_bundled, source_table, yamledit
 
 if TYPE_CHECKING:
     from ollama_rpm.specgen.config import Config
@@ -152,7 +152,7 @@ def check_archive_settings(path: StrPath, data: Mapping[str, Any], tarball_name:
 
 
 def toml_text(modules: Iterable[Module], tarball_name: str, current: str, llama_tag: str,
-              made_from: tuple[str, int] | None = None) -> str:
+              made_from: tuple[str, int] | None = None, bundled: Iterable[go_bundled.Bundled] = ()) -> str:
     """go-vendor-tools.toml: a generated comment block, then the packager's settings.
 
     The packager's part is kept as it is, except that a `llama.cpp-bNNNN`
@@ -198,6 +198,7 @@ def toml_text(modules: Iterable[Module], tarball_name: str, current: str, llama_
                          "#     (no license file: go_vendor_license will fail; add a licenses entry)")
     if not modules:
         block.append("#   (none)")
+    block += go_bundled.block_lines(list(bundled))
     block.append(END)
     return "\n".join(block) + "\n\n" + user
 
@@ -214,7 +215,7 @@ def check_license_exclusions(path: StrPath, data: Mapping[str, Any], llama_tag: 
 
 def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, llama_tag: str,
                  warn: Report | None = None, made_from: tuple[str, int] | None = None,
-                 covered: dict[str, str] | None = None) -> Path:
+                 covered: dict[str, str] | None = None, bundled: Iterable[go_bundled.Bundled] = ()) -> Path:
     """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes).
 
     `covered`: {path: sha256} of the vendored files that licensing.licenses entries
@@ -222,7 +223,7 @@ def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, ll
     path = Path(path)
     modules = list(modules)
     current = path.read_text(encoding="utf-8") if path.exists() else ""
-    text = toml_text(modules, tarball_name, current, llama_tag, made_from)
+    text = toml_text(modules, tarball_name, current, llama_tag, made_from, bundled)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -453,6 +454,7 @@ def build_vendor(sset: resolve.SourceSet, *, update_lock: bool = False, report: 
         run_go_mod_verify(tree)
         check_vendor_archive(built, upstream, work, toml_data)
         modules = vendored_modules(tree)
+        bundled = go_bundled.detect(tree)
         covered = _covered_files(tree, toml_data)
         pin = lock.get(name)
         with cache.writer(name) as out, open(built, "rb") as src:
@@ -471,8 +473,10 @@ def build_vendor(sset: resolve.SourceSet, *, update_lock: bool = False, report: 
     elif pin is None:
         report(f"{name}: not pinned; run `ollama-rpm vendor --update-lock` to record its sha256")
     refresh_toml(toml, modules, name, config.llama_cpp_tag, warn=warn, made_from=(ollama_tarball.name, epoch),
-                 covered=covered)
+                 covered=covered, bundled=bundled)
     report(f"{name}: {len(modules)} modules vendored (sha256 {sha256})")
+    for code in bundled:
+        report(f"{name}: {code.provide} (from {code.source}; run `ollama-rpm render` to put it in the spec)")
     return dest
 
 

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ollama_rpm.errors import UsageError
-from ollama_rpm.specgen import backends, cpu_levels, manifest, source_table
+from ollama_rpm.specgen import backends, cpu_levels, go_bundled, manifest, source_table
 from ollama_rpm.specgen.config import LAYOUTS, Backend, Config
 
 # What the template reads: plain values, lists and mappings of them.
@@ -254,6 +254,9 @@ def build(config: Config, package: SpecPackage | None = None,
         "license": config.license,
         "ggml_license": config.ggml_license,
         "bundled": bundled(config),
+        # what the vendored Go modules compile in, as `ollama-rpm vendor` recorded it
+        "go_bundled": [b.provide for b in go_bundled.read(table.base / table.role(source_table.VENDOR_CONFIG)
+                                                          .project_path)] if package.main else [],
         "llama_cpp_license_files": llama_cpp_license_files(config) if package.main else ["LICENSE"],
         "replaces_main": replaces(config).get("main", []),
         "go_check_args": go_check_args(config),
