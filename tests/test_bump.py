@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+import re
 import shutil
 import time
+from pathlib import Path
 
 import git
 import pytest
@@ -125,6 +127,9 @@ class Upstream:
             self.add_llama(llama_tag, extra)
 
 
+PACKAGER_EMAIL = "packagers@ollama-rpm-ci.net"
+
+
 @pytest.fixture
 def upstream():
     with FakeGitHub() as server:
@@ -148,6 +153,8 @@ def repo(tmp_path, upstream):
     base = upstream.server.url + "/files"
     text = config.read_text()
     text = text.replace("https://github.com/ollama/ollama/archive/", f"{base}/ollama/archive/")
+    # bump refuses a placeholder identity (a reserved example domain): a real-looking one
+    text = text.replace("ollama-rpm@lists.example.org", PACKAGER_EMAIL)
     text = text.replace("https://github.com/ggml-org/llama.cpp/archive/", f"{base}/llama/archive/")
     config.write_text(text)
     assert run_cli("render", cwd=root).returncode == 0
@@ -161,7 +168,7 @@ def repo(tmp_path, upstream):
     repository = git.Repo.init(root, initial_branch="main")
     with repository.config_writer() as cw:
         cw.set_value("user", "name", "Packager")
-        cw.set_value("user", "email", "packager@example.org")
+        cw.set_value("user", "email", "packager@ollama-rpm-ci.net")
     repository.git.add("-A")
     repository.git.commit("-q", "-m", "Ollama 0.32.15")
     return repository
@@ -513,3 +520,70 @@ def test_split_layout_bump_commits_every_spec_in_one_commit(repo, upstream):
         with open(f"{root}/{spec}") as handle:
             assert "Version:        0.33.0\n" in handle.read(), spec
     assert run_cli("render", "--check", cwd=root).returncode == 0
+
+
+def _without_packager(repo, author="Ada Packager <ada@ollama-rpm-ci.net>"):
+    """packaging.yaml with no packager: the existing entry names its author."""
+    path = Path(repo.working_tree_dir) / "packaging.yaml"
+    text = path.read_text()
+    text = re.sub(r"(?m)^packager:\n(  .*\n)+", "", text)
+    text = text.replace("  - version: 0.32.15-1\n", f"  - version: 0.32.15-1\n    author: {author}\n", 1)
+    path.write_text(text)
+    repo.git.add("-A")
+    repo.git.commit("-q", "-m", "no packager")
+
+
+def test_placeholder_packager_is_refused_before_any_network(repo, upstream):
+    path = Path(repo.working_tree_dir) / "packaging.yaml"
+    path.write_text(path.read_text().replace(PACKAGER_EMAIL, "ollama-rpm@lists.example.org"))
+    repo.git.add("-A")
+    repo.git.commit("-q", "-m", "placeholder")
+    head = repo.head.commit.hexsha
+    upstream.release("0.33.0")
+    proc = bump(repo, upstream=upstream)
+    assert proc.returncode == 2
+    assert "packaging.yaml: packager" in proc.stderr and "reserved domain 'example.org'" in proc.stderr
+    assert "RPM_PACKAGER" in proc.stderr
+    assert repo.head.commit.hexsha == head and not upstream.server.requests
+
+
+def test_new_entry_author_comes_from_rpm_packager(repo, upstream):
+    _without_packager(repo)
+    upstream.release("0.33.0")
+    home = repo.working_tree_dir + "/../home"
+    env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CACHE_HOME": home + "/cache",
+           "GITHUB_TOKEN": TOKEN, "RPM_PACKAGER": "Grace Builder <grace@ollama-rpm-ci.net>"}
+    proc = run_cli("bump", "--timeout", "2", cwd=repo.working_tree_dir, env=env)
+    assert proc.returncode == 0, proc.stderr
+    cfg = load_yaml(Path(repo.working_tree_dir) / "packaging.yaml")
+    assert cfg["changelog"][0]["author"] == "Grace Builder <grace@ollama-rpm-ci.net>"
+    assert cfg["changelog"][1]["author"] == "Ada Packager <ada@ollama-rpm-ci.net>"
+    spec = (Path(repo.working_tree_dir) / "ollama.spec").read_text()
+    assert re.search(r"(?m)^\* \w{3} \w{3} \d\d \d{4} Grace Builder <grace@ollama-rpm-ci.net> - 0\.33\.0-1$", spec)
+
+
+def test_new_entry_author_falls_back_to_git(repo, upstream):
+    _without_packager(repo)
+    upstream.release("0.33.0")
+    assert bump(repo, upstream=upstream).returncode == 0
+    cfg = load_yaml(Path(repo.working_tree_dir) / "packaging.yaml")
+    assert cfg["changelog"][0]["author"] == "Packager <packager@ollama-rpm-ci.net>"
+
+
+def test_no_identity_anywhere_is_a_clear_error(repo, upstream):
+    _without_packager(repo)
+    with repo.config_writer() as cw:
+        cw.remove_section("user")
+    upstream.release("0.33.0")
+    home = repo.working_tree_dir + "/../home"
+    env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CONFIG_HOME": home,
+           "GIT_CONFIG_NOSYSTEM": "1", "GITHUB_TOKEN": TOKEN}
+    proc = run_cli("bump", "--timeout", "2", cwd=repo.working_tree_dir, env=env)
+    assert proc.returncode == 2 and "no packager identity" in proc.stderr, proc.stderr
+
+
+def test_an_entry_without_author_needs_a_packager(project):
+    text = (project / "packaging.yaml").read_text()
+    (project / "packaging.yaml").write_text(re.sub(r"(?m)^packager:\n(  .*\n)+", "", text))
+    proc = run_cli("render", cwd=project)
+    assert proc.returncode == 2 and "changelog[0].author" in proc.stderr and "no packager" in proc.stderr

@@ -256,6 +256,20 @@ def email(value: object) -> str | None:
     return _match(_EMAIL, value, "an e-mail address")
 
 
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): an address there
+# is a placeholder, never a packager's.
+_RESERVED_DOMAINS = ("example", "invalid", "test", "localhost", "example.com", "example.net", "example.org")
+
+
+def placeholder_email(value: object) -> str | None:
+    """Why `value`'s e-mail domain is a placeholder (an RFC 2606/6761 reserved name), or None."""
+    domain = str(value).rsplit("@", 1)[-1].rstrip(">").strip().lower()
+    for reserved in _RESERVED_DOMAINS:
+        if domain == reserved or domain.endswith("." + reserved):
+            return f"a real e-mail address, not one at the reserved domain {reserved!r}"
+    return None
+
+
 def absolute_path(value: object) -> str | None:
     kind = "an absolute path of file names (no ..)"
     return _match(_ABS_PATH, value, kind) or _no_dotdot(str(value)[1:], kind)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.publish import bump_apply
+from ollama_rpm.publish import bump_apply, packager
 from ollama_rpm.publish.bump_apply import Log
 from ollama_rpm.publish.github import GitHub
 from ollama_rpm.publish.upstream_release import (
@@ -150,7 +150,10 @@ class _YamlEdit:
 
 
 def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, upstream: Upstream, llama_variants: Variants,
-         ollama_pin: str, llama_pin: str, today: datetime.date, llama_commit: str | None = None) -> Plan:
+         ollama_pin: str, llama_pin: str, today: datetime.date, llama_commit: str | None = None,
+         author: str | None = None) -> Plan:
+    """The new packaging.yaml, lock and specs; the changelog entry's `author` (default:
+    packaging.yaml's packager)."""
     data = yaml_load(raw_text)
     edit = _YamlEdit(raw_text, data)
     up, rpm_version = parse_upstream(upstream.version)
@@ -159,7 +162,7 @@ def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, upstream: 
     changes = _upstream_edits(edit, cfg, data, upstream, llama_commit)
     changes += _cpu_edits(edit, data["cpu_variants"]["x86_64"], llama_variants, upstream.llama_cpp_tag)
     _changelog_edit(edit, today, f"{rpm_version}-1", [f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})",
-                                                      *changes])
+                                                      *changes], None if author == cfg.packager else author)
     try:
         yamledit.verify(edit.text, edit.data)
     except yamledit.EditError as error:
@@ -219,15 +222,22 @@ def _cpu_edits(edit: _YamlEdit, raw_map: Mapping[str, object], variants: Variant
     return changes
 
 
-def _changelog_edit(edit: _YamlEdit, today: datetime.date, evr: str, entry_text: list[str]) -> None:
-    """A new newest changelog entry, dated today (or the newest entry's date, if later)."""
+def _changelog_edit(edit: _YamlEdit, today: datetime.date, evr: str, entry_text: list[str],
+                    author: str | None = None) -> None:
+    """A new newest changelog entry, dated today (or the newest entry's date, if later),
+    naming `author` when given (else the entry's default, packaging.yaml's packager)."""
     newest = edit.data["changelog"][0]["date"]
     if isinstance(newest, str):
         newest = datetime.date.fromisoformat(newest)
     date = max(today, newest)
-    edit.data["changelog"].insert(0, {"version": evr, "date": date, "text": entry_text})
-    edit.text = yamledit.insert_list_item(edit.text, ("changelog",),
-                                          [f"version: {evr}", f"date: {date.isoformat()}", "text:"]
+    entry: dict[str, object] = {"version": evr, "date": date}
+    head = [f"version: {evr}", f"date: {date.isoformat()}"]
+    if author:
+        entry["author"] = author
+        head.append(f"author: {yamledit.scalar(author)}")
+    entry["text"] = entry_text
+    edit.data["changelog"].insert(0, entry)
+    edit.text = yamledit.insert_list_item(edit.text, ("changelog",), [*head, "text:"]
                                           + [f"  - {yamledit.scalar(line)}" for line in entry_text])
 
 
@@ -287,6 +297,8 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     lock_path = root / project.LOCK_NAME
     repo = _repo(root) if commit or push else None
     cfg = load_config(config_path)
+    # Who writes the changelog entry, before any network or git work.
+    author = packager.identity(cfg, root)
     if repo is not None:
         _check_clean(repo, root, cfg, push)
     raw_text = atomic.read_text(config_path)
@@ -303,7 +315,8 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     if _older(parse_upstream(new_up)[1], cfg.version):
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
-    new = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout, today or datetime.date.today(), log)
+    new = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout, today or datetime.date.today(), log,
+                        author)
     texts = {config_path: new.yaml_text, lock_path: new.lock_text,
              **{root / name: text for name, text in new.spec_texts.items()}}
     bump_apply.apply(repo, texts, new.message, commit=commit, push=push, remote=remote, log=log,
@@ -348,7 +361,7 @@ def _release(github: GitHub, repo_name: str, to: str | None) -> Mapping[str, Any
 
 
 def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, new_up: str, timeout: float,
-                  today: datetime.date, log: Log) -> Plan:
+                  today: datetime.date, log: Log, author: str | None = None) -> Plan:
     """Download and read release `new_up` and the llama.cpp it pins, check the patches, plan and
     check the new spec(s): all in a temporary directory, nothing in the project written."""
     templates = yaml_load(raw_text)["sources"]
@@ -364,7 +377,7 @@ def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, n
                                    llama_tar, upstream.compat_patches)
         log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
         new = plan(root, cfg, raw_text, old_lock, upstream, variants, ollama_sha, llama_sha, today,
-                   llama_commit=read_commit(llama_tar))
+                   llama_commit=read_commit(llama_tar), author=author)
         if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
             log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "
                 "from a real build (doc/verification.md); %files follows it")

@@ -162,7 +162,9 @@ def parse_config(path: StrPath, data: dict[Any, Any]) -> Config:
     config_checks.check_backend_invariants(top, backend_list)
     replaces = _replaces(top.sub("replaces", required=False))
     cpu_x86, cpu_arm = _cpu_variants(top.sub("cpu_variants"))
-    packager = _packager(top.sub("packager"))
+    # Optional: the default author of changelog entries that name none (`bump`
+    # writes each new entry's author, from here or the packager's environment).
+    packager = _packager(top.sub("packager")) if "packager" in top.data else ""
     changelog = _changelog(top, packager)
     top.reject_unknown()
     config_checks.check_replaces(top, head.name, replaces)
@@ -436,7 +438,8 @@ def _x86_long_form(section: Reader, variant: str, data: dict[Any, Any]) -> tuple
     return level, features
 
 
-def _author(value: object) -> str | None:
+def author_problem(value: object) -> str | None:
+    """None for a `Name <e-mail>` changelog author, else what was expected."""
     kind = "Name <e-mail>"
     match = re.fullmatch(r"(.+) <([^<>]+)>", value) if isinstance(value, str) else None
     if not match:
@@ -470,6 +473,9 @@ def _changelog_entry(entry: Reader, packager: str) -> ChangelogEntry:
         entry.fail("text", "expected non-empty lines")
     for line_no, line in enumerate(lines):
         entry.check(f"text[{line_no}]", line, grammar.changelog_line)
-    author = entry.text("author", _author, default=packager)
+    if not packager and "author" not in entry.data:
+        entry.fail("author", "expected Name <e-mail>: the entry names no author and packaging.yaml "
+                             "has no packager to default to")
+    author = entry.text("author", author_problem, default=packager)
     entry.reject_unknown()
     return ChangelogEntry(evr=evr, date=date, author=author, lines=lines)
