@@ -17,7 +17,7 @@ from ollama_rpm.errors import ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import reproducible, resolve, vendor
 from ollama_rpm.sources.resolve import Report
-from ollama_rpm.specgen import render, source_table
+from ollama_rpm.specgen import context, render, source_table
 from ollama_rpm.specgen.config import Config, load_config
 
 
@@ -91,13 +91,18 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
     macro_paths = project.macro_files(macros)
     config = load_config(Path(config_path) if config_path else root / project.CONFIG_NAME)
     table = source_table.build(config)
-    specs = render.render_specs(root, config, layout, table=table)
-    if package:
-        names = [spec_package.name for spec_package, _ in specs]
-        specs = [(spec_package, text) for spec_package, text in specs if spec_package.name == package]
-        if not specs:
-            raise UsageError(f"--package {package}: not a source package of the "
-                             f"{layout or config.layout} layout; expected one of: {', '.join(names)}")
+
+    def rendered() -> list[tuple[context.SpecPackage, str]]:
+        specs = render.render_specs(root, config, layout, table=table)
+        if package:
+            names = [spec_package.name for spec_package, _ in specs]
+            specs = [(spec_package, text) for spec_package, text in specs if spec_package.name == package]
+            if not specs:
+                raise UsageError(f"--package {package}: not a source package of the "
+                                 f"{layout or config.layout} layout; expected one of: {', '.join(names)}")
+        return specs
+
+    specs = rendered()
     source_dir = Path(source_dir).resolve() if source_dir else resolve.default_source_dir(root)
     epoch = reproducible.source_date_epoch(config)
 
@@ -115,6 +120,11 @@ def build_srpms(root: StrPath, outdir: StrPath, *, config_path: StrPath | None =
     inputs = list(resolve.fetch_url_sources(sset, report=report).values())
     if needs_main:
         inputs.append(vendor.ensure_vendor(sset, report=report))
+        # Vendoring rewrites go-vendor-tools.toml's record of the bundled C code
+        # (Provides: bundled(sqlite)): the specs are rendered from what it says now.
+        specs = rendered()
+        for spec_package, text in specs:
+            check_spec_target(root, config, text, source_dir, spec_package.spec_file)
         inputs += resolve.copy_project_files(sset, report=report)
     written = [write_spec(root, config, text, source_dir, spec_package.spec_file) for spec_package, text in specs]
     # The payload's mtimes are the files' mtimes, clamped: set them so runs agree.
