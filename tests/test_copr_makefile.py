@@ -13,11 +13,12 @@ from source_fixtures import make_upstream
 
 
 def _not_in_a_clone(directory, names):
-    """What a fresh clone lacks: caches anywhere, and the outputs at the top (build/ and
-    results/; tooling/ollama_rpm/builders/ is code)."""
-    left_out = {".git", ".venv", "__pycache__", "sources.lock"}
+    """What a fresh clone lacks: caches anywhere, and the outputs at the top (build/,
+    results/ and .cache/, where .ci/bootstrap keeps the CUDA wheels and the lifecycle
+    test's scratch OS tree; tooling/ollama_rpm/builders/ is code)."""
+    left_out = {".git", ".venv", "__pycache__", "sources.lock", ".hypothesis"}
     if os.path.samefile(directory, REPO):
-        left_out |= {"build", "results"}
+        left_out |= {"build", "results", ".cache"}
     return [name for name in names if name in left_out]
 
 
