@@ -9,6 +9,7 @@ import pytest
 
 import standin
 from conftest import REPO, STANDIN_MACROS, run_cli
+from ollama_rpm.errors import ConfigError
 from ollama_rpm.specgen import cpu_levels, parse
 from ollama_rpm.specgen.config import BACKENDS, load_config
 
@@ -352,3 +353,40 @@ def test_cuda12_is_stopped_on_fedora(rendered):
     assert query("--with", "cuda").returncode == 0
     # the same spec where glibc is older (Fedora 41's rule is the release number)
     assert query("--with", "cuda12", "--define", "fedora 41").returncode == 0
+
+
+BROKEN_SPEC = """\
+Name: broken
+Version: 1
+Release: 1
+Summary: a spec rpm refuses
+License: MIT
+%{warn:a warning before the error}
+Requires: %{error:the real problem}
+%description
+broken
+%files
+"""
+
+
+def test_a_failed_parse_names_rpms_first_error_not_its_last_line(tmp_path):
+    spec = tmp_path / "broken.spec"
+    spec.write_text(BROKEN_SPEC)
+    with pytest.raises(ConfigError) as caught:
+        parse.parse(spec, target="x86_64")
+    message = str(caught.value)
+    assert message.endswith("rpm cannot parse it: the real problem"), message
+    assert "ValueError" not in message and "warning" not in message
+
+
+def test_parse_without_a_target_reads_the_spec_for_the_host():
+    parsed = parse.parse(REPO / "ollama.spec", macro_files=[STANDIN_MACROS])
+    assert parsed.name == "ollama"
+    assert parsed.version == load_config(REPO / "packaging.yaml").version
+
+
+def test_first_error_prefers_the_first_error_line():
+    stderr = "warning: early\nerror: first\nerror: second\nTraceback\nValueError: can't parse specfile\n"
+    assert parse.first_error(stderr) == "first"
+    assert parse.first_error("warning: only a warning\n") == "warning: only a warning"
+    assert parse.first_error("") == "unknown error"

@@ -2,7 +2,10 @@
 
 rpm keeps its macro context process-global, so each parse (target arch,
 --with/--without, extra macro files) runs in a fresh interpreter and returns
-plain JSON.
+plain JSON. rpm reports a spec it cannot parse on stderr (`error: ...` lines,
+possibly after warnings) and python3-rpm then only raises "can't parse
+specfile"; like packit's `specfile` (which captures rpm's stderr around the
+parse), the parent reads the child's stderr and names rpm's first error.
 """
 
 import json
@@ -47,12 +50,21 @@ def parse(spec: StrPath, target: str | None = None, with_: Iterable[str] = (), w
     if proc.returncode == 3:
         raise ToolError(proc.stderr.strip() or "python3-rpm is not importable")
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        raise ConfigError(spec, None, f"rpm cannot parse it: {lines[-1] if lines else 'unknown error'}")
+        raise ConfigError(spec, None, f"rpm cannot parse it: {first_error(proc.stderr)}")
     data = json.loads(proc.stdout)
     for key in ("sources", "patches"):
         data[key] = [(number, value) for number, value in data[key]]   # JSON has no tuples
     return ParsedSpec(**data)
+
+
+def first_error(stderr: str) -> str:
+    """rpm's first `error:` line of `stderr` (what failed; later lines are consequences),
+    else its last line, else "unknown error"."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    if errors:
+        return errors[0].removeprefix("error: ")
+    return lines[-1] if lines else "unknown error"
 
 
 def _child(request: dict[str, Any]) -> int:
@@ -61,7 +73,10 @@ def _child(request: dict[str, Any]) -> int:
     except ImportError:
         print("python3-rpm is not importable by " + sys.executable, file=sys.stderr)
         return 3
-    rpm.reloadConfig(f"{request['target']}-linux" if request["target"] else None)
+    if request["target"]:
+        rpm.reloadConfig(f"{request['target']}-linux")
+    else:
+        rpm.reloadConfig()          # the host's platform (reloadConfig(None) is a TypeError)
     for path in request["macro_files"]:
         rpm.expandMacro(f"%{{load:{path}}}")
     for name in request["with"]:
@@ -70,7 +85,10 @@ def _child(request: dict[str, Any]) -> int:
         rpm.addMacro(f"_without_{name}", f"--without-{name}")
     for name, value in request["defines"]:
         rpm.addMacro(name, value)
-    spec = rpm.spec(request["spec"])
+    try:
+        spec = rpm.spec(request["spec"])
+    except ValueError:
+        return 1                    # rpm has said why on stderr; no traceback after it
 
     def text(value: str | bytes) -> str:
         return value.decode() if isinstance(value, bytes) else value
