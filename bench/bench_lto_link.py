@@ -50,8 +50,7 @@ def write_sources(src: Path, units: int, functions: int) -> None:
     src.mkdir(parents=True)
     for t in range(units):
         body = ["#include <algorithm>", "#include <cmath>", "#include <vector>"]
-        for f in range(functions):
-            body.append(
+        body.extend(
                 f"double f{t}_{f}(const std::vector<double>& v, int k) {{\n"
                 f"  double acc = {f}.5;\n"
                 "  for (size_t i = 0; i < v.size(); ++i) {\n"
@@ -61,7 +60,8 @@ def write_sources(src: Path, units: int, functions: int) -> None:
                 "  }\n"
                 "  std::vector<double> w(v.rbegin(), v.rend());\n"
                 "  std::sort(w.begin(), w.end());\n"
-                "  return acc + (w.empty() ? 0 : w[w.size() / 2]);\n}")
+                "  return acc + (w.empty() ? 0 : w[w.size() / 2]);\n}"
+                for f in range(functions))
         calls = "".join(f"  s += f{t}_{f}(v, {f});\n" for f in range(functions))
         body.append(f"double tu{t}(const std::vector<double>& v) {{\n  double s = 0;\n{calls}  return s;\n}}")
         (src / f"tu{t}.cpp").write_text("\n".join(body) + "\n")

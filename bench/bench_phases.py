@@ -114,9 +114,8 @@ def report(records, build_wall, build_cpu, build_start, build_end, rpms, title):
     rows = []
     for stage in sorted(stages, key=lambda r: r["start"]):
         rows.append(("%" + stage["phase"], stage))
-        for sub in sorted(inner, key=lambda r: r["start"]):
-            if stage["start"] <= sub["start"] <= stage["end"]:
-                rows.append(("  " + sub["phase"], sub))
+        rows += [("  " + sub["phase"], sub) for sub in sorted(inner, key=lambda r: r["start"])
+                 if stage["start"] <= sub["start"] <= stage["end"]]
     last_end = max((r["end"] for r in stages), default=build_start)
     packaging = {"start": last_end, "end": build_end,
                  "cpu": max(0.0, build_cpu - sum(r["cpu"] for r in stages)), "maxrss_kib": None}

@@ -94,8 +94,8 @@ def test_a_registered_backend_gets_its_gpu_list_from_upstream_on_bump(fake, tmp_
     upstream = Upstream(version="0.33.0", llama_cpp_tag=cfg.llama_cpp_tag, go_version=cfg.go_min_version,
                         compat_patches=list(cfg.llama_cpp_compat_patches), presets=presets)
     variants = [(name, cpu_levels.X86_VARIANT_FEATURES[name]) for name, _ in cfg.cpu_x86_64]
-    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"), upstream, variants,
-                     "0" * 64, "1" * 64, datetime.date(2026, 12, 1))
+    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"),
+                     bump.Release(upstream, variants, "0" * 64, "1" * 64), datetime.date(2026, 12, 1))
     new = yaml.safe_load(plan.yaml_text)
     assert new["backends"]["fakegpu"]["gpu_targets"] == ["f1", "f2", "f3"]
     assert "fakegpu GPU targets from upstream fake_v1: f1;f2;f3" in plan.changes
@@ -112,8 +112,8 @@ def test_bump_renders_every_spec_of_the_split_layout(tmp_path):
                             "llama_cuda_v13_linux": {"CMAKE_CUDA_ARCHITECTURES": "75-virtual"},
                             "llama_cuda_v12_linux": {"CMAKE_CUDA_ARCHITECTURES": "61"}})
     variants = [(name, cpu_levels.X86_VARIANT_FEATURES[name]) for name, _ in cfg.cpu_x86_64]
-    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"), upstream, variants,
-                     "0" * 64, "1" * 64, datetime.date(2026, 12, 1))
+    plan = bump.plan(project, cfg, raw, lock.Lock(tmp_path / "sources.lock"),
+                     bump.Release(upstream, variants, "0" * 64, "1" * 64), datetime.date(2026, 12, 1))
     assert list(plan.spec_texts) == ["ollama.spec", "ollama-ggml-cuda.spec", "ollama-ggml-cuda12.spec",
                                      "ollama-ggml-rocm.spec", "ollama-ggml-vulkan.spec"]
     assert all("Version:        0.33.0\n" in text for text in plan.spec_texts.values())

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import pathlib
 import re
 import shutil
 import time
@@ -184,14 +185,13 @@ def bump(repo, *args, token=TOKEN, upstream=None):
 def snapshot(repo):
     root = repo.working_tree_dir
     return (repo.head.commit.hexsha, repo.git.status("--porcelain", "--untracked-files=all"),
-            {name: sha(open(f"{root}/{name}", "rb").read()) for name in ("packaging.yaml", "sources.lock", "ollama.spec")},
+            {name: sha(pathlib.Path(f"{root}/{name}").read_bytes()) for name in ("packaging.yaml", "sources.lock", "ollama.spec")},
             repo.git.ls_files("--stage"), repo.git.branch("-a", "-v"))
 
 
 def assert_no_token(proc, repo):
     assert TOKEN not in proc.stdout and TOKEN not in proc.stderr
     home = repo.working_tree_dir + "/../home"
-    import pathlib
     for path in pathlib.Path(home).rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), f"token leaked into {path}"
@@ -203,7 +203,7 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
                      cuda12="60;61;70;75;80;86;89;90;100;120", cuda13="75-virtual;80-virtual;120-virtual")
     before = repo.head.commit
     config_before = (repo.working_tree_dir + "/packaging.yaml")
-    old_text = open(config_before).read()
+    old_text = pathlib.Path(config_before).read_text()
     proc = bump(repo, "--latest", upstream=upstream)
     assert proc.returncode == 0, proc.stderr
     assert repo.head.commit.parents == (before,)
@@ -231,7 +231,7 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     assert "Update to 0.33.0 (llama.cpp b10600)" in cfg["changelog"][0]["text"]
     assert cfg["changelog"][1]["version"] == "0.32.15-1"
     # Comments and untouched lines survive.
-    new_text = open(f"{root}/packaging.yaml").read()
+    new_text = pathlib.Path(f"{root}/packaging.yaml").read_text()
     for line in old_text.splitlines():
         if line.lstrip().startswith("#"):
             assert line in new_text
@@ -239,13 +239,13 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     assert '    gpu_targets: ["%{rocm_gpu_list_default}"]' in new_text
     assert cfg["backends"]["rocm"]["gpu_targets"] == ["%{rocm_gpu_list_default}"]
 
-    lock = json.loads(open(f"{root}/sources.lock").read())["sources"]
+    lock = json.loads(pathlib.Path(f"{root}/sources.lock").read_text())["sources"]
     files = upstream.server.files
     assert sorted(lock) == ["llama.cpp-b10600.tar.gz", "ollama-0.33.0.tar.gz"]
     assert lock["ollama-0.33.0.tar.gz"]["sha256"] == sha(files["/ollama/archive/v0.33.0/ollama-0.33.0.tar.gz"])
     assert lock["llama.cpp-b10600.tar.gz"]["url"].endswith("/llama/archive/b10600/llama.cpp-b10600.tar.gz")
 
-    spec = open(f"{root}/ollama.spec").read()
+    spec = pathlib.Path(f"{root}/ollama.spec").read_text()
     assert "Version:        0.33.0\n" in spec and "%global llama_cpp_tag b10600\n" in spec
     assert "%global llama_cpp_build 10600\n" in spec
     assert f"%global llama_cpp_commit {llama_commit('b10600')}\n" in spec
@@ -277,7 +277,7 @@ def test_bump_to_a_named_prerelease(repo, upstream):
     assert proc.returncode == 0, proc.stderr
     cfg = load_yaml(repo.working_tree_dir + "/packaging.yaml")
     assert cfg["version"] == "0.33.0-rc2" and cfg["changelog"][0]["version"] == "0.33.0~rc2-1"
-    lock = json.loads(open(repo.working_tree_dir + "/sources.lock").read())["sources"]
+    lock = json.loads(pathlib.Path(repo.working_tree_dir + "/sources.lock").read_text())["sources"]
     assert "llama.cpp-b10488.tar.gz" in lock        # same llama.cpp, pin kept
 
 
@@ -295,7 +295,7 @@ def test_new_cpu_variant_with_known_flags_uses_the_long_form(repo, upstream):
     variants = set(cfg["cpu_variants"]["x86_64"])
     assert not [line for line in removed if line.split(":")[0].strip("- ") in variants]  # no variant line moved
     assert "New ggml CPU variant zen5 in ollama-ggml-cpu-x86_64-v4" in cfg["changelog"][0]["text"]
-    assert "libggml-cpu-zen5.so" in open(repo.working_tree_dir + "/ollama.spec").read()
+    assert "libggml-cpu-zen5.so" in pathlib.Path(repo.working_tree_dir + "/ollama.spec").read_text()
 
 
 def test_unknown_cpu_flag_names_the_variant(repo, upstream):
@@ -478,12 +478,12 @@ def test_config_long_form_for_new_variants(tmp_path, entry, error):
 def test_a_release_our_patch_no_longer_fits_is_refused_and_nothing_changes(repo, upstream):
     upstream.release("0.33.0", main_go="package main\n\nfunc main() {}\n")
     before = repo.head.commit
-    config_before = open(repo.working_tree_dir + "/packaging.yaml").read()
+    config_before = pathlib.Path(repo.working_tree_dir + "/packaging.yaml").read_text()
     proc = bump(repo, upstream=upstream)
     assert proc.returncode == 1
     assert f"{PACKAGE_PATCH} does not apply to ollama-0.33.0" in proc.stderr
     assert repo.head.commit == before and repo.git.status("--porcelain") == ""
-    assert open(repo.working_tree_dir + "/packaging.yaml").read() == config_before
+    assert pathlib.Path(repo.working_tree_dir + "/packaging.yaml").read_text() == config_before
 
 
 def test_bump_to_a_llama_cpp_tag_without_a_commit_id_changes_nothing(repo, upstream):

@@ -183,15 +183,18 @@ def _detach(repo):
 
 def _edit_template(repo):
     path = f"{repo.working_tree_dir}/ollama.spec.j2"
-    open(path, "a").write("# local edit\n")
+    with open(path, "a") as handle:
+        handle.write("# local edit\n")
 
 
 def _untracked_patch(repo):
-    open(f"{repo.working_tree_dir}/patches/0099-local.patch", "w").write("--- a/x\n+++ b/x\n")
+    with open(f"{repo.working_tree_dir}/patches/0099-local.patch", "w") as handle:
+        handle.write("--- a/x\n+++ b/x\n")
 
 
 def _edit_unit(repo):
-    open(f"{repo.working_tree_dir}/units/ollama.service", "a").write("# local\n")
+    with open(f"{repo.working_tree_dir}/units/ollama.service", "a") as handle:
+        handle.write("# local\n")
 
 
 REPOS = {

@@ -45,7 +45,7 @@ def wing(module: str, package: Path) -> str | None:
 def imports(module: str, known: dict[str, Path], typing: bool = True) -> list[tuple[int, str]]:
     """(line, module of this package it imports) for every import in the module, lazy ones
     too; those under `if TYPE_CHECKING:` only with `typing`."""
-    path, top = known[module], module.split(".")[0]
+    path, top = known[module], module.split(".", maxsplit=1)[0]
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip = set() if typing else {id(n) for node in ast.walk(tree)
                                  if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)

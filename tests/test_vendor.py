@@ -79,7 +79,7 @@ def test_tarball_is_go_vendor_archives_layout_normalised(project, env):
     # go_vendor_archive's layout, no top directory: %setup -a2 unpacks it inside Ollama's tree.
     assert names[0] == "go.mod" and names[1] == "vendor"                # no go.sum upstream: none packed
     assert {"vendor/modules.txt", "vendor/example.com/dep/dep.go", "vendor/example.com/dep/LICENSE"} <= set(names)
-    assert all(n == "go.mod" or n == "vendor" or n.startswith("vendor/") for n in names)
+    assert all(n in {"go.mod", "vendor"} or n.startswith("vendor/") for n in names)
     assert names[1:] == sorted(names[1:])
     for m in entries:
         assert (m.mtime, m.uid, m.gid, m.uname, m.gname) == (1700000000, 0, 0, "", ""), m.name

@@ -1,4 +1,5 @@
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -35,10 +36,8 @@ def _exit(code: int) -> NoReturn:
         raise SystemExit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 

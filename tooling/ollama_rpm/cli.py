@@ -184,8 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = EXIT_CONFIG
         if debug:
             traceback.print_exception(type(error), error, error.__traceback__)
-    try:
+    with contextlib.suppress(KeyboardInterrupt, OSError):
         print(f"ollama-rpm: {one_line(message)}", file=sys.stderr)
-    except (KeyboardInterrupt, OSError):
-        pass
     return code

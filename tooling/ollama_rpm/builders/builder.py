@@ -88,7 +88,7 @@ def mock_config_path(resultdir: StrPath, chroot: Chroot) -> Path:
     return Path(resultdir) / f"ollama-{chroot.name}.cfg"
 
 
-def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath, with_: Iterable[str] = (),
+def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath, *, with_: Iterable[str] = (),
                  without: Iterable[str] = (), mock: str = "mock", uniqueext: str | None = None) -> list[str]:
     cmd = [mock, "-r", str(cfg_path), "--rebuild", str(srpm), "--resultdir", str(chroot_resultdir)]
     if uniqueext:
@@ -101,8 +101,8 @@ def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath, wi
     return cmd
 
 
-def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPath, with_: Iterable[str],
-             without: Iterable[str], display: Display, uniqueext: str | None = None) -> BuildResult:
+def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPath, display: Display, *,
+             with_: Iterable[str] = (), without: Iterable[str] = (), uniqueext: str | None = None) -> BuildResult:
     """Run one mock build; its logs are followed while it runs."""
     mock = shutil.which("mock")
     if not mock:
@@ -114,7 +114,7 @@ def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPat
     for old in list(outdir.glob("*.rpm")) + [outdir / name for name in MOCK_LOGS]:
         if old.is_file():
             old.unlink()
-    cmd = mock_command(cfg_path, srpm, outdir, with_, without, mock="mock", uniqueext=uniqueext)
+    cmd = mock_command(cfg_path, srpm, outdir, with_=with_, without=without, mock="mock", uniqueext=uniqueext)
     tracker = buildlog.Tracker(on_change=display.update)
     followers = {name: LogFollower(outdir / name) for name in ("state.log", "root.log", "build.log")}
     feeders: dict[str, Callable[[str], None]] = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}
@@ -183,11 +183,20 @@ def host_arch() -> str:
     return out.stdout.strip() or os.uname().machine
 
 
-def rpmbuild_command(srpm: StrPath, topdir: StrPath, rpmdir: StrPath, with_: Iterable[str] = (),
-                     without: Iterable[str] = (), nodeps: bool = False, macro_files: Iterable[StrPath] = (),
-                     defines: Iterable[tuple[str, object]] = ()) -> list[str]:
+@dataclass(frozen=True)
+class RpmbuildOptions:
+    """How rpmbuild runs a build: the %bconds, --nodeps, macro files loaded, extra defines."""
+    with_: Sequence[str] = ()
+    without: Sequence[str] = ()
+    nodeps: bool = False
+    macro_files: Sequence[StrPath] = ()
+    defines: Sequence[tuple[str, object]] = ()  # (macro, value), e.g. _smp_ncpus_max
+
+
+def rpmbuild_command(srpm: StrPath, topdir: StrPath, rpmdir: StrPath,
+                     options: RpmbuildOptions = RpmbuildOptions()) -> list[str]:
     cmd = ["rpmbuild"]
-    for path in macro_files:
+    for path in options.macro_files:
         cmd += ["--load", str(path)]
     cmd += [
         "--define", f"_topdir {topdir}",
@@ -196,13 +205,13 @@ def rpmbuild_command(srpm: StrPath, topdir: StrPath, rpmdir: StrPath, with_: Ite
         # Flat result dir, like mock's: <resultdir>/<arch>/NAME-V-R.ARCH.rpm
         "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
     ]
-    for name, value in defines:
+    for name, value in options.defines:
         cmd += ["--define", f"{name} {value}"]
-    if nodeps:
+    if options.nodeps:
         cmd.append("--nodeps")
-    for name in with_:
+    for name in options.with_:
         cmd += ["--with", name]
-    for name in without:
+    for name in options.without:
         cmd += ["--without", name]
     cmd += ["--rebuild", str(srpm)]
     return cmd
@@ -246,13 +255,10 @@ def ccache_topdir(arch: str, package: str | None = None) -> Path:
     return root / package / arch if package else root / arch
 
 
-def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], without: Iterable[str], nodeps: bool,
-                 macro_files: Iterable[StrPath], display: Display, arch: str | None = None,
-                 topdir: StrPath | None = None, ccache: Ccache | None = None,
-                 defines: Iterable[tuple[str, object]] = (), label: str | None = None,
+def run_rpmbuild(srpm: StrPath, resultdir: StrPath, options: RpmbuildOptions, display: Display, *,
+                 arch: str | None = None, ccache: Ccache | None = None, label: str | None = None,
                  ccache_package: str | None = None) -> BuildResult:
-    """`defines`: extra (macro, value) pairs, e.g. _smp_ncpus_max for builds run side by side;
-    `label`: what the display calls this build (default: the arch);
+    """`label`: what the display calls this build (default: the arch);
     `ccache_package`: with `ccache`, build in that backend package's own fixed tree."""
     if not shutil.which("rpmbuild"):
         raise ToolError("rpmbuild: not found on PATH; install rpm-build (Fedora) or rpm (Debian)")
@@ -261,16 +267,15 @@ def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], withou
     outdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LC_ALL="C")
     lock = None
-    if ccache is not None and topdir is None:
+    topdir: Path
+    if ccache is not None:
         topdir = ccache_topdir(arch, ccache_package)
         topdir.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock_or_fail(topdir.parent / f"{arch}.lock")
         shutil.rmtree(topdir, ignore_errors=True)   # what a failed build left
         topdir.mkdir()
-        own_topdir = True
     else:
-        own_topdir = topdir is None
-        topdir = Path(topdir or tempfile.mkdtemp(prefix="ollama-rpm-build-"))
+        topdir = Path(tempfile.mkdtemp(prefix="ollama-rpm-build-"))
     if ccache is not None:
         Path(ccache.cache_dir).mkdir(parents=True, exist_ok=True)
         env = ccache.env(env)
@@ -279,15 +284,15 @@ def run_rpmbuild(srpm: StrPath, resultdir: StrPath, with_: Iterable[str], withou
     # `go test` results in %check instead of running the tests.
     env["GOCACHE"] = str(Path(topdir).resolve() / "GOCACHE")
     try:
-        return _rpmbuild(srpm, outdir, topdir, own_topdir, with_, without, nodeps, macro_files, display,
-                         arch, env, defines, label)
+        cmd = rpmbuild_command(srpm, topdir, outdir, options)
+        return _rpmbuild(cmd, outdir, arch, display, env, topdir=topdir, label=label)
     finally:
         if lock is not None:
             lock.close()
 
 
 def _lock_or_fail(path: Path) -> TextIO:
-    handle = open(path, "w")
+    handle = open(path, "w")  # noqa: SIM115 - the lock lives as long as the handle; the caller closes it
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -297,11 +302,9 @@ def _lock_or_fail(path: Path) -> TextIO:
     return handle
 
 
-def _rpmbuild(srpm: StrPath, outdir: Path, topdir: Path, own_topdir: bool, with_: Iterable[str],
-              without: Iterable[str], nodeps: bool, macro_files: Iterable[StrPath], display: Display, arch: str,
-              env: Mapping[str, str], defines: Iterable[tuple[str, object]] = (), label: str | None = None
-              ) -> BuildResult:
-    cmd = rpmbuild_command(srpm, topdir, outdir, with_, without, nodeps, macro_files, defines)
+def _rpmbuild(cmd: list[str], outdir: Path, arch: str, display: Display, env: Mapping[str, str], *,
+              topdir: Path, label: str | None) -> BuildResult:
+    """Run `cmd`, which builds in `topdir`: removed after a success, kept after a failure."""
     log_path = outdir / "build.log"
     tracker = buildlog.Tracker(on_change=display.update)
     display.start(label or arch, shlex.join(cmd))
@@ -330,8 +333,7 @@ def _rpmbuild(srpm: StrPath, outdir: Path, topdir: Path, own_topdir: bool, with_
     if code == 0:
         tracker.finish()
         rpms = _binary_rpms(Path(p) for p in tracker.rpms if Path(p).parent == outdir)
-        if own_topdir:
-            shutil.rmtree(topdir, ignore_errors=True)
+        shutil.rmtree(topdir, ignore_errors=True)
         summary = f"{len(rpms)} RPMs in {_display_path(outdir)}"
         display.finish(True, summary)
         return BuildResult(arch, True, 0, rpms, summary)
@@ -344,8 +346,7 @@ def _rpmbuild(srpm: StrPath, outdir: Path, topdir: Path, own_topdir: bool, with_
         summary += " (install them, or pass --nodeps where they are not rpm packages)"
     if excerpt:
         summary += f": {excerpt.message}"
-    if own_topdir:
-        summary += f" (build tree kept in {topdir})"
+    summary += f" (build tree kept in {topdir})"
     display.finish(False, summary)
     return BuildResult(arch, False, code, [], summary, log_path, excerpt, phase)
 

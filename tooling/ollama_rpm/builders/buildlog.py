@@ -132,9 +132,9 @@ class Tracker:
             self._start("bootstrap", PHASE_LABELS["bootstrap"])
         elif state.startswith("build setup for"):
             self._start("deps", PHASE_LABELS["deps"])
-        elif state.startswith(("chroot init", "dnf install", "dnf5 install", "installing dependencies")):
-            if not (self.current and self.current.key == "deps"):
-                self._start("chroot", PHASE_LABELS["chroot"])
+        elif state.startswith(("chroot init", "dnf install", "dnf5 install", "installing dependencies")) \
+                and not (self.current and self.current.key == "deps"):
+            self._start("chroot", PHASE_LABELS["chroot"])
 
     def feed_root(self, line: str) -> None:
         """A line of mock's root.log (used only to notice dependency installation)."""

@@ -23,13 +23,13 @@ which `copr submit` reads too.
 """
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from ollama_rpm.specgen import backends
 
 # Chroot names and NVIDIA's repositories are the backend registry's (shared with `copr submit`).
-from ollama_rpm.specgen.backends import NVIDIA_GPG_KEY, Chroot, check_cuda12, cuda_repo
-from ollama_rpm.specgen.config import Config
+from ollama_rpm.specgen.backends import NVIDIA_GPG_KEY, Chroot, CudaRepo, check_cuda12, cuda_repo
+from ollama_rpm.specgen.config import Backend, Config
 
 
 def parse_chroot(name: str, option: str = "--chroot") -> Chroot:
@@ -106,40 +106,45 @@ def render(chroot: Chroot, config: Config, with_: Collection[str] = (), cuda_rel
         repo = cuda_repo(chroot, cuda_release)
         if repo.warning:
             warnings.append(repo.warning)
-        for cuda in cuda_backends:
-            if chroot.arch not in cuda.arches:
-                warnings.append(f"{chroot.name}: packaging.yaml backends.{cuda.name}.arches is "
-                                f"{list(cuda.arches)}; --with {cuda.name} builds nothing on {chroot.arch}")
-        repo_text = (
-            f"\n[{repo.repo_id}]\n"
-            f"name=NVIDIA CUDA for {repo.distro}{repo.release} ({chroot.arch})\n"
-            f"baseurl={repo.url}\n"
-            "enabled=1\n"
-            "gpgcheck=1\n"
-            f"gpgkey={repo.url}{NVIDIA_GPG_KEY}\n"
-            "skip_if_unavailable=False\n"
-        )
-        # Fedora's GCC is newer than nvcc accepts: the compat GCC the spec names
-        # (EL's own GCC, 11 on EL9 and 14 on EL10, is one nvcc accepts).
-        packages: list[str] = []
-        if chroot.family == "fedora":
-            for cuda in cuda_backends:
-                packages += [p for p in gcc_packages(cuda.host_compiler) if p not in packages]
-        bindirs = [cuda_bindir(cuda.build_requires) for cuda in cuda_backends]
-        lines += [
-            "",
-            "# CUDA is not in Fedora or EPEL: NVIDIA's repository for this release.",
-            f"config_opts['dnf.conf'] += {_block(repo_text)}",
-        ]
-        if packages:
-            lines += [
-                "# CUDA's host compiler: Fedora's newer default GCC is rejected by nvcc.",
-                f"config_opts['chroot_additional_packages'] = list(config_opts.get('chroot_additional_packages') or []) + {_py(packages)}",
-            ]
-        lines += [
-            "# NVIDIA installs nvcc outside PATH.",
-            "config_opts['environment']['PATH'] = "
-            f"{_py(''.join(d + ':' for d in bindirs))} + config_opts['environment'].get('PATH', '/usr/bin:/bin:/usr/sbin:/sbin')",
-            f"config_opts['environment']['CUDACXX'] = {_py(bindirs[0] + '/nvcc')}",
-        ]
+        warnings += [f"{chroot.name}: packaging.yaml backends.{cuda.name}.arches is "
+                     f"{list(cuda.arches)}; --with {cuda.name} builds nothing on {chroot.arch}"
+                     for cuda in cuda_backends if chroot.arch not in cuda.arches]
+        lines += _cuda_lines(chroot, cuda_backends, repo)
     return "\n".join(lines) + "\n", warnings
+
+
+def _cuda_lines(chroot: Chroot, cuda_backends: Sequence[Backend], repo: CudaRepo) -> list[str]:
+    """NVIDIA's repository, the host compiler nvcc accepts, and nvcc on PATH."""
+    repo_text = (
+        f"\n[{repo.repo_id}]\n"
+        f"name=NVIDIA CUDA for {repo.distro}{repo.release} ({chroot.arch})\n"
+        f"baseurl={repo.url}\n"
+        "enabled=1\n"
+        "gpgcheck=1\n"
+        f"gpgkey={repo.url}{NVIDIA_GPG_KEY}\n"
+        "skip_if_unavailable=False\n"
+    )
+    # Fedora's GCC is newer than nvcc accepts: the compat GCC the spec names
+    # (EL's own GCC, 11 on EL9 and 14 on EL10, is one nvcc accepts).
+    packages: list[str] = []
+    if chroot.family == "fedora":
+        for cuda in cuda_backends:
+            packages += [p for p in gcc_packages(cuda.host_compiler) if p not in packages]
+    bindirs = [cuda_bindir(cuda.build_requires) for cuda in cuda_backends]
+    lines = [
+        "",
+        "# CUDA is not in Fedora or EPEL: NVIDIA's repository for this release.",
+        f"config_opts['dnf.conf'] += {_block(repo_text)}",
+    ]
+    if packages:
+        lines += [
+            "# CUDA's host compiler: Fedora's newer default GCC is rejected by nvcc.",
+            f"config_opts['chroot_additional_packages'] = list(config_opts.get('chroot_additional_packages') or []) + {_py(packages)}",
+        ]
+    lines += [
+        "# NVIDIA installs nvcc outside PATH.",
+        "config_opts['environment']['PATH'] = "
+        f"{_py(''.join(d + ':' for d in bindirs))} + config_opts['environment'].get('PATH', '/usr/bin:/bin:/usr/sbin:/sbin')",
+        f"config_opts['environment']['CUDACXX'] = {_py(bindirs[0] + '/nvcc')}",
+    ]
+    return lines

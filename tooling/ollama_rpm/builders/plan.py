@@ -50,17 +50,7 @@ class BuildRequest:
 def check(request: BuildRequest, cfg: Config) -> None:
     """UsageError naming the flag for a request that cannot run, before any work."""
     context.check_backend_options(cfg, request.with_, request.without)
-    if request.engine == "rpmbuild":
-        for option, value in (("--chroot", request.chroots), ("--cuda-repo-release", request.cuda_release)):
-            if value:
-                raise UsageError(f"{option}: applies to --engine mock only")
-    else:
-        for option, value in (("--nodeps", request.nodeps), ("--ccache", request.ccache)):
-            if value:
-                raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
-        if request.macros and request.srpms:
-            raise UsageError("--macros: with --engine mock it applies to the SRPM step, which --srpm skips "
-                             "(mock's chroot has Fedora's own macros)")
+    _check_engine(request)
     backends.check_cuda_release(request.cuda_release)
     project.macro_files(request.macros)
     for given in request.srpms:
@@ -75,6 +65,21 @@ def check(request: BuildRequest, cfg: Config) -> None:
         raise UsageError(f"--jobs {request.jobs}: expected 1 or more")
     if request.jobs is not None and layout == "single":
         raise UsageError("--jobs: applies to the split layout only (one SRPM builds its backends one after another)")
+
+
+def _check_engine(request: BuildRequest) -> None:
+    """The flags of one engine are refused with the other."""
+    if request.engine == "rpmbuild":
+        for option, value in (("--chroot", request.chroots), ("--cuda-repo-release", request.cuda_release)):
+            if value:
+                raise UsageError(f"{option}: applies to --engine mock only")
+    else:
+        for option, value in (("--nodeps", request.nodeps), ("--ccache", request.ccache)):
+            if value:
+                raise UsageError(f"{option}: applies to --engine rpmbuild only (mock installs BuildRequires in its chroot)")
+        if request.macros and request.srpms:
+            raise UsageError("--macros: with --engine mock it applies to the SRPM step, which --srpm skips "
+                             "(mock's chroot has Fedora's own macros)")
 
 
 def run(root: Path, cfg: Config, request: BuildRequest, resultdir: Path) -> bool:
@@ -146,30 +151,30 @@ def _run_mock(request: BuildRequest, cfg: Config, root: Path, resultdir: Path, w
             print(f"# ==> {path} <==")
             print(text, end="")
             print(f"# command for {chroot.name}:")
-            print(shlex.join(builder.mock_command(path, srpm_path, resultdir / chroot.name, with_, without)))
+            print(shlex.join(builder.mock_command(path, srpm_path, resultdir / chroot.name, with_=with_,
+                                                  without=without)))
             print()
         return True
     srpm_path = _srpm(request, root, resultdir)
     builder.write_mock_configs((path, text) for _, path, text in configs)
     display = progress.make_display()
-    results = [_reported(builder.run_mock(chroot, path, srpm_path, resultdir, with_, without, display))
+    results = [_reported(builder.run_mock(chroot, path, srpm_path, resultdir, display, with_=with_,
+                                                 without=without))
                for chroot, path, _ in configs]
     return _finish(results, "chroot")
 
 
 def _run_rpmbuild(request: BuildRequest, root: Path, resultdir: Path, with_: list[str], without: list[str]) -> bool:
-    macros = project.macro_files(request.macros)
+    options = builder.RpmbuildOptions(with_, without, request.nodeps, project.macro_files(request.macros))
     arch = builder.host_arch()
     if request.dry_run:
         topdir = builder.ccache_topdir(arch) if request.ccache else "<temporary topdir>"
-        cmd = builder.rpmbuild_command(_dry_run_srpm(request, resultdir), topdir, resultdir / arch, with_, without,
-                                       request.nodeps, macros)
+        cmd = builder.rpmbuild_command(_dry_run_srpm(request, resultdir), topdir, resultdir / arch, options)
         print(shlex.join(_with_ccache_env(cmd) if request.ccache else cmd))
         return True
     ccache = builder.find_ccache(ccache_dir()) if request.ccache else None
     srpm_path = _srpm(request, root, resultdir)
-    result = builder.run_rpmbuild(srpm_path, resultdir, with_, without, request.nodeps, macros,
-                                  progress.make_display(), arch=arch, ccache=ccache)
+    result = builder.run_rpmbuild(srpm_path, resultdir, options, progress.make_display(), arch=arch, ccache=ccache)
     return _finish([_reported(result)], "arch")
 
 
@@ -266,7 +271,7 @@ def _run_split(request: BuildRequest, cfg: Config, root: Path, resultdir: Path, 
         builder.write_mock_configs(split.configs.values())
 
     def one(package: SpecPackage, target: Target, display: Display, parallel: bool) -> builder.BuildResult:
-        return _split_build(split, srpms[package.name], package, target, display, parallel, ccache)
+        return _split_build(split, srpms[package.name], package, target, display, parallel=parallel, ccache=ccache)
 
     results = [one(split.main, target, progress.make_display(), False) for target in split.main_targets]
     if split.jobs == 1:
@@ -280,19 +285,20 @@ def _run_split(request: BuildRequest, cfg: Config, root: Path, resultdir: Path, 
     return _finish(results, "package")
 
 
-def _split_build(split: _Split, srpm_path: Path, package: SpecPackage, target: Target, display: Display,
+def _split_build(split: _Split, srpm_path: Path, package: SpecPackage, target: Target, display: Display, *,
                  parallel: bool, ccache: builder.Ccache | None) -> builder.BuildResult:
     """One build of the split layout; `parallel`: others run beside it."""
     if isinstance(target, Chroot):
         # --uniqueext: backends of one chroot build side by side in their own roots.
-        result = builder.run_mock(target, split.configs[target.name][0], srpm_path, split.outdir(package), (), (),
-                                  display, uniqueext=package.name if parallel else None)
+        result = builder.run_mock(target, split.configs[target.name][0], srpm_path, split.outdir(package), display,
+                                  uniqueext=package.name if parallel else None)
         where = target.name
     else:
         defines = (("_smp_ncpus_max", str(split.share)),) if parallel else ()
-        result = builder.run_rpmbuild(srpm_path, split.outdir(package), (), (), split.request.nodeps, split.macros,
-                                      display, arch=target, defines=defines, label=f"{package.name} {target}",
-                                      ccache=ccache, ccache_package=ccache_tree(package))
+        options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros, defines=defines)
+        result = builder.run_rpmbuild(srpm_path, split.outdir(package), options, display, arch=target,
+                                      label=f"{package.name} {target}", ccache=ccache,
+                                      ccache_package=ccache_tree(package))
         where = target
     result.target = f"{package.name} {where}"
     return _reported(result)
@@ -311,8 +317,8 @@ def _split_dry_run(split: _Split) -> None:
         else:
             ccache = split.request.ccache
             topdir = builder.ccache_topdir(target, ccache_tree(package)) if ccache else "<temporary topdir>"
-            cmd = builder.rpmbuild_command(srpm_path, topdir, split.outdir(package) / target, (), (),
-                                           split.request.nodeps, split.macros)
+            options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros)
+            cmd = builder.rpmbuild_command(srpm_path, topdir, split.outdir(package) / target, options)
             cmd = _with_ccache_env(cmd) if ccache else cmd
         print(shlex.join(cmd))
 

@@ -23,6 +23,7 @@ Every step is bounded in time. The judging is done by ollama_rpm.check.smoke.
 # EPEL 9's python3 is 3.9: annotations stay unevaluated strings there.
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -165,7 +166,7 @@ class Session:
         for path in (self.work, self.home, self.trace):
             self._owned_dir(path)
         self.log_path = self.work / "server.log"
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it until stop() closes it
         try:
             server = self.server = subprocess.Popen([self.plan["ollama"], "serve"], stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True, **self._spawn_kwargs())
@@ -292,10 +293,8 @@ _LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamicall
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _tail(text: str, lines: int) -> list[str]:

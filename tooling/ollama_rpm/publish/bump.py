@@ -149,18 +149,28 @@ class _YamlEdit:
         return True
 
 
-def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, upstream: Upstream, llama_variants: Variants,
-         ollama_pin: str, llama_pin: str, today: datetime.date, llama_commit: str | None = None,
+@dataclass(frozen=True)
+class Release:
+    """What the new release's tarballs say, and their sha256 pins."""
+    upstream: Upstream            # read from the Ollama tarball
+    variants: Variants            # ggml's x86 CPU variants, read from the llama.cpp tarball
+    ollama_pin: str
+    llama_pin: str
+    llama_commit: str | None = None   # the llama.cpp tag's commit, when its tarball records it
+
+
+def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, release: Release, today: datetime.date, *,
          author: str | None = None) -> Plan:
     """The new packaging.yaml, lock and specs; the changelog entry's `author` (default:
     packaging.yaml's packager)."""
+    upstream = release.upstream
     data = yaml_load(raw_text)
     edit = _YamlEdit(raw_text, data)
     up, rpm_version = parse_upstream(upstream.version)
     edit.scalar(("version",), up)
     edit.scalar(("release",), 1)
-    changes = _upstream_edits(edit, cfg, data, upstream, llama_commit)
-    changes += _cpu_edits(edit, data["cpu_variants"]["x86_64"], llama_variants, upstream.llama_cpp_tag)
+    changes = _upstream_edits(edit, cfg, data, upstream, release.llama_commit)
+    changes += _cpu_edits(edit, data["cpu_variants"]["x86_64"], release.variants, upstream.llama_cpp_tag)
     _changelog_edit(edit, today, f"{rpm_version}-1", [f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})",
                                                       *changes], None if author == cfg.packager else author)
     try:
@@ -168,7 +178,8 @@ def plan(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, upstream: 
     except yamledit.EditError as error:
         raise ToolError(f"{cfg.path}: cannot edit it in place ({error}); edit it by hand") from None
     new_cfg = parse_config(cfg.path, yaml_load(edit.text))
-    new_lock = _new_lock(cfg, new_cfg, old_lock, {source_table.OLLAMA: ollama_pin, source_table.LLAMA_CPP: llama_pin})
+    new_lock = _new_lock(cfg, new_cfg, old_lock, {source_table.OLLAMA: release.ollama_pin,
+                                                  source_table.LLAMA_CPP: release.llama_pin})
     # Every spec of the layout (split: ollama.spec and each ollama-ggml-<backend>.spec), one commit.
     spec_texts = {package.spec_file: text for package, text in render.render_specs(root, new_cfg)}
     message = f"Update to {up} (llama.cpp {upstream.llama_cpp_tag})\n\n" + "".join(
@@ -290,8 +301,7 @@ def _repo(root: Path) -> Repo:
 
 
 def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str = DEFAULT_REPO, push: bool = False,
-         commit: bool = True, remote: str | None = None, timeout: float = 60.0, today: datetime.date | None = None,
-         log: Log = print) -> int:
+         commit: bool = True, remote: str | None = None, timeout: float = 60.0, log: Log = print) -> int:
     root = Path(root or project.find_root())
     config_path = root / project.CONFIG_NAME
     lock_path = root / project.LOCK_NAME
@@ -315,8 +325,7 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     if _older(parse_upstream(new_up)[1], cfg.version):
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
-    new = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout, today or datetime.date.today(), log,
-                        author)
+    new = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout=timeout, log=log, author=author)
     texts = {config_path: new.yaml_text, lock_path: new.lock_text,
              **{root / name: text for name, text in new.spec_texts.items()}}
     bump_apply.apply(repo, texts, new.message, commit=commit, push=push, remote=remote, log=log,
@@ -360,8 +369,8 @@ def _release(github: GitHub, repo_name: str, to: str | None) -> Mapping[str, Any
     return release
 
 
-def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, new_up: str, timeout: float,
-                  today: datetime.date, log: Log, author: str | None = None) -> Plan:
+def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, new_up: str, *, timeout: float,
+                  log: Log, author: str | None = None) -> Plan:
     """Download and read release `new_up` and the llama.cpp it pins, check the patches, plan and
     check the new spec(s): all in a temporary directory, nothing in the project written."""
     templates = yaml_load(raw_text)["sources"]
@@ -376,8 +385,8 @@ def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, n
         applied = patchcheck.check(ollama_tar, patchcheck.project_patches(cfg),
                                    llama_tar, upstream.compat_patches)
         log(f"patches apply to {new_up}: {', '.join(applied) or 'none'}")
-        new = plan(root, cfg, raw_text, old_lock, upstream, variants, ollama_sha, llama_sha, today,
-                   llama_commit=read_commit(llama_tar), author=author)
+        release = Release(upstream, variants, ollama_sha, llama_sha, read_commit(llama_tar))
+        new = plan(root, cfg, raw_text, old_lock, release, datetime.date.today(), author=author)
         if upstream.llama_cpp_tag != cfg.llama_cpp_tag:
             log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "
                 "from a real build (doc/verification.md); %files follows it")

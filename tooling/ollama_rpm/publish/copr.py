@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from ollama_rpm import hostenv, textout
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, ConfigError, NetworkError, OllamaRpmError, ToolError, UsageError
@@ -103,8 +103,7 @@ class Session:
 
     def call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one API call with a deadline; map copr/requests errors to ours."""
-        import requests
-        from copr.v3.exceptions import CoprAuthException, CoprException, CoprNoResultException, CoprTimeoutException
+        from copr.v3.exceptions import CoprException
         box: dict[str, Any] = {}
 
         def target() -> None:
@@ -129,29 +128,38 @@ class Session:
             error = CoprException(f"HTTP {status} without an error message")
         else:
             status = _status(error)
+        ours = self._ours(error, status, what)
+        if ours is error:
+            raise error
+        raise ours from None
+
+    def _ours(self, error: BaseException, status: int | None, what: str) -> BaseException:
+        """The error of ours that a failed call to `what` means (`error` itself: pass it on)."""
+        import requests
+        from copr.v3.exceptions import CoprAuthException, CoprException, CoprNoResultException, CoprTimeoutException
         message = self.redact(_first_line(error))
         if isinstance(error, CoprAuthException) or status in (401, 403):
-            raise ConfigError(self.config_path, "token",
-                              f"Copr refused the API token (HTTP {status or 403}) while trying to {what}; "
-                              f"it has probably expired: get a new one at {self.copr_url}/api/") from None
+            return ConfigError(self.config_path, "token",
+                               f"Copr refused the API token (HTTP {status or 403}) while trying to {what}; "
+                               f"it has probably expired: get a new one at {self.copr_url}/api/")
         if isinstance(error, CoprNoResultException):
-            raise error
+            return cast(BaseException, error)   # "not found": the callers handle it (copr.v3 is untyped)
         if isinstance(error, CoprTimeoutException):
-            raise NetworkError(f"Copr timed out (HTTP {status or 504}) while trying to {what}") from None
+            return NetworkError(f"Copr timed out (HTTP {status or 504}) while trying to {what}")
         if isinstance(error, CoprException):
             if status and status >= 500:
-                raise NetworkError(f"Copr failed (HTTP {status}) while trying to {what}: {message}") from None
+                return NetworkError(f"Copr failed (HTTP {status}) while trying to {what}: {message}")
             if status and 400 <= status < 500:
-                raise UsageError(f"Copr refused to {what} (HTTP {status}): {message}") from None
-            raise NetworkError(f"Copr: cannot {what}: {message}") from None
+                return UsageError(f"Copr refused to {what} (HTTP {status}): {message}")
+            return NetworkError(f"Copr: cannot {what}: {message}")
         if isinstance(error, requests.RequestException):
-            raise NetworkError(f"Copr: cannot {what}: {type(error).__name__}") from None
+            return NetworkError(f"Copr: cannot {what}: {type(error).__name__}")
         if isinstance(error, OSError):
-            raise UsageError(f"cannot {what}: {error.strerror or error}") from None
+            return UsageError(f"cannot {what}: {error.strerror or error}")
         if isinstance(error, (TypeError, ValueError, KeyError, AttributeError)):
             # copr.v3 chokes on JSON that is not an object (a list, a number, ...).
-            raise NetworkError(f"Copr answered something that is not its API's JSON while trying to {what}") from None
-        raise error
+            return NetworkError(f"Copr answered something that is not its API's JSON while trying to {what}")
+        return error
 
 
 def _expect(answer: object, what: str, **fields: type) -> dict[str, Any]:
@@ -269,7 +277,7 @@ def build_url(copr_url: str, owner: str, name: str, build_id: int) -> str:
     return f"{copr_url}/coprs/{path}/{name}/build/{build_id}/"
 
 
-def wait(session: Session, build_id: int, chroots: Iterable[str], interval: float, timeout: float, plain: bool,
+def wait(session: Session, build_id: int, chroots: Iterable[str], interval: float, timeout: float, *, plain: bool,
          url: str = "") -> tuple[dict[str, Any], dict[str, str]]:
     client = session.client
     deadline = time.monotonic() + timeout if timeout else None
@@ -494,7 +502,7 @@ def _wait_all(session: Session, builds: Sequence[tuple[Upload, int, str]], inter
     failed: list[tuple[int, object, str]] = []
     rows: dict[str, str] = {}
     for upload, build_id, url in builds:
-        final, states = wait(session, build_id, list(upload.chroots), interval, timeout, plain, url)
+        final, states = wait(session, build_id, list(upload.chroots), interval, timeout, plain=plain, url=url)
         prefix = f"{upload.package} " if len(builds) > 1 else ""
         rows.update({f"{prefix}{chroot}": state for chroot, state in states.items()})
         session.print(f"build {build_id} {final.get('state')}: {url}")

@@ -7,6 +7,7 @@ again for an unchanged release is a 304 that does not count against the
 rate limit.
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -55,13 +56,9 @@ class GitHub:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         cache_file = self._cache_file(url)
-        cached: Any = None
-        try:
-            cached = json.loads(cache_file.read_text(encoding="utf-8"))
-            if cached.get("url") == url and cached.get("etag"):
-                headers["If-None-Match"] = cached["etag"]
-        except (OSError, ValueError, AttributeError):
-            cached = None
+        cached = _read_cache(cache_file, url)
+        if cached:
+            headers["If-None-Match"] = cached["etag"]
         try:
             response = self.session.get(url, headers=headers, timeout=self.timeout)
         except requests.Timeout:
@@ -80,10 +77,8 @@ class GitHub:
                 raise NetworkError(f"GitHub API: {path} answered HTTP 200 with something that is not JSON") from None
             etag = response.headers.get("ETag")
             if etag:
-                try:
+                with contextlib.suppress(OSError):      # a cache we cannot write is not an error
                     atomic.write_text(cache_file, json.dumps({"url": url, "etag": etag, "body": body}))
-                except OSError:
-                    pass                    # a cache we cannot write is not an error
             return body
         message = _message(response)
         if status == 401:
@@ -108,6 +103,15 @@ class GitHub:
         if not isinstance(body, dict) or not isinstance(body.get("tag_name"), str):
             raise NetworkError(f"GitHub API: {path} has no tag_name")
         return body
+
+
+def _read_cache(cache_file: Path, url: str) -> Any:
+    """The cached answer for `url` ({url, etag, body}), or None when there is none usable."""
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+        return cached if cached.get("url") == url and cached.get("etag") else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _message(response: "requests.Response") -> str:

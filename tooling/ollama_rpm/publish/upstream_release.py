@@ -40,7 +40,7 @@ class Upstream:
 def _members(tar_path: StrPath) -> tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]:
     """{path without the top directory: TarInfo} of the regular files in a tarball."""
     try:
-        tar = tarfile.open(tar_path, "r:*")
+        tar = tarfile.open(tar_path, "r:*")  # noqa: SIM115 - returned open; the caller closes it
     except (tarfile.TarError, OSError) as error:
         raise IntegrityError(f"{Path(tar_path).name}: not a readable tarball ({error})") from None
     files: dict[str, tarfile.TarInfo] = {}

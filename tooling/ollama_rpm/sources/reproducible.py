@@ -31,8 +31,7 @@ def _entries(base: Path, top: str) -> list[str]:
     result = [top]
     for dirpath, dirnames, filenames in os.walk(Path(base) / top):
         rel = Path(dirpath).relative_to(base)
-        for name in dirnames + filenames:
-            result.append((rel / name).as_posix())
+        result += [(rel / name).as_posix() for name in dirnames + filenames]
     return sorted(result)
 
 

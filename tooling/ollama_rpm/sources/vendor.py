@@ -213,7 +213,7 @@ def check_license_exclusions(path: StrPath, data: Mapping[str, Any], llama_tag: 
                               f"%go_vendor_license_check would count them as Go code")
 
 
-def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, llama_tag: str,
+def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, llama_tag: str, *,
                  warn: Report | None = None, made_from: tuple[str, int] | None = None,
                  covered: dict[str, str] | None = None, bundled: Iterable[go_bundled.Bundled] = ()) -> Path:
     """Rewrite the generated block of go-vendor-tools.toml (atomically, only if it changes).

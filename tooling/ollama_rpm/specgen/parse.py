@@ -89,40 +89,45 @@ def _child(request: dict[str, Any]) -> int:
         spec = rpm.spec(request["spec"])
     except ValueError:
         return 1                    # rpm has said why on stderr; no traceback after it
+    json.dump(_read(rpm, spec), sys.stdout)
+    return 0
 
-    def text(value: str | bytes) -> str:
-        return value.decode() if isinstance(value, bytes) else value
 
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _read(rpm: Any, spec: Any) -> dict[str, Any]:
+    """What ParsedSpec holds, as JSON data, from a parsed rpm.spec."""
     def names(header: Any, tag: int) -> list[str]:
-        return [text(v) for v in header[tag]]
+        return [_text(v) for v in header[tag]]
 
     main = spec.sourceHeader
     result: dict[str, Any] = {
-        "name": text(main[rpm.RPMTAG_NAME]),
-        "version": text(main[rpm.RPMTAG_VERSION]),
-        "release": text(main[rpm.RPMTAG_RELEASE]),
-        "license": text(main[rpm.RPMTAG_LICENSE]),
+        "name": _text(main[rpm.RPMTAG_NAME]),
+        "version": _text(main[rpm.RPMTAG_VERSION]),
+        "release": _text(main[rpm.RPMTAG_RELEASE]),
+        "license": _text(main[rpm.RPMTAG_LICENSE]),
         "packages": [], "requires": {}, "recommends": {}, "supplements": {},
         "buildrequires": names(main, rpm.RPMTAG_REQUIRENAME),
         "sources": [], "patches": [],
-        "prep_script": text(spec.prep or ""),
-        "build_script": text(spec.build or ""),
-        "install_script": text(spec.install or ""),
+        "prep_script": _text(spec.prep or ""),
+        "build_script": _text(spec.build or ""),
+        "install_script": _text(spec.install or ""),
     }
     for source, number, flags in spec.sources:
         kind = "patches" if flags & rpm.RPMBUILD_ISPATCH else "sources"
-        result[kind].append([number, text(source)])
+        result[kind].append([number, _text(source)])
     for key in ("sources", "patches"):
         result[key].sort()
     for package in spec.packages:
         header = package.header
-        pkg = text(header[rpm.RPMTAG_NAME])
+        pkg = _text(header[rpm.RPMTAG_NAME])
         result["packages"].append(pkg)
         result["requires"][pkg] = names(header, rpm.RPMTAG_REQUIRENAME)
         result["recommends"][pkg] = names(header, rpm.RPMTAG_RECOMMENDNAME)
         result["supplements"][pkg] = names(header, rpm.RPMTAG_SUPPLEMENTNAME)
-    json.dump(result, sys.stdout)
-    return 0
+    return result
 
 
 if __name__ == "__main__":

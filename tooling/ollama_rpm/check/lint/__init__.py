@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,60 +90,79 @@ def lint_paths(paths: Iterable[StrPath], project_root: StrPath, *, macros: Itera
         raise UsageError("nothing to lint: no paths given")
     exe = rpmlint.executable()
     settings = _read_profile(profile_path)
-    extra_licenses = settings.get("ValidLicenses", [])
+    _check_tools(profile_path, settings)
+    with tempfile.TemporaryDirectory(prefix="ollama-rpm-lint-") as tmp:
+        extra_licenses = settings.get("ValidLicenses", [])
+        work = rpmlint.Workspace(tmp, profile_path, licenses.rpmlint_toml(extra_licenses), macros)
+        linter = _Linter(exe, work, work.env(), rpmlintrc_path, rpmlint.read_filters(profile_path, rpmlintrc_path),
+                         rpmlint.rpmlintrc_filters(rpmlintrc_path), extra_licenses)
+        results = [linter.lint(path, _display(path, root)) for path in files]
+        if _complete(files):
+            present = _package_names(files, linter.env)
+            for pattern, only_without in linter.own_filters.items():
+                if pattern not in linter.used and not only_without & present:
+                    _add(results[-1], Message("E", rpmlint.UNUSED_FILTER, rpmlintrc_path.name, f'"{pattern}"',
+                                              source="ollama-rpm"))
+    return Report(files=results, strict=strict)
+
+
+def _check_tools(profile_path: Path, settings: Mapping[str, Any]) -> None:
+    """The tools the profile's checks run are installed."""
     if "BashismsCheck" in settings.get("Checks", []):
         for tool, package in (("checkbashisms", "devscripts (Debian) / devscripts-checkbashisms (Fedora)"),
                               ("dash", "dash")):
             if not shutil.which(tool):
                 raise UsageError(f"{profile_path}: Checks has BashismsCheck, which needs {tool}: install {package}")
-    filters = rpmlint.read_filters(profile_path, rpmlintrc_path)
-    own_filters = rpmlint.rpmlintrc_filters(rpmlintrc_path)
-    used: set[str] = set()
-    results: list[FileResult] = []
-    with tempfile.TemporaryDirectory(prefix="ollama-rpm-lint-") as tmp:
-        work = rpmlint.Workspace(tmp, profile_path, licenses.rpmlint_toml(extra_licenses), macros)
-        env = work.env()
-        for path in files:
-            summary, messages = rpmlint.run(exe, path, work.config, rpmlintrc_path, env)
-            unused_here = {u for u in map(rpmlint.unused_filter, messages) if u is not None}
-            used |= set(own_filters) - unused_here
-            summary["errors"] -= sum(1 for m in messages if rpmlint.unused_filter(m) is not None)
-            messages = [m for m in messages if rpmlint.unused_filter(m) is None]
-            result = FileResult(_display(path, root), errors=summary["errors"],
-                                warnings=summary["warnings"], messages=messages)
-            if "filtered" in summary:
-                result.filtered = summary["filtered"]
-            else:
-                raw, _ = rpmlint.run(exe, path, work.config_raw, work.empty_rpmlintrc, env)
-                result.filtered = max(0, raw["errors"] + raw["warnings"] - result.errors - result.warnings)
-            for wrong in extra.false_positives(path, messages, env):
-                messages.remove(wrong)
+
+
+def _add(result: FileResult, message: Message, sign: int = 1) -> None:
+    """Count `message` in (sign 1) or out of (-1) the result's errors or warnings; add it when counted in."""
+    if sign > 0:
+        result.messages.append(message)
+    if message.level == "E":
+        result.errors += sign
+    elif message.level == "W":
+        result.warnings += sign
+
+
+@dataclass
+class _Linter:
+    """One lint run over several files: rpmlint with our profile, then our own checks,
+    noting which of the rpmlintrc's own filters were used."""
+    exe: str
+    work: rpmlint.Workspace
+    env: dict[str, str]
+    rpmlintrc: Path
+    filters: list[re.Pattern[str]]        # the profile's and the rpmlintrc's
+    own_filters: dict[str, frozenset[str]]  # the rpmlintrc's: {pattern: packages whose presence makes it unused}
+    extra_licenses: list[str]
+    used: set[str] = field(default_factory=set)
+
+    def lint(self, path: Path, shown_as: str) -> FileResult:
+        summary, messages = rpmlint.run(self.exe, path, self.work.config, self.rpmlintrc, self.env)
+        unused_here = {u for u in map(rpmlint.unused_filter, messages) if u is not None}
+        self.used |= set(self.own_filters) - unused_here
+        summary["errors"] -= sum(1 for m in messages if rpmlint.unused_filter(m) is not None)
+        messages = [m for m in messages if rpmlint.unused_filter(m) is None]
+        result = FileResult(shown_as, errors=summary["errors"], warnings=summary["warnings"], messages=messages)
+        if "filtered" in summary:
+            result.filtered = summary["filtered"]
+        else:
+            raw, _ = rpmlint.run(self.exe, path, self.work.config_raw, self.work.empty_rpmlintrc, self.env)
+            result.filtered = max(0, raw["errors"] + raw["warnings"] - result.errors - result.warnings)
+        for wrong in extra.false_positives(path, messages, self.env):
+            messages.remove(wrong)
+            result.filtered += 1
+            _add(result, wrong, -1)
+        ours = (extra.spec_messages(path, self.env, self.extra_licenses) if path.suffix == ".spec"
+                else extra.rpm_messages(path, self.env))
+        for message in ours:
+            if any(f.search(message.text) for f in self.filters):
+                self.used |= {f for f in self.own_filters if re.search(f, message.text)}
                 result.filtered += 1
-                if wrong.level == "E":
-                    result.errors -= 1
-                elif wrong.level == "W":
-                    result.warnings -= 1
-            ours = (extra.spec_messages(path, env, extra_licenses) if path.suffix == ".spec"
-                    else extra.rpm_messages(path, env))
-            for message in ours:
-                if any(f.search(message.text) for f in filters):
-                    used |= {f for f in own_filters if re.search(f, message.text)}
-                    result.filtered += 1
-                    continue
-                result.messages.append(message)
-                if message.level == "E":
-                    result.errors += 1
-                elif message.level == "W":
-                    result.warnings += 1
-            results.append(result)
-    if _complete(files):
-        present = _package_names(files, env)
-        for pattern, only_without in own_filters.items():
-            if pattern not in used and not only_without & present:
-                results[-1].messages.append(Message("E", rpmlint.UNUSED_FILTER, rpmlintrc_path.name, f'"{pattern}"',
-                                                    source="ollama-rpm"))
-                results[-1].errors += 1
-    return Report(files=results, strict=strict)
+            else:
+                _add(result, message)
+        return result
 
 
 def _package_names(paths: Iterable[StrPath], env: Mapping[str, str]) -> set[str]:

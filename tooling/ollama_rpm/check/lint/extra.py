@@ -32,8 +32,8 @@ def spec_messages(spec: StrPath, env: Mapping[str, str], extra_licenses: Iterabl
     seen: set[str] = set()
     for line in out.splitlines():
         _, _, value = line.partition("\t")
-        for bad in licenses.invalid_symbols(value, extra_licenses) if value not in seen else []:
-            messages.append(Message("E", "invalid-license", spec.name, bad, source="ollama-rpm"))
+        messages += [Message("E", "invalid-license", spec.name, bad, source="ollama-rpm")
+                     for bad in (licenses.invalid_symbols(value, extra_licenses) if value not in seen else [])]
         seen.add(value)
     if not out.strip():
         messages.append(Message("E", "no-license", spec.name, "", source="ollama-rpm"))

@@ -52,10 +52,9 @@ class Workspace:
         self.empty_rpmlintrc.write_text("", encoding="utf-8")
         self.home = tmp / "home"
         self.home.mkdir()
-        parts: list[str] = []
         user_macros = Path(os.path.expanduser("~/.rpmmacros"))
-        for path in ([user_macros] if user_macros.is_file() else []) + [Path(m) for m in macros]:
-            parts.append(f"# --- {path}\n" + Path(path).read_text(encoding="utf-8"))
+        parts = [f"# --- {path}\n" + Path(path).read_text(encoding="utf-8")
+                 for path in ([user_macros] if user_macros.is_file() else []) + [Path(m) for m in macros]]
         (self.home / ".rpmmacros").write_text("\n".join(parts), encoding="utf-8")
 
     def env(self) -> dict[str, str]:
