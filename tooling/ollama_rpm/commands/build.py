@@ -1,8 +1,13 @@
-"""`ollama-rpm build`: binary RPMs from the SRPM, with mock or plain rpmbuild."""
+"""`ollama-rpm build`: build binary RPMs with mock (per chroot) or rpmbuild.
+
+Build the SRPM into binary RPMs. With --engine mock every --chroot gets its own mock config (stock
+chroot + the repositories and compilers the backends need) and result directory; a failing chroot
+does not stop the others. Without --srpm the SRPM is made first, exactly as `srpm` makes it (same
+--macros and $OLLAMA_RPM_MACROS). Exit 1 when a build fails.
+"""
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ollama_rpm import atomic, project
 from ollama_rpm.builders import plan
@@ -11,20 +16,11 @@ from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NET
 from ollama_rpm.specgen.backends import DEFAULT_CHROOT
 from ollama_rpm.specgen.config import load_config
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "build", help="build binary RPMs with mock (per chroot) or rpmbuild",
-        description="Build the SRPM into binary RPMs. With --engine mock every --chroot gets its own "
-                    "mock config (stock chroot + the repositories and compilers the backends need) "
-                    "and result directory; a failing chroot does not stop the others. Without --srpm the SRPM "
-                    "is made first, exactly as `srpm` makes it (same --macros and $OLLAMA_RPM_MACROS). "
-                    "Exit 1 when a build fails.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     parser.add_argument("--engine", choices=("mock", "rpmbuild"), default="mock",
                         help="mock (clean chroot, the default) or rpmbuild on this machine")
     parser.add_argument("--chroot", action="append", metavar="NAME",
@@ -53,7 +49,6 @@ def register(sub: "Subparsers") -> None:
                         help="rpmbuild engine: compile C/C++ through ccache (cache in $CCACHE_DIR, else "
                              "ccache/ under the ollama-rpm cache) in a fixed build tree, so a rebuild of the "
                              "same sources is mostly cache hits; mock's ccache plugin is always on")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

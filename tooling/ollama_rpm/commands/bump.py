@@ -1,22 +1,20 @@
-"""`ollama-rpm bump`: move packaging.yaml, sources.lock and ollama.spec to a new Ollama release."""
+"""`ollama-rpm bump`: update to a new upstream Ollama release and commit it.
+
+Ask GitHub for an Ollama release, download and pin its tarball and the llama.cpp it pins, read the
+build inputs from the real tree, update packaging.yaml, sources.lock and ollama.spec, and commit.
+Any failure leaves the repository as it was.
+"""
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ollama_rpm import limits
+from ollama_rpm.commands import options
 from ollama_rpm.errors import UsageError
 from ollama_rpm.publish import bump, bump_apply
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
 
-
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "bump", help="update to a new upstream Ollama release and commit it",
-        description="Ask GitHub for an Ollama release, download and pin its tarball and the llama.cpp it "
-                    "pins, read the build inputs from the real tree, update packaging.yaml, sources.lock and "
-                    "ollama.spec, and commit. Any failure leaves the repository as it was.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--to", metavar="VERSION", help="this release (0.33.0, v0.33.0-rc2)")
     # --latest names the default explicitly: it sets the same `to` (None: ask GitHub for the latest).
@@ -29,7 +27,6 @@ def register(sub: "Subparsers") -> None:
     parser.add_argument("--repo", default=bump.DEFAULT_REPO, help="GitHub repository (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="network timeout per request (default: %(default)s)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,11 @@
-"""`ollama-rpm check-patches`: do our patches and the compat patches still apply?"""
+"""`ollama-rpm check-patches`: apply the patches to scratch copies of the upstream tarballs.
+
+Apply the patches of patches_dir (in file-name order, as %autopatch does) to a scratch copy of the
+Ollama tarball, and llama.cpp's compat patches from Ollama's tree to a copy of the llama.cpp tarball
+with git apply, as %prep does. Run `sources` first.
+"""
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.commands import options
@@ -10,21 +14,13 @@ from ollama_rpm.sources import patchcheck, resolve
 from ollama_rpm.specgen import source_table
 from ollama_rpm.specgen.config import load_config
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "check-patches", help="apply the patches to scratch copies of the upstream tarballs",
-        description="Apply the patches of patches_dir (in file-name order, as %autopatch does) to a scratch "
-                    "copy of the Ollama tarball, and llama.cpp's compat patches from Ollama's tree to a copy "
-                    "of the llama.cpp tarball with git apply, as %prep does. Run `sources` first.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     options.add_config(parser)
     options.add_source_dir(parser, "where the tarballs are (run `sources` first)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,18 +2,14 @@
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ollama_rpm import limits
 from ollama_rpm.commands import options
 from ollama_rpm.publish import copr
 from ollama_rpm.specgen import backends
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
 
-
-def register(sub: "Subparsers") -> None:
+def register(sub: options.Subparsers) -> None:
     parser = sub.add_parser("copr", help="publish builds on Copr")
     actions = parser.add_subparsers(dest="copr_command", metavar="ACTION", parser_class=type(parser))
     actions.required = True

@@ -1,9 +1,12 @@
-"""`ollama-rpm lint`: rpmlint gate with the project's Fedora profile and rpmlintrc."""
+"""`ollama-rpm lint`: run rpmlint (Fedora profile + ollama.rpmlintrc) on the spec, SRPM and RPMs.
+
+Lint spec files and RPMs. Default: the project's ollama.spec and every *.rpm under the result dir.
+Exit 0 clean, 1 lint errors (or warnings with --strict), 2 bad input or rpmlint missing.
+"""
 
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ollama_rpm import atomic, project
 from ollama_rpm.check.lint import default_paths, lint_paths
@@ -11,19 +14,12 @@ from ollama_rpm.check.lint.report import FORMATS, to_text
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 # The CI gate's contract: every failure other than findings is 2 (cli.main maps it).
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "lint", help="run rpmlint (Fedora profile + ollama.rpmlintrc) on the spec, SRPM and RPMs",
-        description="Lint spec files and RPMs. Default: the project's ollama.spec and every "
-                    "*.rpm under the result dir. Exit 0 clean, 1 lint errors (or warnings "
-                    "with --strict), 2 bad input or rpmlint missing.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".spec or .rpm files")
     parser.add_argument("--rpm-dir", type=Path, metavar="DIR",
                         help="where to look for *.rpm, recursively: build's --outdir (default: <project>/results)")
@@ -36,7 +32,6 @@ def register(sub: "Subparsers") -> None:
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--profile", type=Path, help="rpmlint TOML profile (default: lint/fedora.toml)")
     parser.add_argument("--rpmlintrc", type=Path, help="rpmlintrc filters (default: ollama.rpmlintrc)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

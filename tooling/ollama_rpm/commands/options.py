@@ -11,6 +11,9 @@ Old spellings stay as hidden aliases.
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -20,6 +23,31 @@ from ollama_rpm.specgen.config import LAYOUTS
 if TYPE_CHECKING:
     # What `register(sub)` receives: parser.add_subparsers()'s result (generic only in typeshed).
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
+
+
+def add_command(sub: Subparsers, doc: str | None, run: Callable[[argparse.Namespace], int]
+                ) -> argparse.ArgumentParser:
+    """The parser of a subcommand, described by its module's docstring `doc`:
+
+        `ollama-rpm NAME`: its line in `ollama-rpm --help`.
+
+        The paragraph that heads its own --help.
+
+    `run(args)` does the work and returns the exit code."""
+    match = re.fullmatch(r"`ollama-rpm ([a-z-]+)`: (.+?)\.\n\n(.+)", (doc or "").strip(), re.S)
+    if not match:
+        raise ValueError(f"a command module's docstring starts `ollama-rpm NAME`: ..., not {doc!r}")
+    name, summary, details = match.groups()
+    parser = sub.add_parser(name, help=summary, description=" ".join(details.split()))
+    parser.set_defaults(func=run)
+    return parser
+
+
+def status(line: str) -> None:
+    """A line of progress for the user: on stderr, stdout carries the command's result."""
+    print(line, file=sys.stderr)
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,13 @@
-"""`ollama-rpm render`: packaging.yaml + ollama.spec.j2 -> ollama.spec."""
+"""`ollama-rpm render`: render ollama.spec from the template and config.
+
+Validate packaging.yaml and render ollama.spec from ollama.spec.j2, atomically; two renders of the
+same inputs are byte-identical. With --check nothing is written and a stale spec is exit 1 with a
+diff.
+"""
 
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.commands import options
@@ -11,18 +15,11 @@ from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 from ollama_rpm.specgen import cpu_levels, render
 from ollama_rpm.specgen.config import load_config
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "render", help="render ollama.spec from the template and config",
-        description="Validate packaging.yaml and render ollama.spec from ollama.spec.j2, atomically; two "
-                    "renders of the same inputs are byte-identical. With --check nothing is written and a "
-                    "stale spec is exit 1 with a diff.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     options.add_config(parser)
     parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                         help="spec to write (default: ollama.spec in the project)")
@@ -30,7 +27,6 @@ def register(sub: "Subparsers") -> None:
                         help="write nothing; exit 1 with a diff if a spec on disk differs from a fresh render")
     options.add_layout(parser, "single: one ollama.spec, GPU backends as %%bcond subpackages; split: ollama.spec "
                                "plus ollama-ggml-<backend>.spec per GPU backend, next to it")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

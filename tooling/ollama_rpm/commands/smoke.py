@@ -1,25 +1,22 @@
-"""`ollama-rpm smoke`: the installed packages serve a prompt with the best CPU variant."""
+"""`ollama-rpm smoke`: install the built RPMs and check that the installed Ollama answers a prompt.
+
+Install the binary RPMs (mock chroot, or a scratch root seen through a private mount namespace),
+start `ollama serve` as the unit does, import a tiny generated GGUF model with `ollama create`, ask
+/api/generate for tokens, and check that ggml loaded the best CPU variant this CPU can run and that
+every installed GPU backend library loads. Exits 0 when every check passes, 1 otherwise.
+"""
 
 import argparse
 import shutil
-from typing import TYPE_CHECKING
 
 from ollama_rpm.check import smoke
+from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 from ollama_rpm.specgen.backends import DEFAULT_CHROOT
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
 
-
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "smoke", help="install the built RPMs and check that the installed Ollama answers a prompt",
-        description="Install the binary RPMs (mock chroot, or a scratch root seen through a private mount "
-                    "namespace), start `ollama serve` as the unit does, import a tiny generated GGUF model "
-                    "with `ollama create`, ask /api/generate for tokens, and check that ggml loaded the best "
-                    "CPU variant this CPU can run and that every installed GPU backend library loads. "
-                    "Exits 0 when every check passes, 1 otherwise.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     parser.add_argument("paths", nargs="+", metavar="RESULTDIR_OR_RPMS",
                         help="result directories (searched for binary RPMs; debug packages skipped) or RPM files")
     parser.add_argument("--engine", choices=("mock", "rootfs"),
@@ -32,7 +29,6 @@ def register(sub: "Subparsers") -> None:
     parser.add_argument("--generate-timeout", type=float, default=180, metavar="SECONDS",
                         help="how long model import and generation may each take (default 180)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,29 +1,24 @@
-"""`ollama-rpm srpm`: a reproducible source RPM."""
+"""`ollama-rpm srpm`: render the spec(s), verify the Sources and build the SRPM(s).
+
+Render the spec, put every Source and Patch in the source directory (verified against sources.lock;
+the vendor tarball from the cache or made as `vendor` makes it) and run rpmbuild -bs. Two runs on
+the same inputs give byte-identical SRPMs. `build` and `copr submit` make their SRPM the same way.
+With the split layout one SRPM per source package, the Sources fetched and vendored once; their
+paths are printed one per line, ollama first.
+"""
 
 import argparse
-import sys
-from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.builders import srpm
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK, EXIT_TOOL
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "srpm", help="render the spec(s), verify the Sources and build the SRPM(s)",
-        description="Render the spec, put every Source and Patch in the source directory (verified against "
-                    "sources.lock; the vendor tarball from the cache or made as `vendor` makes it) and run "
-                    "rpmbuild -bs. Two runs on the same inputs give byte-identical SRPMs. `build` and "
-                    "`copr submit` make their SRPM the same way. With the split layout one SRPM per source "
-                    "package, the Sources fetched and vendored once; their paths are printed one per line, "
-                    "ollama first.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     options.add_config(parser)
     options.add_outdir(parser, "where the SRPM goes", "build/SRPMS in the project")
     options.add_source_dir(parser, "where the Sources and the spec go")
@@ -33,18 +28,13 @@ def register(sub: "Subparsers") -> None:
     parser.add_argument("--package", metavar="NAME",
                         help="only this source package's SRPM (e.g. ollama-ggml-vulkan; Copr's make_srpm "
                              "builds one per package)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     outdir = args.outdir or srpm.default_outdir(root)
     paths = srpm.build_srpms(root, outdir, config_path=args.config, source_dir=args.source_dir,
-                             macros=args.macros, report=_status, layout=args.layout, package=args.package)
+                             macros=args.macros, report=options.status, layout=args.layout, package=args.package)
     for path in paths:             # one per line, the main package first
         print(path)
     return EXIT_OK
-
-
-def _status(line: str) -> None:
-    print(line, file=sys.stderr)

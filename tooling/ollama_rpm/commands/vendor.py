@@ -1,8 +1,11 @@
-"""`ollama-rpm vendor`: the Go vendor tarball (Source2) with go-vendor-tools, and the Go License."""
+"""`ollama-rpm vendor`: make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball.
+
+Make the Go vendor tarball Source with Fedora's go_vendor_archive from the pinned Ollama tarball,
+verify every module against go.sum, refresh the generated block of go-vendor-tools.toml, and check
+the tarball against its pin in resolve.lock. Exit 1 when --license finds go.license out of date.
+"""
 
 import argparse
-import sys
-from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.commands import options
@@ -10,19 +13,11 @@ from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INTEGRITY, EXIT_NET
 from ollama_rpm.sources import resolve, vendor
 from ollama_rpm.specgen.config import load_config
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "vendor", help="make the reproducible Go vendor tarball (go_vendor_archive) from the Ollama tarball",
-        description="Make the Go vendor tarball Source with Fedora's go_vendor_archive from the pinned Ollama "
-                    "tarball, verify every module against go.sum, refresh the generated block of "
-                    "go-vendor-tools.toml, and check the tarball against its pin in resolve.lock. Exit 1 "
-                    "when --license finds go.license out of date.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     options.add_config(parser)
     options.add_source_dir(parser, "where the Sources are and the tarball goes")
     parser.add_argument("--update-lock", action="store_true",
@@ -35,24 +30,23 @@ def register(sub: "Subparsers") -> None:
     license_group.add_argument(
         "--update-license", action="store_true",
         help="like --license, but write the derived expression to go.license in packaging.yaml")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     config = load_config(args.config or root / project.CONFIG_NAME)
     sset = resolve.resolve(config, args.source_dir or resolve.default_source_dir(root))
-    tarball = vendor.build_vendor(sset, update_lock=args.update_lock, report=_status)
+    tarball = vendor.build_vendor(sset, update_lock=args.update_lock, report=options.status)
     if not (args.license or args.update_license):
         print(tarball)
         return EXIT_OK
-    found = vendor.detect_go_license(sset, tarball, report=_status)
+    found = vendor.detect_go_license(sset, tarball, report=options.status)
     print(found.expression)
     if vendor.licenses_equal(found.expression, config.go_license):
-        _status(f"{config.path}: go.license matches the detected expression")
+        options.status(f"{config.path}: go.license matches the detected expression")
     elif args.update_license:
         vendor.update_go_license(config, found.expression)
-        _status(f"{config.path}: go.license updated; re-check `license` (it adds llama.cpp's part) "
+        options.status(f"{config.path}: go.license updated; re-check `license` (it adds llama.cpp's part) "
                 "and run `ollama-rpm render`")
     else:
         # A detected drift, like `render --check`: exit 1.
@@ -60,7 +54,3 @@ def run(args: argparse.Namespace) -> int:
                              f"{found.expression!r} (detector {found.detector}); "
                              "run `ollama-rpm vendor --update-license`")
     return EXIT_OK
-
-
-def _status(line: str) -> None:
-    print(line, file=sys.stderr)
