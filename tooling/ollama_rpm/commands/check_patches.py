@@ -9,9 +9,8 @@ import argparse
 
 from ollama_rpm import project
 from ollama_rpm.commands import options
-from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL, UsageError
+from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 from ollama_rpm.sources import patchcheck, resolve
-from ollama_rpm.specgen import source_table
 from ollama_rpm.specgen.config import load_config
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
@@ -26,14 +25,6 @@ def register(sub: options.Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     root = project.find_root()
     config = load_config(args.config or root / project.CONFIG_NAME)
-    table = source_table.build(config)
-    source_dir = args.source_dir or resolve.default_source_dir(root)
-    ollama, llama = (source_dir / table.role(role).file_name for role in (source_table.OLLAMA, source_table.LLAMA_CPP))
-    for tarball in (ollama, llama):
-        if not tarball.is_file():
-            raise UsageError(f"{tarball}: not there; run `ollama-rpm sources` first")
-    applied = patchcheck.check(ollama, [table.base / p.path for p in table.patches],
-                               llama, config.llama_cpp_compat_patches)
-    for name in applied:
+    for name in patchcheck.check_source_dir(config, args.source_dir or resolve.default_source_dir(root)):
         print(f"ok  {name}")
     return EXIT_OK

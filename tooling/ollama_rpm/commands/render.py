@@ -12,7 +12,7 @@ from pathlib import Path
 from ollama_rpm import project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
-from ollama_rpm.specgen import cpu_levels, render
+from ollama_rpm.specgen import render
 from ollama_rpm.specgen.config import load_config
 
 EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TOOL)
@@ -34,12 +34,9 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or root / "ollama.spec"
     config = load_config(args.config or root / project.CONFIG_NAME)
     specs = render.render_specs(root, config, args.layout)
-    unmapped = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - {v for v, _ in config.cpu_x86_64})
-    if unmapped:
-        # ggml builds every variant it knows; one without a level is an unpackaged file.
-        print(f"ollama-rpm: warning: {config.path}: cpu_variants.x86_64 has no level for "
-              f"{', '.join(unmapped)}; if llama.cpp {config.llama_cpp_tag} builds them, rpmbuild "
-              "stops on unpackaged files", file=sys.stderr)
+    warning = render.unmapped_variants_warning(config)
+    if warning:
+        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
     # The main spec is `output`; a split layout's backend specs go next to it.
     targets = [(output if package.main else output.parent / package.spec_file, text) for package, text in specs]
     if args.check:

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.update_license:
         vendor.update_go_license(config, found.expression)
         options.status(f"{config.path}: go.license updated; re-check `license` (it adds llama.cpp's part) "
-                "and run `ollama-rpm render`")
+                       "and run `ollama-rpm render`")
     else:
         # A detected drift, like `render --check`: exit 1.
         raise OllamaRpmError(f"{config.path}: go.license: {config.go_license!r} does not match go_vendor_license's "

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ollama_rpm.errors import OllamaRpmError, ToolError
+from ollama_rpm.errors import OllamaRpmError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import archive
 from ollama_rpm.specgen import source_table
@@ -80,6 +80,17 @@ def check(ollama_tarball: StrPath, patches: Iterable[StrPath], llama_tarball: St
                 _git_apply(patch, llama, llama.name)
                 applied.append(rel)
     return applied
+
+
+def check_source_dir(config: "Config", source_dir: Path) -> list[str]:
+    """`check` on the Ollama and llama.cpp tarballs that `sources` put in `source_dir`
+    (UsageError when one is not there): the patches applied, by name."""
+    table = source_table.build(config)
+    ollama, llama = (source_dir / table.role(role).file_name for role in (source_table.OLLAMA, source_table.LLAMA_CPP))
+    for tarball in (ollama, llama):
+        if not tarball.is_file():
+            raise UsageError(f"{tarball}: not there; run `ollama-rpm sources` first")
+    return check(ollama, [table.base / p.path for p in table.patches], llama, config.llama_cpp_compat_patches)
 
 
 def project_patches(config: "Config") -> list[Path]:

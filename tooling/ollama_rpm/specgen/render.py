@@ -8,7 +8,7 @@ import jinja2
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.specgen import context, source_table
+from ollama_rpm.specgen import context, cpu_levels, source_table
 from ollama_rpm.specgen.config import Config, load_config
 from ollama_rpm.specgen.context import SpecPackage
 from ollama_rpm.specgen.source_table import SourceTable
@@ -52,6 +52,16 @@ def load_and_render(root: StrPath, config_path: StrPath | None = None) -> tuple[
     root = Path(root)
     config = load_config(config_path or root / project.CONFIG_NAME)
     return config, render_text(root, config)
+
+
+def unmapped_variants_warning(config: Config) -> str | None:
+    """ggml builds every x86 CPU variant it knows: one that packaging.yaml gives no level
+    is a file no package owns, and rpmbuild stops on it. The warning, or None."""
+    unmapped = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - {v for v, _ in config.cpu_x86_64})
+    if not unmapped:
+        return None
+    return (f"{config.path}: cpu_variants.x86_64 has no level for {', '.join(unmapped)}; if llama.cpp "
+            f"{config.llama_cpp_tag} builds them, rpmbuild stops on unpackaged files")
 
 
 def write(output: StrPath, text: str) -> None:
