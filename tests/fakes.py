@@ -204,6 +204,8 @@ class FakeCopr(FakeServer):
         chroots = sorted(c for (o, n, c) in self.chroots if (o, n) == (owner, name))
         return {"id": 1, "name": name, "ownername": owner, "full_name": f"{owner}/{name}",
                 "additional_repos": self.projects[(owner, name)]["additional_repos"],
+                # Copr's default; only a Copr admin can turn it off.
+                "auto_prune": self.projects[(owner, name)].get("auto_prune", True),
                 "chroot_repos": {c: f"{self.url}/results/{owner}/{name}/{c}/" for c in chroots}}
 
     def _authorized(self, headers):

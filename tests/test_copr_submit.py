@@ -70,6 +70,8 @@ def test_happy_path_creates_project_configures_cuda_uploads_and_waits(copr, home
     assert name == srpm.name and content == srpm.read_bytes()
     assert data["chroots"] == ["fedora-42-x86_64", "fedora-43-x86_64"]
     assert "created Copr project alice/ollama" in proc.stdout
+    # dnf downgrade needs the previous build: say how long Copr keeps it.
+    assert "note: Copr prunes superseded builds of alice/ollama older than 14 days" in proc.stdout
     assert f"{copr.url}/coprs/alice/ollama/build/1000/" in proc.stdout
     lines = proc.stdout.splitlines()
     assert any(line.split() == ["fedora-42-x86_64", "succeeded"] for line in lines)
@@ -305,3 +307,12 @@ def test_split_layout_without_a_backend_uploads_no_package_for_it(copr, home, tm
                   "--srpm", srpms[0], "--no-wait")
     assert proc.returncode == EXIT_CONFIG and "--srpm: none given for ollama-ggml-rocm" in proc.stderr
     assert copr.requests == [] and copr.uploads == []
+
+
+def test_no_prune_note_where_a_copr_admin_turned_auto_prune_off(copr, home, srpm):
+    write_config(home, copr.url)
+    copr.add_project("alice", "kept", ["fedora-43-x86_64"])
+    copr.projects[("alice", "kept")]["auto_prune"] = False
+    proc = submit(home, "--project", "alice/kept", "--chroot", "fedora-43-x86_64", "--srpm", srpm)
+    assert proc.returncode == 0, proc.stderr
+    assert "Copr prunes" not in proc.stdout

@@ -238,6 +238,12 @@ def ensure_project(session: Session, owner: str, name: str, chroots: Sequence[st
             raise UsageError(f"Copr project {full} does not exist and cannot be created: "
                              f"unknown owner {owner}") from None
         session.print(f"created Copr project {full}")
+    if project.get("auto_prune") is True:
+        # Copr's default, which only a Copr admin can turn off (the API refuses
+        # auto_prune=False from anyone else): its daily prune deletes the builds of
+        # a package that a newer build supersedes once they are 14 days old.
+        session.print(f"note: Copr prunes superseded builds of {full} older than 14 days (auto_prune; "
+                      "Copr admins can turn it off): `dnf downgrade ollama` reaches back only that far")
     chroot_repos = project.get("chroot_repos") or {}
     if not isinstance(chroot_repos, dict):
         raise NetworkError(f"Copr answered chroot_repos that is not a mapping for project {full}")
