@@ -18,13 +18,16 @@ TAG = "b10488"
 LIBDIR = "/usr/lib64/ollama"
 
 
-def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=None, layout=None):
+def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=None, layout=None,
+                       standin=STANDIN_MACROS):
     """Build the fixture into RPMs under `tmp`; returns the dict the e2e tests use.
 
     `configure(project, cfg)` may edit the scratch project (and its packaging.yaml)
     before the first step; `build_args` go to `ollama-rpm build` (e.g. --with cuda),
     `macros` are extra macro files for it, `env` extra environment for every step,
-    `layout` the --layout of render, srpm and build (default: packaging.yaml's).
+    `layout` the --layout of render, srpm and build (default: packaging.yaml's),
+    `standin` the distribution's macro stand-ins (default Fedora's; standin.for_chroot
+    makes another release's).
     The caller stops `result["server"]`; `result["srpms"]` lists every SRPM (main first).
     """
     tmp = Path(tmp)
@@ -58,14 +61,14 @@ def build_fixture_rpms(tmp, *, configure=None, build_args=(), macros=(), env=Non
         step("sources", "sources", "--update-lock")
         step("check-patches", "check-patches")
         step("vendor", "vendor", "--update-lock")
-        srpms = [Path(line) for line in step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", STANDIN_MACROS,
+        srpms = [Path(line) for line in step("srpm", "srpm", "--outdir", tmp / "srpm", "--macros", standin,
                                              *layout_args).stdout.strip().splitlines()]
         srpm = srpms[0]
         results = tmp / "results"
         extra_macros = [arg for m in macros for arg in ("--macros", m)]
         srpm_args = [arg for path in srpms for arg in ("--srpm", path)]
         step("build", "build", "--engine", "rpmbuild", *srpm_args, "--outdir", results, "--nodeps",
-             *layout_args, *build_args, "--macros", STANDIN_MACROS, *extra_macros)
+             *layout_args, *build_args, "--macros", standin, *extra_macros)
     except BaseException:
         server.stop()
         raise
