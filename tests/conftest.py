@@ -123,14 +123,3 @@ def fixture_rpms(tmp_path_factory):
     result = build_fixture_rpms(tmp, build_args=("--without", "rocm"), macros=(march,))
     yield result
     result["server"].stop()
-
-
-@pytest.fixture(scope="session")
-def split_rpms(tmp_path_factory):
-    """The fixture built once with the split layout (`ollama` and `ollama-ggml-vulkan`
-    from two SRPMs), as fixture_rpms: default backends minus ROCm."""
-    from e2e_support import build_fixture_rpms
-    result = build_fixture_rpms(tmp_path_factory.mktemp("e2e-split"), build_args=("--without", "rocm"),
-                                layout="split")
-    yield result
-    result["server"].stop()

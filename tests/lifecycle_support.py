@@ -119,17 +119,6 @@ class ScratchRoot:
         return self.chroot("setpriv", "--reuid=ollama", "--regid=ollama", "--clear-groups",
                            "sh", "-c", f"umask 0077; {script}", check=False)
 
-    def create_account_as_rpm_does(self, rpm: Path) -> subprocess.CompletedProcess:
-        """For a package built by rpmbuild < 4.19 (no user()/group() provides) to be
-        installed as rpm >= 4.19 installs one built by a Fedora rpmbuild: run the
-        root's rpm's own sysusers.sh on the package's sysusers file, which is what
-        that rpm does with those provides before the files are laid down."""
-        conf = subprocess.run(f"rpm2cpio '{rpm}' | cpio -i --quiet --to-stdout ./usr/lib/sysusers.d/ollama.conf",
-                              shell=True, capture_output=True, check=True).stdout
-        assert conf, f"{rpm.name} ships no /usr/lib/sysusers.d/ollama.conf"
-        (self.path / "tmp" / "ollama.conf").write_bytes(conf)
-        return self.native_run("/usr/lib/rpm/sysusers.sh", "/tmp/ollama.conf")
-
     # -- what is there -----------------------------------------------------------
     def helper_calls(self) -> list[str]:
         return (self.path / HELPER_LOG).read_text().splitlines()
@@ -181,8 +170,25 @@ class ScratchRoot:
         return out
 
     def leftovers(self, paths) -> list[str]:
-        """Those of `paths` (absolute, as rpm lists them) that still exist in the root."""
-        return sorted(p for p in paths if os.path.lexists(self.path / p.lstrip("/")))
+        """Those of `paths` (absolute, as rpm lists them) that still exist in the root.
+        Empty directories under /usr/lib/.build-id do not count (the links in them
+        do): the host's rpm 4.18 left one, empty, when the roll back erased the only
+        package owning it; such directories are shared by every package with binaries."""
+        left = []
+        for p in paths:
+            full = self.path / p.lstrip("/")
+            if not os.path.lexists(full):
+                continue
+            if p.startswith("/usr/lib/.build-id") and full.is_dir() and not full.is_symlink() \
+                    and not any(f for _d, _s, files in os.walk(full) for f in files):
+                continue
+            left.append(p)
+        return sorted(left)
+
+    def installed_paths(self) -> set[str]:
+        """Every path the installed packages own."""
+        out = self.rpm("-qal").stdout
+        return {line for line in out.splitlines() if line.startswith("/")}
 
     def stray_rpm_files(self) -> list[str]:
         """.rpmnew/.rpmsave/.rpmorig files anywhere under /etc and /usr."""
@@ -295,8 +301,12 @@ class Lifecycle:
     def replace(self, rpms, *, oldpackage=False) -> list[str]:
         """3./4. Upgrade (or roll back, as `dnf downgrade` does) the installed set to `rpms`."""
         args = ("-U", "--nodeps", *(["--oldpackage"] if oldpackage else []), *rpms)
+        before = self.root.installed_paths()
         problems, calls = self._transaction(*args)
         problems += self._account_and_state() + self.kept()
+        stale = self.root.leftovers(before - package_paths(rpms))
+        if stale:
+            problems.append(f"left behind by the release replaced: {stale[:8]}")
         if self.root.unit_state() != "enabled":
             problems.append(f"{UNIT} is {self.root.unit_state()!r} after the update, not enabled")
         for expected in (f"mark-restart-system-units {UNIT}", f"mark-restart-user-units {UNIT}"):

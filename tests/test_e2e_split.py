@@ -34,9 +34,12 @@ EVR = f"{VERSION}-1.fc43"
 
 
 @pytest.fixture(scope="module")
-def split(split_rpms):
-    # One split build per session (conftest.split_rpms), shared with test_lifecycle.
-    return split_rpms
+def split(tmp_path_factory):
+    # As conftest's fixture_rpms: default backends minus ROCm (the fixture has no HIP backend).
+    result = build_fixture_rpms(tmp_path_factory.mktemp("e2e-split"), build_args=("--without", "rocm"),
+                                layout="split")
+    yield result
+    result["server"].stop()
 
 
 def _binary(rpms):

@@ -8,8 +8,8 @@ README.Fedora changed), installed by the host's rpm 4.18, which like EL 9's
 4.16 creates no account from sysusers.d. Fedora's behaviour: small packages
 with the rendered spec's scriptlets, units and sysusers file, built and
 installed by the scratch root's own rpm 4.20, which creates the account
-itself. The split layout and a CPU level swap run on the session's fixture
-builds. Small packages with one scriptlet deliberately broken show that each
+itself. A CPU level swap and the split layout's backend removal run on EPEL 9
+builds too. Small packages with one scriptlet deliberately broken show that each
 step's checks fail.
 """
 
@@ -22,8 +22,16 @@ import pytest
 
 from conftest import STANDIN_MACROS, run_cli, write_yaml
 from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_names
-from lifecycle_support import (DROP_IN, Lifecycle, ScratchRoot, binary_rpms, build_small, cached_root,
-                               package_paths, real_scriptlets)
+from lifecycle_support import (
+    DROP_IN,
+    Lifecycle,
+    ScratchRoot,
+    binary_rpms,
+    build_small,
+    cached_root,
+    package_paths,
+    real_scriptlets,
+)
 from standin import for_chroot
 
 pytestmark = [
@@ -118,7 +126,7 @@ def test_cpu_level_swap_keeps_the_service(el9_releases, pristine, tmp_path):
     v4 = package_paths([names["ollama-ggml-cpu-x86_64-v4"]])
     assert root.rpm("-i", "--nodeps", names["ollama-ggml-cpu-x86_64-v4"]).returncode == 0
     assert root.rpm("-e", "--nodeps", "ollama-ggml-cpu-x86_64-v2").returncode == 0
-    assert root.leftovers(v2 - {LIBDIR}) == []
+    assert root.leftovers(v2 - root.installed_paths()) == []        # (the directories ollama owns too stay)
     assert root.leftovers(v4) == sorted(v4)
     assert set(root.installed()) == {"ollama", "ollama-ggml-cpu-x86_64-v4"}
     assert root.helper_calls()[mark:] == []                          # no scriptlet of ollama ran
@@ -126,12 +134,20 @@ def test_cpu_level_swap_keeps_the_service(el9_releases, pristine, tmp_path):
     assert life.kept() == [] and root.verify() == []
 
 
-def test_split_layout_backend_removal_keeps_the_server_on_cpu(split_rpms, pristine, tmp_path):
-    # The session's split build is a Fedora build (no %pre): installed as Fedora's rpm installs it.
-    rpms = binary_rpms(split_rpms["rpms"])
-    root = ScratchRoot(pristine, tmp_path / "root", native=True)
-    made = root.create_account_as_rpm_does(rpm_names(rpms)["ollama"])
-    assert made.returncode == 0, made.stderr
+@pytest.fixture(scope="module")
+def el9_split(tmp_path_factory, el9_macros):
+    """The fixture in the split layout as an EPEL 9 build: ollama (and its CPU
+    level packages) and ollama-ggml-vulkan from two SRPMs."""
+    result = build_fixture_rpms(tmp_path_factory.mktemp("lifecycle-el9-split"), build_args=("--without", "rocm"),
+                                layout="split", standin=el9_macros)
+    yield result
+    result["server"].stop()
+
+
+def test_split_layout_backend_removal_keeps_the_server_on_cpu(el9_split, pristine, tmp_path):
+    rpms = binary_rpms(el9_split["rpms"])
+    assert {"ollama", "ollama-ggml-vulkan"} <= set(rpm_names(rpms))
+    root = ScratchRoot(pristine, tmp_path / "root")
     life = Lifecycle(root)
     assert life.install(rpms) == []
     assert life.use() == []
@@ -146,7 +162,7 @@ def test_split_layout_backend_removal_keeps_the_server_on_cpu(split_rpms, pristi
     # server runs from them on the CPU alone.
     left = [r for r in rpms if rpm_names([r]).keys() <= set(root.installed())]
     assert "ollama-ggml-vulkan" not in rpm_names(left) and "ollama" in rpm_names(left)
-    proc = run_cli("smoke", "--engine", "rootfs", "--json", "--timeout", "60", *left, env=split_rpms["env"])
+    proc = run_cli("smoke", "--engine", "rootfs", "--json", "--timeout", "60", *left, env=el9_split["env"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["ok"] is True and report["gpu"] == [] and "ollama-ggml-vulkan" not in report["packages"]
