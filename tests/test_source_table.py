@@ -134,7 +134,7 @@ def test_x64_at_v1_is_what_the_spec_requires(project):
     spec = (REPO / "ollama.spec").read_text()
     # The lowest level package is the required one; it holds the baseline variant.
     assert "Requires:       %{name}-ggml-cpu-x86_64-v1%{?_isa}" in spec
-    assert re.search(r"%files ggml-cpu-x86_64-v1\n%\{ollama_libdir\}/libggml-cpu-x64.so\n", spec)
+    assert re.search(r"%files ggml-cpu-x86_64-v1\n%dir %\{ollama_libdir\}\n%\{ollama_libdir\}/libggml-cpu-x64.so\n", spec)
     cfg = load_yaml(project / "packaging.yaml")
     cfg["cpu_variants"]["x86_64"]["x64"] = "v2"
     write_yaml(project / "packaging.yaml", cfg)
