@@ -449,3 +449,118 @@ def test_fixture_without_cpu_packages_cannot_generate(fixture_rpms):
     assert re.search(r"cpu variant\s+FAIL\s+could not tell which libggml-cpu-\*\.so was loaded", proc.stdout)
     assert "server log (last lines):\n" in proc.stdout and "  (no CPU backend found)" in proc.stdout
 
+
+
+# ---- ldd -r on every shipped ELF file (real gcc, real ldd) --------------------------
+
+CAN_LINK = bool(shutil.which("gcc") and shutil.which("ldd"))
+
+
+def _cc(out, source, *flags):
+    src = Path(str(out) + ".c")
+    src.write_text(source)
+    proc = subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(out), str(src), *map(str, flags)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    src.unlink()
+    return Path(out)
+
+
+def broken_tree(root):
+    """A library directory as a package ships it, with one good backend and three broken files.
+
+    libggml-base.so.0: private, found through the directory Ollama puts on LD_LIBRARY_PATH;
+    vulkan/libggml-vulkan.so: NEEDs it (no RPATH, as a backend loaded by llama-server);
+    libneeds-gone.so: NEEDs a library that is not installed;
+    libundefined.so: calls a function no library defines;
+    cuda_v13/libggml-cuda.so: NEEDs libcuda.so.1 (the driver, absent here) and calls cuInit.
+    """
+    libdir = root / "usr/lib64/ollama"
+    (libdir / "vulkan").mkdir(parents=True)
+    (libdir / "cuda_v13").mkdir()
+    build = root / "build"
+    build.mkdir()
+    _cc(libdir / "libggml-base.so.0", "int ggml_base(void) { return 1; }\n", "-Wl,-soname,libggml-base.so.0")
+    _cc(libdir / "vulkan/libggml-vulkan.so", "#include <math.h>\nint ggml_base(void);\n"
+        "double vk(double x) { return ggml_base() + sqrt(x); }\n", f"-L{libdir}", "-l:libggml-base.so.0", "-lm")
+    _cc(build / "libgone.so", "int gone(void) { return 2; }\n", "-Wl,-soname,libgone.so")
+    _cc(libdir / "libneeds-gone.so", "int gone(void);\nint f(void) { return gone(); }\n", f"-L{build}", "-lgone")
+    _cc(libdir / "libundefined.so", "int nowhere_defined(void);\nint g(void) { return nowhere_defined(); }\n")
+    _cc(build / "libcuda.so.1", "int cuInit(unsigned f) { return (int)f; }\n", "-Wl,-soname,libcuda.so.1")
+    _cc(libdir / "cuda_v13/libggml-cuda.so", "int cuInit(unsigned);\nint h(void) { return cuInit(0); }\n",
+        f"-L{build}", "-l:libcuda.so.1")
+    shutil.rmtree(build)
+    (libdir / "libggml-base.so").symlink_to("libggml-base.so.0")
+    return libdir
+
+
+@pytest.mark.skipif(not CAN_LINK, reason="needs gcc and ldd")
+def test_ldd_finds_a_missing_library_and_an_undefined_symbol_and_excuses_only_the_gpu_driver(tmp_path):
+    from ollama_rpm.check.smoke_session import resolve_shipped_elves
+    libdir = broken_tree(tmp_path)
+    shown = {str(p.relative_to(tmp_path)): p for p in sorted(libdir.rglob("*"))}
+    files = [["/" + rel, str(path)] for rel, path in shown.items()] + [["/usr/share/doc/x", str(tmp_path / "none")]]
+    elves = resolve_shipped_elves({"libdir": str(libdir), "files": files})
+    # Symlinks and directories are not checked twice; each ELF file once, by its package path.
+    assert sorted(elves) == ["/usr/lib64/ollama/cuda_v13/libggml-cuda.so", "/usr/lib64/ollama/libggml-base.so.0",
+                             "/usr/lib64/ollama/libneeds-gone.so", "/usr/lib64/ollama/libundefined.so",
+                             "/usr/lib64/ollama/vulkan/libggml-vulkan.so"]
+    vulkan = elves["/usr/lib64/ollama/vulkan/libggml-vulkan.so"]
+    assert list(vulkan["private"]) == ["libggml-base.so.0"] and "libm.so.6" in vulkan["system"]
+    assert vulkan["missing"] == [] and vulkan["undefined"] == []
+    assert elves["/usr/lib64/ollama/libneeds-gone.so"]["missing"] == ["libgone.so"]
+    assert elves["/usr/lib64/ollama/libundefined.so"]["undefined"] == ["nowhere_defined"]
+    cuda = elves["/usr/lib64/ollama/cuda_v13/libggml-cuda.so"]
+    assert cuda["missing"] == ["libcuda.so.1"] and cuda["undefined"] == ["cuInit"]
+
+    gpu = {"ollama-ggml-vulkan": "/usr/lib64/ollama/vulkan/libggml-vulkan.so",
+           "ollama-ggml-cuda": "/usr/lib64/ollama/cuda_v13/libggml-cuda.so"}
+    checks, report = _judged(_result("haswell", elf=elves), _layout(gpu=gpu))
+    assert checks["libraries"] == ("FAIL", "2 of 5 ELF files do not resolve: /usr/lib64/ollama/libneeds-gone.so: "
+                                           "libgone.so not found, undefined symbol gone; "
+                                           "/usr/lib64/ollama/libundefined.so: "
+                                           "undefined symbol nowhere_defined")
+    assert not report.ok
+    assert checks["resolve ollama-ggml-vulkan"][0] == "ok"
+    assert re.fullmatch(r"system: (\S+, )*libc\.so\.6, (\S+, )*libm\.so\.6(, \S+)*; private: libggml-base\.so\.0",
+                        checks["resolve ollama-ggml-vulkan"][1])
+    assert checks["resolve ollama-ggml-cuda"] == ("ok", "system: -; private: -; absent driver: libcuda.so.1")
+    # Without the two broken files everything resolves: the driver alone is excused.
+    good = {path: entry for path, entry in elves.items() if "gone" not in path and "undefined" not in path}
+    checks, report = _judged(_result("haswell", elf=good), _layout(gpu=gpu))
+    assert checks["libraries"] == ("ok", "ldd -r resolves every library and symbol of the 3 ELF files; "
+                                         "libcuda.so.1 absent (the GPU driver's, not packaged)")
+    assert report.ok
+    # The driver excuses only its own symbols.
+    worse = dict(good, **{"/usr/lib64/ollama/cuda_v13/libggml-cuda.so": dict(cuda, undefined=["cuInit", "cublasCreate_v2"])})
+    checks, _ = _judged(_result("haswell", elf=worse), _layout(gpu=gpu))
+    assert checks["libraries"][0] == "FAIL" and "undefined symbol cublasCreate_v2" in checks["libraries"][1]
+    assert "cuInit" not in checks["libraries"][1]
+
+
+BROKEN_SPEC = STUB_SPEC.replace("Source0:        ollama\n", "Source0:        ollama\nSource1:        libbroken.so\n").replace(
+    "%files\n", "install -D -m 0755 %{{SOURCE1}} %{{buildroot}}/usr/lib64/ollama/libbroken.so\n\n%files\n"
+    "/usr/lib64/ollama/libbroken.so\n")
+
+
+@pytest.mark.slow  # rpmbuild
+@pytest.mark.skipif(not CAN_BUILD or not CAN_LINK, reason="needs rpmbuild, rpm, unshare, gcc and ldd")
+def test_smoke_fails_on_a_shipped_library_with_an_unresolved_symbol(tmp_path):
+    src = tmp_path / "stub" / "src"
+    src.mkdir(parents=True)
+    (src / "ollama").write_text("#!/bin/sh\nexit 3\n")
+    _cc(src / "libbroken.so", "#include <stdio.h>\nint nowhere_defined(void);\n"
+        "int g(void) { puts(\"g\"); return nowhere_defined(); }\n")
+    (src / "ollama.spec").write_text(BROKEN_SPEC.format(version=VERSION))
+    top = tmp_path / "stub" / "top"
+    proc = subprocess.run(["rpmbuild", "--nodeps", "--load", str(STANDIN_MACROS), "--define", f"_topdir {top}",
+                           "--define", f"_sourcedir {src}", "--define", "__brp_strip %{nil}", "-bb",
+                           str(src / "ollama.spec")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_cli("smoke", "--engine", "rootfs", "--json", top / "RPMS")
+    report = json.loads(proc.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert proc.returncode == 1
+    assert checks["libraries"] == {"name": "libraries", "status": "FAIL", "detail": (
+        "1 of 1 ELF files do not resolve: /usr/lib64/ollama/libbroken.so: undefined symbol nowhere_defined")}
+    assert report["elf"]["/usr/lib64/ollama/libbroken.so"]["system"]["libc.so.6"].startswith("/")

@@ -118,6 +118,7 @@ class Layout:
     libdir: str
     cpu_variants: list[str]       # variants shipped (libggml-cpu-<v>.so in libdir)
     gpu_libs: dict[str, str]      # package name -> backend library path
+    files: dict[str, str] = field(default_factory=dict)   # every shipped file -> its package
 
 
 def layout(packages: Sequence[Package]) -> Layout:
@@ -137,7 +138,8 @@ def layout(packages: Sequence[Package]) -> Layout:
             elif (os.path.dirname(os.path.dirname(path)) == libdir
                   and re.fullmatch(r"libggml-(?!base|cpu)[\w-]+\.so", os.path.basename(path))):
                 gpu[package.name] = path
-    return Layout(main, libdir, sorted(variants), gpu)
+    files = {path: package.name for package in packages for path in package.files}
+    return Layout(main, libdir, sorted(variants), gpu, files)
 
 
 # ---- engines -----------------------------------------------------------------
@@ -210,7 +212,12 @@ class RootfsEngine:
         root = self.workdir() / "root"
         binds = [[str(root / path.lstrip("/")), path] for path in (layout_.libdir, BINARY)
                  if os.path.lexists(root / path.lstrip("/"))]        # a set without libraries is smoke-tested as is
-        plan = _plan(layout_, work, model, work / "result.json", binds=binds, **self.timeouts)
+
+        def seen_at(path: str) -> str:      # bound at its real path, or read in the scratch root
+            bound = any(path == target or path.startswith(target + "/") for _source, target in binds)
+            return path if bound else str(root / path.lstrip("/"))
+        files = [[path, seen_at(path)] for path in sorted(layout_.files)]
+        plan = _plan(layout_, work, model, work / "result.json", binds=binds, files=files, **self.timeouts)
         (work / "plan.json").write_text(json.dumps(plan))
         mapped = os.geteuid() != 0
         unshare = ["unshare", "--mount"] + (["--map-root-user"] if mapped else [])
@@ -272,7 +279,7 @@ class MockEngine:
         shutil.copy2(model_source, stage / "tiny.gguf")
         inside = Path(MOCK_WORKDIR)
         plan = _plan(layout_, inside / "work", inside / "tiny.gguf", inside / "result.json", user="ollama",
-                     **self.timeouts)
+                     files=[[path, path] for path in sorted(layout_.files)], **self.timeouts)
         (stage / "plan.json").write_text(json.dumps(plan))
         proc = self._mock("--copyin", stage, MOCK_WORKDIR)
         if proc.returncode != 0:
@@ -397,6 +404,7 @@ def judge(report: Report, layout_: Layout, result: dict[str, Any], flags: frozen
 
     _judge_cpu(report, layout_, result, flags, arch, ran="server" in steps)
     _judge_gpu(report, layout_, result)
+    _judge_libraries(report, layout_, result)
     facts["errors"] = errors
 
 
@@ -443,6 +451,54 @@ def _judge_gpu(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
             report.add(f"gpu {package}", "FAIL", f"{lib} does not load: {probe['error']}")
     if not layout_.gpu_libs:
         report.add("gpu", "skip", "no GPU backend package among the RPMs")
+
+
+# The NVIDIA driver's library: a CUDA backend NEEDs it, the driver package (not ours,
+# and absent on a GPU-less host) provides it. Its symbols are the driver API's cuXxx.
+DRIVER_LIBS = {"libcuda.so.1": re.compile(r"cu[A-Z]\w*")}
+
+
+def unresolved(entry: dict[str, Any]) -> list[str]:
+    """An ldd -r entry's problems, less what the absent GPU driver explains."""
+    absent = [lib for lib in entry.get("missing", []) if lib in DRIVER_LIBS]
+    problems = [f"{lib} not found" for lib in entry.get("missing", []) if lib not in DRIVER_LIBS]
+    problems += [f"undefined symbol {symbol}" for symbol in entry.get("undefined", [])
+                 if not any(DRIVER_LIBS[lib].fullmatch(symbol) for lib in absent)]
+    if entry.get("error"):
+        problems.append(entry["error"])
+    return problems
+
+
+def _judge_libraries(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
+    """Every shipped ELF file resolves; each GPU backend's system and private libraries are listed."""
+    elves: dict[str, dict[str, Any]] = result.get("elf") or {}
+    report.facts["elf"] = elves
+    if not elves:
+        report.add("libraries", "skip" if "elf" not in result else "FAIL",
+                   "no ldd -r result" if "elf" not in result else "no ELF file among the packages' files")
+        return
+    if all(entry.get("error", "").startswith("ldd not found") for entry in elves.values()):
+        report.add("libraries", "skip", "ldd not found where the packages are installed")
+        return
+    failures = {path: unresolved(entry) for path, entry in sorted(elves.items())}
+    failures = {path: problems for path, problems in failures.items() if problems}
+    driver = sorted({lib for entry in elves.values() for lib in entry.get("missing", []) if lib in DRIVER_LIBS})
+    note = f"; {', '.join(driver)} absent (the GPU driver's, not packaged)" if driver else ""
+    if failures:
+        shown = [f"{path}: {', '.join(problems)}" for path, problems in failures.items()]
+        report.add("libraries", "FAIL", f"{len(failures)} of {len(elves)} ELF files do not resolve: "
+                                        + "; ".join(shown[:5]) + (f"; and {len(shown) - 5} more" if len(shown) > 5 else ""))
+    else:
+        report.add("libraries", "ok", f"ldd -r resolves every library and symbol of the {len(elves)} ELF files{note}")
+    for package, lib in sorted(layout_.gpu_libs.items()):
+        entry = elves.get(lib)
+        if entry is None:
+            continue
+        absent = [name for name in entry.get("missing", []) if name in DRIVER_LIBS]
+        report.add(f"resolve {package}", "FAIL" if lib in failures else "ok",
+                   f"system: {', '.join(sorted(entry.get('system', {}))) or '-'}; "
+                   f"private: {', '.join(sorted(entry.get('private', {}))) or '-'}"
+                   + (f"; absent driver: {', '.join(absent)}" if absent else ""))
 
 
 def run_smoke(paths: Sequence[StrPath], engine: Engine, cpuinfo: str = "/proc/cpuinfo") -> Report:

@@ -13,7 +13,9 @@ It reads a JSON plan, then:
 3. waits for /api/version, runs `ollama create` on a Modelfile naming the
    tiny GGUF, and asks /api/generate for a few tokens;
 4. tries to load each installed GPU backend library (in a child process, with
-   the library path Ollama gives llama-server);
+   the library path Ollama gives llama-server), and runs `ldd -r` on every ELF
+   file the packages ship (the same library path for files under the library
+   directory) to find unresolved libraries and symbols;
 5. stops the server (SIGTERM to its process group, SIGKILL after a timeout)
    and writes the observations to the plan's result file.
 
@@ -285,6 +287,80 @@ class Session:
         self.result["ld_traces"] = traces
 
 
+
+# ---- shared-library resolution -----------------------------------------------
+
+# ldd's lines: "\tlibfoo.so.1 => /usr/lib64/libfoo.so.1 (0x...)", "\tlibbar.so.2 => not found",
+# and with -r "undefined symbol: name\t(/path/of/the/file)".
+_LDD_LIB = re.compile(r"^\s*(\S+)\s+=>\s+(not found|\S+)", re.M)
+_LDD_UNDEFINED = re.compile(r"undefined symbol: (\S+?),?\s")
+# "/path: /lib64/libc.so.6: version `GLIBC_2.43' not found (required by /path)"
+_LDD_VERSION = re.compile(r"(\S+?): version `([^']+)' not found")
+
+
+def is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def library_path_for(path: str, libdir: str) -> str | None:
+    """LD_LIBRARY_PATH as Ollama gives llama-server: its directory, then the backend's own."""
+    if not path.startswith(libdir.rstrip("/") + "/"):
+        return None
+    here = os.path.dirname(path)
+    return libdir if here == libdir.rstrip("/") else f"{libdir}:{here}"
+
+
+def resolve_elf(path: str, libdir: str, shipped: set[str], timeout: float = 60) -> dict[str, Any]:
+    """What `ldd -r` says of one file: each NEEDED library and where it resolved, undefined symbols."""
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C"}
+    library_path = library_path_for(path, libdir)
+    if library_path:
+        env["LD_LIBRARY_PATH"] = library_path
+    try:
+        proc = subprocess.run(["ldd", "-r", path], capture_output=True, text=True, timeout=timeout, env=env)
+    except FileNotFoundError:
+        return {"error": "ldd not found where the packages are installed"}
+    except subprocess.TimeoutExpired:
+        return {"error": f"ldd -r did not finish within {timeout:g}s"}
+    text = proc.stdout + "\n" + proc.stderr
+    if "not a dynamic executable" in text:      # a static executable ("statically linked": no NEEDED, read on)
+        return {"static": True, "system": {}, "private": {}, "missing": [], "undefined": []}
+    system: dict[str, str] = {}
+    private: dict[str, str] = {}
+    missing: list[str] = []
+    for name, target in _LDD_LIB.findall(proc.stdout):
+        if target == "not found":
+            missing.append(name)
+        elif os.path.realpath(target) in shipped:
+            private[name] = target
+        else:
+            system[name] = target
+    missing += [f"{os.path.basename(lib)} ({version})" for lib, version in _LDD_VERSION.findall(text)]
+    result: dict[str, Any] = {"system": system, "private": private, "missing": sorted(set(missing)),
+                              "undefined": sorted(set(_LDD_UNDEFINED.findall(text + "\n")))}
+    if proc.returncode != 0 and not (missing or result["undefined"]):
+        result["error"] = f"ldd -r exited {proc.returncode}: {(_tail(text, 1) or ['(no output)'])[-1]}"
+    return result
+
+
+def resolve_shipped_elves(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`ldd -r` on every ELF file among the packages' files ([package path, path here] pairs)."""
+    pairs = [(shown, here) for shown, here in plan.get("files", []) if not os.path.isdir(here)]
+    shipped = {os.path.realpath(here) for _shown, here in pairs}
+    seen: set[str] = set()
+    results: dict[str, dict[str, Any]] = {}
+    for shown, here in sorted(pairs):
+        real = os.path.realpath(here)
+        if real in seen or os.path.islink(here) or not is_elf(here):
+            continue
+        seen.add(real)
+        results[shown] = resolve_elf(here, plan["libdir"], shipped)
+    return results
+
 # The CLI's progress display (cursor moves, erase-line) around its messages.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # LD_DEBUG=files: "file=<path> [0];  dynamically loaded by ..." on dlopen,
@@ -306,6 +382,8 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     try:
         for source, target in plan.get("binds", []):
             bind_into_place(source, target, session.work / "mnt")
+        if plan.get("files"):
+            session.result["elf"] = resolve_shipped_elves(plan)
         if not session.errors and session.start():
             session.result["steps"] = ["server"]
             if session.create():
