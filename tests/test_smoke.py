@@ -564,3 +564,22 @@ def test_smoke_fails_on_a_shipped_library_with_an_unresolved_symbol(tmp_path):
     assert checks["libraries"] == {"name": "libraries", "status": "FAIL", "detail": (
         "1 of 1 ELF files do not resolve: /usr/lib64/ollama/libbroken.so: undefined symbol nowhere_defined")}
     assert report["elf"]["/usr/lib64/ollama/libbroken.so"]["system"]["libc.so.6"].startswith("/")
+
+
+def test_the_server_must_not_complain_about_the_mlx_runner_it_does_not_ship(tmp_path):
+    from ollama_rpm.check.smoke_session import Session
+    session = Session({"workdir": str(tmp_path), "ollama": "/usr/bin/ollama", "libdir": "/usr/lib64/ollama"})
+    session.log_path = tmp_path / "server.log"
+    session.trace.mkdir()
+    quiet = 'time=2026-12-06T10:00:00Z level=DEBUG source=dynamic.go:30 msg="MLX dynamic library loaded"\n'
+    loud = ('time=2026-12-06T10:00:01Z level=ERROR source=dynamic.go:34 msg="failed to load MLX dynamic library: '
+            'path=/usr/lib64/ollama/mlx_cuda_v13/libmlxc.so"\n')
+    session.log_path.write_text(quiet)
+    session.collect()
+    checks, _ = _judged(dict(_result("haswell"), server_log_mlx=session.result["server_log_mlx"]))
+    assert checks["mlx quiet"][0] == "ok"
+    session.log_path.write_text(quiet + loud)
+    session.collect()
+    checks, report = _judged(dict(_result("haswell"), server_log_mlx=session.result["server_log_mlx"]))
+    assert checks["mlx quiet"] == ("FAIL", "the server logged about the MLX runner (not packaged): " + loud.strip())
+    assert not report.ok

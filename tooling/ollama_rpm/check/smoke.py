@@ -405,6 +405,12 @@ def judge(report: Report, layout_: Layout, result: dict[str, Any], flags: frozen
     _judge_cpu(report, layout_, result, flags, arch, ran="server" in steps)
     _judge_gpu(report, layout_, result)
     _judge_libraries(report, layout_, result)
+    if "server" in steps:
+        complaints = result.get("server_log_mlx")
+        if complaints is not None:
+            report.add("mlx quiet", "FAIL" if complaints else "ok",
+                       f"the server logged about the MLX runner (not packaged): {complaints[0]}" if complaints
+                       else "no warning or error about the MLX runner (not packaged) in the server log")
     facts["errors"] = errors
 
 

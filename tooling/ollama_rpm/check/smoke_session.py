@@ -278,6 +278,9 @@ class Session:
         # ggml's lines, raw or quoted inside Ollama's own log lines: stop the path at ".so".
         self.result["server_log_backends"] = re.findall(r"loaded (\S+) backend from (/\S+?\.so)\b", log)
         self.result["server_log_load_errors"] = re.findall(r"failed to load (/\S+?\.so)\S*: (.*)", log)
+        # The MLX runner is not packaged: the server must not complain about it (Ollama's level=WARN/ERROR lines).
+        self.result["server_log_mlx"] = [line for line in log.splitlines()
+                                         if re.search(r"level=(WARN|ERROR)", line) and re.search(r"mlx", line, re.I)]
         traces: dict[str, list[list[str]]] = {}
         for path in sorted(self.trace.glob("ld.*")):
             events = [["load" if what.startswith("dynamically") else "unload", lib] for lib, what in
