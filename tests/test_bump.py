@@ -166,6 +166,7 @@ def repo(tmp_path, upstream):
                       "sha256": sha(files[f"/ollama/archive/v0.32.15/{ollama_name}"])},
         llama_name: {"url": f"{base}/llama/archive/b10488/{llama_name}",
                      "sha256": sha(files[f"/llama/archive/b10488/{llama_name}"])}}}, indent=2, sort_keys=True) + "\n")
+    (root / ".gitignore").write_text("/build/\n")      # as the project's: bump writes its report there
     repository = git.Repo.init(root, initial_branch="main")
     with repository.config_writer() as cw:
         cw.set_value("user", "name", "Packager")
@@ -252,6 +253,16 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     assert "golang >= 1.27" in spec
     assert "- Update to 0.33.0 (llama.cpp b10600)" in spec
     assert run_cli("render", "--check", cwd=root).returncode == 0
+    # The bump report, printed and written: against 0.32.15's real (fake-served) tarballs.
+    report = open(f"{root}/build/bump-report-0.33.0.txt").read()
+    assert report in proc.stdout and f"bump report written to {root}/build/bump-report-0.33.0.txt" in proc.stdout
+    assert report.startswith("Bump report: ollama 0.32.15 -> 0.33.0 (RPM Version: 0.33.0)\n")
+    assert "  ~ go 1.26 -> 1.27 (BuildRequires golang >= 1.27)\n" in report
+    assert "  + llama/compat/002-vision.patch\n" in report
+    assert ("  ~ preset llama_cuda_v13_linux: CMAKE_CUDA_ARCHITECTURES '75-virtual;80-virtual;86-virtual;87-virtual;"
+            "89-virtual;90-virtual;90a-virtual;100-virtual;103-virtual;110-virtual;120-virtual;121-virtual' -> "
+            "'75-virtual;80-virtual;120-virtual'\n") in report
+    assert "  ! llama.cpp b10488 -> b10600: re-record tests/data/upstream-install-manifest.txt" in report
     assert_no_token(proc, repo)
     # The token was sent to the API, and only there.
     assert f"Bearer {TOKEN}" in upstream.server.auth_seen

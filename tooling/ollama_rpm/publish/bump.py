@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ollama_rpm import atomic, project
 from ollama_rpm.errors import IntegrityError, NetworkError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
-from ollama_rpm.publish import bump_apply, packager
+from ollama_rpm.publish import bump_apply, bump_report, packager
 from ollama_rpm.publish.bump_apply import Log
 from ollama_rpm.publish.github import GitHub
 from ollama_rpm.publish.upstream_release import (
@@ -300,8 +301,58 @@ def _repo(root: Path) -> Repo:
     return repo
 
 
+def report_path(root: StrPath, version: str) -> Path:
+    """Where bump writes its report by default (build/ is git-ignored)."""
+    return Path(root) / "build" / f"bump-report-{version}.txt"
+
+
+def previous_release(templates: Mapping[str, str], fmt: Mapping[str, str], cfg: Config, pinned: lock.Lock,
+                     new_llama: Path, tmp: Path, timeout: float, log: Log) -> tuple[Path, Path] | str:
+    """The packaged release's Ollama (and llama.cpp) tarballs, checked against their pins; or why not."""
+    old_fmt = dict(fmt, upstream_version=cfg.upstream_version, llama_cpp_tag=cfg.llama_cpp_tag)
+    paths: list[Path] = []
+    for role in ("ollama", "llama_cpp"):
+        url = templates[role].format(**old_fmt)
+        if role == "llama_cpp" and old_fmt["llama_cpp_tag"] == fmt["llama_cpp_tag"]:
+            paths.append(new_llama)
+            continue
+        name = url.rsplit("/", 1)[-1]
+        try:
+            path, sha = download(url, tmp / "previous", timeout)
+        except NetworkError as error:
+            return f"the packaged release's tarball is not available ({error})"
+        pin = pinned.get(name)
+        if pin and pin.sha256 != sha:
+            raise IntegrityError(f"{name}: sha256 {sha} differs from the pin {pin.sha256} in {pinned.path.name}")
+        log(f"{name}  sha256 {sha} (the packaged release, for the report{'; matches its pin' if pin else ''})")
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def make_report(cfg: Config, new_up: str, rpm_version: str, previous: tuple[Path, Path] | str, ollama_tar: Path,
+                llama_tar: Path, licenses: bool = True) -> bump_report.BumpReport:
+    """The bump report (bump_report), or one line saying why there is nothing to compare."""
+    if isinstance(previous, str):
+        return bump_report.BumpReport(cfg.upstream_version, new_up, rpm_version,
+                                      [bump_report.Section("Comparison", [f"! {previous}"])])
+    old = bump_report.read_tree(previous[0], cfg.upstream_version, previous[1])
+    new = bump_report.read_tree(ollama_tar, new_up, llama_tar)
+    lookup: bump_report.LicenseLookup | None = None
+    if licenses and shutil.which("go"):
+        try:
+            from ollama_rpm.sources.vendor import tool_path
+            askalono = tool_path("askalono", "askalono-cli")
+            lookup = lambda modules: bump_report.module_licenses(modules, askalono)  # noqa: E731
+        except ToolError:
+            lookup = None
+    manifest = str(cfg.llama_cpp_install_manifest.relative_to(cfg.path.parent)) \
+        if cfg.llama_cpp_install_manifest.is_relative_to(cfg.path.parent) else str(cfg.llama_cpp_install_manifest)
+    return bump_report.compare(old, new, rpm_version, manifest, cfg.go_license, lookup)
+
+
 def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str = DEFAULT_REPO, push: bool = False,
-         commit: bool = True, remote: str | None = None, timeout: float = 60.0, log: Log = print) -> int:
+         commit: bool = True, remote: str | None = None, timeout: float = 60.0, log: Log = print,
+         report_file: StrPath | None = None) -> int:
     root = Path(root or project.find_root())
     config_path = root / project.CONFIG_NAME
     lock_path = root / project.LOCK_NAME
@@ -325,11 +376,14 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     if _older(parse_upstream(new_up)[1], cfg.version):
         raise UsageError(f"{new_up} is older than the packaged {cfg.upstream_version}")
     log(f"{repo_name} {release['tag_name']} (packaged: {cfg.upstream_version})")
-    new = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout=timeout, log=log, author=author)
+    new, report = _plan_release(root, cfg, raw_text, old_lock, new_up, timeout=timeout, log=log, author=author)
     texts = {config_path: new.yaml_text, lock_path: new.lock_text,
              **{root / name: text for name, text in new.spec_texts.items()}}
     bump_apply.apply(repo, texts, new.message, commit=commit, push=push, remote=remote, log=log,
                      secrets=[github.token])
+    log(report.text())
+    written = bump_report.write(report, report_file or report_path(root, new_up))
+    log(f"bump report written to {written}")
     return 0
 
 
@@ -370,9 +424,10 @@ def _release(github: GitHub, repo_name: str, to: str | None) -> Mapping[str, Any
 
 
 def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, new_up: str, *, timeout: float,
-                  log: Log, author: str | None = None) -> Plan:
+                  log: Log, author: str | None = None) -> tuple[Plan, bump_report.BumpReport]:
     """Download and read release `new_up` and the llama.cpp it pins, check the patches, plan and
-    check the new spec(s): all in a temporary directory, nothing in the project written."""
+    check the new spec(s), and compare with the packaged release (the bump report): all in a
+    temporary directory, nothing in the project written."""
     templates = yaml_load(raw_text)["sources"]
     fmt = {"upstream_version": new_up, "name": cfg.name, "llama_cpp_tag": cfg.llama_cpp_tag}
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-bump-") as tmp_name:
@@ -391,4 +446,6 @@ def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, n
             log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "
                 "from a real build (doc/verification.md); %files follows it")
         check_spec(new, tmp, root)
-    return new
+        previous = previous_release(templates, fmt, cfg, old_lock, llama_tar, tmp, timeout, log)
+        report = make_report(cfg, new_up, new.rpm_version, previous, ollama_tar, llama_tar)
+    return new, report
