@@ -184,7 +184,11 @@ def read_ggml_variants(tar_path: StrPath) -> list[tuple[str, tuple[str, ...]]]:
                 inside, indent = True, len(code) - len(code.lstrip())
             continue
         if _BRANCH_END.match(code) and len(code) - len(code.lstrip()) <= indent:
-            break
+            if variants:
+                break
+            # An x86 branch without variant calls: the one inside ggml_add_cpu_backend_variant()'s
+            # own definition (llama.cpp b10488 defines the function above the calls). Look further.
+            inside = False
         match = _VARIANT_CALL.match(code)
         if match:
             variants.append((match.group(1), tuple(match.group(2).split())))
