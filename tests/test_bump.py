@@ -263,9 +263,22 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
             "89-virtual;90-virtual;90a-virtual;100-virtual;103-virtual;110-virtual;120-virtual;121-virtual' -> "
             "'75-virtual;80-virtual;120-virtual'\n") in report
     assert "  ! llama.cpp b10488 -> b10600: re-record tests/data/upstream-install-manifest.txt" in report
+    old_sha = sha(upstream.server.files["/ollama/archive/v0.32.15/ollama-0.32.15.tar.gz"])
+    assert f"ollama-0.32.15.tar.gz  sha256 {old_sha} (the packaged release, for the report; matches its pin)" \
+        in proc.stdout
     assert_no_token(proc, repo)
     # The token was sent to the API, and only there.
     assert f"Bearer {TOKEN}" in upstream.server.auth_seen
+
+
+def test_a_packaged_tarball_that_no_longer_matches_its_pin_stops_the_bump(repo, upstream):
+    upstream.release("0.33.0")
+    upstream.server.files["/ollama/archive/v0.32.15/ollama-0.32.15.tar.gz"] = ollama_tarball("0.32.15", "b10400")
+    state = snapshot(repo)
+    proc = bump(repo, upstream=upstream)
+    assert proc.returncode == EXIT_INTEGRITY, proc.stdout + proc.stderr
+    assert "ollama-0.32.15.tar.gz: sha256 " in proc.stderr and "differs from the pin" in proc.stderr
+    assert snapshot(repo) == state
 
 
 def test_second_run_does_nothing_and_uses_the_etag(repo, upstream):

@@ -222,10 +222,12 @@ def check_backend_options(config: Config, with_: Iterable[str], without: Iterabl
 
 
 def build(config: Config, package: SpecPackage | None = None,
-          table: source_table.SourceTable | None = None) -> TemplateData:
+          table: source_table.SourceTable | None = None, dist_git: bool = False) -> TemplateData:
     """Everything the template needs, as plain dicts/lists/strings, for one
     source package of the layout (default: the single-layout ollama spec); the
-    source table as its typed entries: `sources`/`patches` to iterate, `source.<role>`."""
+    source table as its typed entries: `sources`/`patches` to iterate, `source.<role>`.
+    `dist_git`: Fedora dist-git's form, Release and %changelog from rpmautospec
+    (%autorelease, %autochangelog) instead of packaging.yaml's."""
     package = package or SpecPackage(config.name)
     table = table or source_table.build(config)
     if not package.main:
@@ -276,4 +278,5 @@ def build(config: Config, package: SpecPackage | None = None,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
         "backends": built,
         "changelog": changelog(config),
+        "dist_git": dist_git,
     }

@@ -26,13 +26,14 @@ def environment(root: StrPath) -> jinja2.Environment:
 
 
 def render_text(root: StrPath, config: Config, table: SourceTable | None = None,
-                package: SpecPackage | None = None) -> str:
+                package: SpecPackage | None = None, dist_git: bool = False) -> str:
     """The spec of one source package (default: the single layout's ollama.spec);
-    `table`: the source table when the caller has built it already."""
+    `table`: the source table when the caller has built it already; `dist_git`:
+    Release and %changelog as rpmautospec's macros (Fedora dist-git)."""
     root = Path(root)
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
-        return template.render(**context.build(config, package, table))
+        return template.render(**context.build(config, package, table, dist_git))
     except jinja2.TemplateSyntaxError as error:
         raise ConfigError(root / project.TEMPLATE_NAME, f"line {error.lineno}", error.message or str(error)) from None
     except jinja2.UndefinedError as error:
