@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "smoke",
     "copr",
     "bump",
+    "dist_git",
 )
 
 

@@ -221,6 +221,15 @@ def check_backend_options(config: Config, with_: Iterable[str], without: Iterabl
     return with_, without
 
 
+_FAMILY = {"cuda": "CUDA", "hip": "ROCm", "vulkan": "Vulkan"}
+
+
+def _families(config: Config) -> str:
+    """The GPU stacks packaging.yaml has backends for, in prose: "CUDA, ROCm and Vulkan"."""
+    names = list(dict.fromkeys(_FAMILY.get(backends.info(b.name).kind, b.name) for b in config.backends))
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def build(config: Config, package: SpecPackage | None = None,
           table: source_table.SourceTable | None = None, dist_git: bool = False) -> TemplateData:
     """Everything the template needs, as plain dicts/lists/strings, for one
@@ -277,6 +286,7 @@ def build(config: Config, package: SpecPackage | None = None,
         "cpu_aarch64": config.cpu_aarch64,
         "cpu_aarch64_description": _variants_description("64-bit Arm processors", config.cpu_aarch64),
         "backends": built,
+        "gpu_families": _families(config),
         "changelog": changelog(config),
         "dist_git": dist_git,
     }
