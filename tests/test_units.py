@@ -276,3 +276,40 @@ def test_readme_drop_ins_load_cleanly(system_root, broken):
     else:
         assert res.returncode == 0, out
         assert complaints(out, "ollama.service") == [], out
+
+
+# ---- the drop-in example for models outside /var/lib/ollama -------------------
+
+MODELS_DROP_IN = ROOT / "doc" / "ollama-models-elsewhere.conf"
+
+
+def test_models_drop_in_allows_writes_where_it_points_the_models():
+    settings = unit_settings(MODELS_DROP_IN)
+    models = [v.split("=", 1)[1] for v in settings[("Service", "Environment")] if v.startswith("OLLAMA_MODELS=")]
+    assert models == ["/srv/ollama/models"]
+    assert settings[("Service", "ReadWritePaths")] == models
+    # Nothing else of the sandbox is relaxed by default.
+    assert set(settings) == {("Service", "Environment"), ("Service", "ReadWritePaths")}
+    # The unit hides /var/lib only by ProtectSystem=strict: the drop-in's path is what opens.
+    unit = unit_settings(SYSTEM_UNIT)
+    assert unit[("Service", "ProtectSystem")] == ["strict"] and unit[("Service", "ProtectHome")] == ["yes"]
+
+
+@needs_analyze
+@pytest.mark.parametrize("variant", ["as shipped", "below /home", "misspelt"])
+def test_models_drop_in_verifies_with_the_unit(system_root, variant):
+    text = MODELS_DROP_IN.read_text()
+    if variant == "below /home":
+        text = text.replace("/srv/ollama/models", "/home/models").replace("#ProtectHome=", "ProtectHome=")
+    if variant == "misspelt":           # control: verify reads the drop-in directory
+        text = text.replace("ReadWritePaths=", "ReadWritePath=")
+    drop_in = system_root / "etc/systemd/system/ollama.service.d"
+    drop_in.mkdir(parents=True)
+    (drop_in / "models-elsewhere.conf").write_text(text)
+    res = run(["systemd-analyze", "verify", f"--root={system_root}", "ollama.service"])
+    out = res.stdout + res.stderr
+    if variant == "misspelt":
+        assert "ReadWritePath" in out, out
+    else:
+        assert res.returncode == 0, out
+        assert complaints(out, "ollama.service") == [], out
