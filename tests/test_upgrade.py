@@ -9,6 +9,7 @@ Provides/Obsoletes of packaging.yaml's `replaces`, ollama-base would stay and
 its /usr/bin/ollama and ollama.service would conflict with the new ollama.
 """
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -170,3 +171,80 @@ def test_without_obsoletes_the_upgrade_conflicts(fedora_split, tmp_path):
     proc = rpm_root(root, "-U", "--nodeps", "--noscripts", plain)
     assert proc.returncode != 0
     assert "conflicts with file from package ollama-base" in proc.stderr
+
+
+# ---- Fedora's current package set: 0.24.0-4 and its file layout -----------------------
+
+# Fedora 45's ollama 0.24.0-4 as last seen (doc/verification.md): the same four names,
+# everything under /usr/lib/ollama (v0.24.0 still built ggml in-tree: the base and
+# CPU variant libraries next to the runner directories), its own sysusers file and
+# state directory, the unit in ollama-base. Payload only: what rpm -U compares.
+FEDORA_CURRENT = ("0.24.0", "4.fc45")
+FEDORA_LIBS = ("libggml-base.so", "libggml-cpu-x64.so", "libggml-cpu-sse42.so", "libggml-cpu-sandybridge.so",
+               "libggml-cpu-haswell.so", "libggml-cpu-alderlake.so", "libggml-cpu-skylakex.so",
+               "libggml-cpu-icelake.so")
+FEDORA_CURRENT_SPEC = FEDORA_SHAPED_SPEC.replace(f"Version:        {OLD_VERSION}", f"Version:        {FEDORA_CURRENT[0]}") \
+    .replace(f"Release:        {OLD_RELEASE}", f"Release:        {FEDORA_CURRENT[1]}") \
+    .replace("echo rocm > %{buildroot}/usr/lib/ollama/rocm/libggml-hip.so\n",
+             "echo rocm > %{buildroot}/usr/lib/ollama/rocm/libggml-hip.so\n"
+             + "".join(f"echo cpu > %{{buildroot}}/usr/lib/ollama/{lib}\n" for lib in FEDORA_LIBS)
+             + "install -d %{buildroot}/usr/lib/sysusers.d %{buildroot}/var/lib/ollama "
+               "%{buildroot}/usr/share/licenses/ollama-base\n"
+               "echo 'u ollama - \"Ollama\" /var/lib/ollama' > %{buildroot}/usr/lib/sysusers.d/ollama.conf\n"
+               "echo MIT > %{buildroot}/usr/share/licenses/ollama-base/LICENSE\n") \
+    .replace("%files base\n/usr/bin/ollama\n/usr/lib/systemd/system/ollama.service\n",
+             "%files base\n/usr/bin/ollama\n/usr/lib/systemd/system/ollama.service\n%dir /usr/lib/ollama\n"
+             + "".join(f"/usr/lib/ollama/{lib}\n" for lib in FEDORA_LIBS)
+             + "/usr/lib/sysusers.d/ollama.conf\n%license /usr/share/licenses/ollama-base/LICENSE\n"
+               "%attr(0750,ollama,ollama) %dir /var/lib/ollama\n")
+
+
+@pytest.fixture(scope="module")
+def fedora_current(tmp_path_factory):
+    where = tmp_path_factory.mktemp("fedora-ollama-0.24")
+    spec = where / "ollama.spec"
+    spec.write_text(FEDORA_CURRENT_SPEC)
+    proc = subprocess.run(["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {where / 'top'}", str(spec)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rpms = sorted((where / "top" / "RPMS").rglob("*.rpm"))
+    assert sorted(rpm_names(rpms)) == sorted(OLD_NAMES)
+    return rpms
+
+
+def test_upgrade_from_fedoras_current_layout_leaves_nothing_behind_and_keeps_the_models(
+        fixture_rpms, fedora_current, tmp_path):
+    root = tmp_path / "root"
+    assert rpm_root(root, "--initdb").returncode == 0
+    old = rpm_root(root, "-i", "--nodeps", "--noscripts", *fedora_current)
+    assert old.returncode == 0, old.stderr
+    assert installed(root) == {name: FEDORA_CURRENT[0] for name in OLD_NAMES}
+    old_files = [path for path in rpm_root(root, "-qla").stdout.split() if path.startswith("/")]
+    assert "/usr/lib/ollama/libggml-base.so" in old_files and "/var/lib/ollama" in old_files
+    # A pulled model, as the old service left it (not owned by any package).
+    blob = root / "var/lib/ollama/models/blobs/sha256-0123"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"GGUF model bytes")
+    manifest = root / "var/lib/ollama/models/manifests/registry.ollama.ai/library/tiny/latest"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+
+    new = rpm_root(root, "-U", "--nodeps", "--noscripts", *new_rpms(fixture_rpms))
+    assert new.returncode == 0, new.stdout + new.stderr              # no file conflicts
+    now = installed(root)
+    assert now["ollama"] == VERSION and not set(OLD_NAMES[1:]) & set(now), now
+    # Nothing of Fedora's package set is left orphaned: each of its paths is gone or owned anew.
+    orphans = []
+    for path in old_files:
+        if not os.path.lexists(root / path.lstrip("/")):
+            continue
+        owner = rpm_root(root, "-qf", "--qf", "%{NAME}\n", path)
+        if owner.returncode != 0:
+            orphans.append(path)
+    assert orphans == [], orphans
+    assert not (root / "usr/lib/ollama").exists()                     # the whole old library tree
+    # The account's definition and the state directory carry over, the models with it.
+    assert rpm_root(root, "-qf", "--qf", "%{NAME}\n", "/usr/lib/sysusers.d/ollama.conf").stdout.split() == ["ollama"]
+    assert rpm_root(root, "-qf", "--qf", "%{NAME}\n", "/var/lib/ollama").stdout.split() == ["ollama"]
+    assert blob.read_bytes() == b"GGUF model bytes" and manifest.read_text() == "{}"
+    assert (root / "usr/lib/systemd/system/ollama.service").is_file()
