@@ -10,6 +10,7 @@ its /usr/bin/ollama and ollama.service would conflict with the new ollama.
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -228,6 +229,10 @@ def test_upgrade_from_fedoras_current_layout_leaves_nothing_behind_and_keeps_the
     manifest = root / "var/lib/ollama/models/manifests/registry.ollama.ai/library/tiny/latest"
     manifest.parent.mkdir(parents=True)
     manifest.write_text("{}")
+    # `systemctl enable ollama` as done under the old package: a symlink nobody owns.
+    wants = root / "etc/systemd/system/multi-user.target.wants/ollama.service"
+    wants.parent.mkdir(parents=True)
+    wants.symlink_to("/usr/lib/systemd/system/ollama.service")
 
     new = rpm_root(root, "-U", "--nodeps", "--noscripts", *new_rpms(fixture_rpms))
     assert new.returncode == 0, new.stdout + new.stderr              # no file conflicts
@@ -248,3 +253,12 @@ def test_upgrade_from_fedoras_current_layout_leaves_nothing_behind_and_keeps_the
     assert rpm_root(root, "-qf", "--qf", "%{NAME}\n", "/var/lib/ollama").stdout.split() == ["ollama"]
     assert blob.read_bytes() == b"GGUF model bytes" and manifest.read_text() == "{}"
     assert (root / "usr/lib/systemd/system/ollama.service").is_file()
+    # File level of "the unit stays enabled": the symlink survives and names the new unit,
+    # at the same path, which is still wanted by multi-user.target.
+    assert os.readlink(wants) == "/usr/lib/systemd/system/ollama.service"
+    assert "WantedBy=multi-user.target" in (root / "usr/lib/systemd/system/ollama.service").read_text()
+    # File level of "the account is kept": the same user name and home as Fedora's, so
+    # systemd-sysusers (which never changes an existing account) leaves it as it is.
+    users = [shlex.split(line) for line in (root / "usr/lib/sysusers.d/ollama.conf").read_text().splitlines()
+             if line.startswith("u ")]
+    assert [u[1] for u in users] == ["ollama"] and users[0][4] == "/var/lib/ollama"    # u NAME ID GECOS HOME
