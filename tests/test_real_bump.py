@@ -58,9 +58,11 @@ def test_bump_to_the_next_real_tag(tmp_path):
         root = copy_project(tmp_path / "project")
         base = server.url + "/files"
         config = root / "packaging.yaml"
+        # The changelog entry's author must be a real address (not packaging.yaml's placeholder).
         config.write_text(config.read_text()
                           .replace("https://github.com/ollama/ollama/archive/", f"{base}/ollama/archive/")
-                          .replace("https://github.com/ggml-org/llama.cpp/archive/", f"{base}/llama/archive/"))
+                          .replace("https://github.com/ggml-org/llama.cpp/archive/", f"{base}/llama/archive/")
+                          .replace("ollama-rpm@lists.example.org", "packagers@ollama-rpm-ci.net"))
         env = {"OLLAMA_RPM_GITHUB_API": server.url, "HOME": str(tmp_path / "home"),
                "OLLAMA_RPM_CACHE": str(tmp_path / "cache")}
         assert run_cli("render", cwd=root, env=env).returncode == 0
@@ -74,7 +76,7 @@ def test_bump_to_the_next_real_tag(tmp_path):
         repo = git.Repo.init(root, initial_branch="main")
         with repo.config_writer() as cw:
             cw.set_value("user", "name", "Packager")
-            cw.set_value("user", "email", "packager@example.org")
+            cw.set_value("user", "email", "packager@ollama-rpm-ci.net")
         repo.git.add("-A")
         repo.git.commit("-q", "-m", f"Ollama {OLD}")
 
