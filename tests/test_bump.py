@@ -254,7 +254,7 @@ def test_bump_to_new_release_commits_everything(repo, upstream):
     assert "- Update to 0.33.0 (llama.cpp b10600)" in spec
     assert run_cli("render", "--check", cwd=root).returncode == 0
     # The bump report, printed and written: against 0.32.15's real (fake-served) tarballs.
-    report = open(f"{root}/build/bump-report-0.33.0.txt").read()
+    report = Path(root, "build", "bump-report-0.33.0.txt").read_text()
     assert report in proc.stdout and f"bump report written to {root}/build/bump-report-0.33.0.txt" in proc.stdout
     assert report.startswith("Bump report: ollama 0.32.15 -> 0.33.0 (RPM Version: 0.33.0)\n")
     assert "  ~ go 1.26 -> 1.27 (BuildRequires golang >= 1.27)\n" in report

@@ -3,7 +3,7 @@
 Ask GitHub for an Ollama release, download and pin its tarball and the llama.cpp it pins, read the
 build inputs from the real tree, update packaging.yaml, sources.lock and ollama.spec, and commit.
 Any failure leaves the repository as it was. Then print the bump report (what changed against the
-packaged release that the spec cares about) and write it to a file.
+packaged release that the spec cares about) and write it to build/bump-report-VERSION.txt.
 """
 
 import argparse
@@ -26,8 +26,6 @@ def register(sub: options.Subparsers) -> None:
     parser.add_argument("--remote", help="remote to push to (default: the branch's upstream, else origin)")
     parser.add_argument("--no-commit", action="store_true", help="write the files, do not commit")
     parser.add_argument("--repo", default=bump.DEFAULT_REPO, help="GitHub repository (default: %(default)s)")
-    parser.add_argument("--report", metavar="FILE",
-                        help="where to write the bump report (default: build/bump-report-VERSION.txt)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="network timeout per request (default: %(default)s)")
 
@@ -39,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM/SIGHUP end a bump like Ctrl-C: cleaned up, exit 130, never half-done.
     with bump_apply.signals_interrupt():
         return bump.bump(to=args.to, repo_name=args.repo, push=args.push, commit=not args.no_commit,
-                         remote=args.remote, timeout=args.timeout, report_file=args.report)
+                         remote=args.remote, timeout=args.timeout)

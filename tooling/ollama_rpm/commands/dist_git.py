@@ -1,10 +1,16 @@
-"""`ollama-rpm dist-git DIR`: the tree of a Fedora dist-git repository (rpms/ollama)."""
+"""`ollama-rpm dist-git`: write a Fedora dist-git tree: rpmautospec spec, sources file, .packit.yaml.
+
+Write what Fedora's rpms/ollama repository holds into DIR: the spec with Release: %autorelease and
+%autochangelog (rpmautospec) and without CUDA (not in Fedora; the Copr path keeps it), rpmautospec's
+changelog file, fedpkg's sources file (SHA512 of the tarballs for the lookaside, verified against
+sources.lock; the Go vendor tarball from the cache or made as `vendor` makes it) and .gitignore, the
+units, sysusers file, README.Fedora, patches and rpmlintrc, and a .packit.yaml whose release sync runs
+this toolkit's bump, vendor and dist-git. Existing files of the same names are replaced.
+"""
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ollama_rpm import project
 from ollama_rpm.commands import options
@@ -12,34 +18,22 @@ from ollama_rpm.errors import EXIT_CONFIG, EXIT_INTEGRITY, EXIT_NETWORK, EXIT_OK
 from ollama_rpm.publish import distgit
 from ollama_rpm.specgen.config import load_config
 
-if TYPE_CHECKING:
-    from ollama_rpm.commands.options import Subparsers
-
 EXIT_CODES = (EXIT_OK, EXIT_CONFIG, EXIT_TOOL, EXIT_NETWORK, EXIT_INTEGRITY)
 
 
-def register(sub: "Subparsers") -> None:
-    parser = sub.add_parser(
-        "dist-git", help="write a Fedora dist-git tree: %autorelease spec, sources file, .packit.yaml",
-        description="Write what Fedora's rpms/ollama repository holds into DIR: the spec with Release: "
-                    "%%autorelease and %%autochangelog (rpmautospec) and without CUDA (not in Fedora; the Copr "
-                    "path keeps it), rpmautospec's changelog file, fedpkg's sources file (SHA512 of the "
-                    "tarballs for the lookaside, verified against sources.lock; the Go vendor tarball from "
-                    "the cache or made as `vendor` makes it) and .gitignore, the units, sysusers file, "
-                    "README.Fedora, patches and rpmlintrc, and a .packit.yaml whose release sync runs this "
-                    "toolkit's bump, vendor and dist-git. Existing files of the same names are replaced.")
+def register(sub: options.Subparsers) -> None:
+    parser = options.add_command(sub, __doc__, run)
     parser.add_argument("directory", type=Path, metavar="DIR", help="the dist-git checkout (created if missing)")
     options.add_config(parser)
     options.add_source_dir(parser, "where the Sources are looked for and go")
     parser.add_argument("--toolkit-url", metavar="URL",
                         help="git URL of this packaging project, which .packit.yaml clones "
                              "(default: the project's `origin` remote)")
-    parser.set_defaults(func=run)
 
 
 def _origin(root: Path) -> str | None:
     proc = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +44,6 @@ def run(args: argparse.Namespace) -> int:
                          "needs the packaging project's git URL")
     config = load_config(args.config or root / project.CONFIG_NAME)
     for path in distgit.write_dist_git(root, args.directory, config, url, source_dir=args.source_dir,
-                                       report=_status):
+                                       report=options.status):
         print(path)
     return EXIT_OK
-
-
-def _status(line: str) -> None:
-    print(line, file=sys.stderr)

@@ -306,7 +306,7 @@ def report_path(root: StrPath, version: str) -> Path:
     return Path(root) / "build" / f"bump-report-{version}.txt"
 
 
-def previous_release(templates: Mapping[str, str], fmt: Mapping[str, str], cfg: Config, pinned: lock.Lock,
+def previous_release(templates: Mapping[str, str], fmt: Mapping[str, str], cfg: Config, pinned: lock.Lock, *,
                      new_llama: Path, tmp: Path, timeout: float, log: Log) -> tuple[Path, Path] | str:
     """The packaged release's Ollama (and llama.cpp) tarballs, checked against their pins; or why not."""
     old_fmt = dict(fmt, upstream_version=cfg.upstream_version, llama_cpp_tag=cfg.llama_cpp_tag)
@@ -329,8 +329,8 @@ def previous_release(templates: Mapping[str, str], fmt: Mapping[str, str], cfg: 
     return paths[0], paths[1]
 
 
-def make_report(cfg: Config, new_up: str, rpm_version: str, previous: tuple[Path, Path] | str, ollama_tar: Path,
-                llama_tar: Path, licenses: bool = True) -> bump_report.BumpReport:
+def make_report(cfg: Config, new_up: str, rpm_version: str, previous: tuple[Path, Path] | str, *,
+                ollama_tar: Path, llama_tar: Path, licenses: bool = True) -> bump_report.BumpReport:
     """The bump report (bump_report), or one line saying why there is nothing to compare."""
     if isinstance(previous, str):
         return bump_report.BumpReport(cfg.upstream_version, new_up, rpm_version,
@@ -351,8 +351,7 @@ def make_report(cfg: Config, new_up: str, rpm_version: str, previous: tuple[Path
 
 
 def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str = DEFAULT_REPO, push: bool = False,
-         commit: bool = True, remote: str | None = None, timeout: float = 60.0, log: Log = print,
-         report_file: StrPath | None = None) -> int:
+         commit: bool = True, remote: str | None = None, timeout: float = 60.0, log: Log = print) -> int:
     root = Path(root or project.find_root())
     config_path = root / project.CONFIG_NAME
     lock_path = root / project.LOCK_NAME
@@ -382,7 +381,7 @@ def bump(root: StrPath | None = None, *, to: str | None = None, repo_name: str =
     bump_apply.apply(repo, texts, new.message, commit=commit, push=push, remote=remote, log=log,
                      secrets=[github.token])
     log(report.text())
-    written = bump_report.write(report, report_file or report_path(root, new_up))
+    written = bump_report.write(report, report_path(root, new_up))
     log(f"bump report written to {written}")
     return 0
 
@@ -446,6 +445,7 @@ def _plan_release(root: Path, cfg: Config, raw_text: str, old_lock: lock.Lock, n
             log(f"llama.cpp {upstream.llama_cpp_tag}: re-record {cfg.llama_cpp_install_manifest.name} "
                 "from a real build (doc/verification.md); %files follows it")
         check_spec(new, tmp, root)
-        previous = previous_release(templates, fmt, cfg, old_lock, llama_tar, tmp, timeout, log)
-        report = make_report(cfg, new_up, new.rpm_version, previous, ollama_tar, llama_tar)
+        previous = previous_release(templates, fmt, cfg, old_lock, new_llama=llama_tar, tmp=tmp, timeout=timeout,
+                                    log=log)
+        report = make_report(cfg, new_up, new.rpm_version, previous, ollama_tar=ollama_tar, llama_tar=llama_tar)
     return new, report

@@ -218,7 +218,8 @@ def compare(old: Tree, new: Tree, rpm_version: str, manifest: str, go_license: s
         go.append(f"{len(new.go_requires)} modules in go.mod, same versions")
     sections.append(Section("Go (go.mod)", go))
 
-    sections.append(Section("Go licenses", _license_lines(old, new, gone, came, moved, go_license, licenses)))
+    lines = _license_lines(old, new, gone=gone, came=came, moved=moved, go_license=go_license, licenses=licenses)
+    sections.append(Section("Go licenses", lines))
 
     patches = _added_removed(list(old.compat_patches), list(new.compat_patches))
     patches += [f"~ {p} (content changed)" for p in sorted(set(old.compat_patches) & set(new.compat_patches))
@@ -228,7 +229,7 @@ def compare(old: Tree, new: Tree, rpm_version: str, manifest: str, go_license: s
     return BumpReport(old.version, new.version, rpm_version, sections)
 
 
-def _license_lines(old: Tree, new: Tree, gone: list[str], came: list[str], moved: list[str], go_license: str,
+def _license_lines(old: Tree, new: Tree, *, gone: list[str], came: list[str], moved: list[str], go_license: str,
                    licenses: LicenseLookup | None) -> list[str]:
     if not (gone or came or moved):
         return ["no Go module added, removed or changed: the licenses are the same"]
