@@ -3,11 +3,12 @@
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ollama_rpm.errors import ToolError, UsageError
+from ollama_rpm.errors import ConfigError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 
 # A path the user named wrongly (exit 2); anything else (full disk, I/O) is the OS's (exit 3).
@@ -70,15 +71,60 @@ def write_bytes(final: StrPath, data: bytes, mode: int = 0o644) -> None:
         os.chmod(tmp, mode)
 
 
-def read_text(path: StrPath) -> str:
-    """A UTF-8 text file the toolkit reads; ConfigError (exit 2) naming it otherwise."""
-    from ollama_rpm.errors import ConfigError
+# The largest project text file (spec, patch, lock, TOML, rpmlintrc) the toolkit reads
+# whole; a caller with a tighter rule (packaging.yaml) passes its own limit.
+MAX_TEXT_BYTES = 16 << 20
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_readable(info: os.stat_result, limit: int) -> str | None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+        return f"{kind}, not a regular file (expected a file of at most {limit} bytes)"
+    if info.st_size > limit:
+        return f"larger than {limit} bytes ({info.st_size}); the limit for this file"
+    return None
+
+
+def check_regular(path: StrPath, limit: int = MAX_TEXT_BYTES) -> Path:
+    """`path` if it is a regular file of at most `limit` bytes (after symlinks): checked
+    before anything opens it, so a FIFO cannot block and /dev/zero cannot fill memory.
+    ConfigError (exit 2) naming the file and the limit otherwise."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(path, None, f"not UTF-8 text (byte {error.start})") from None
+        info = os.stat(path)
     except OSError as error:
         raise ConfigError(path, None, f"cannot read: {error.strerror or error}") from None
+    problem = _not_readable(info, limit)
+    if problem:
+        raise ConfigError(path, None, problem)
+    return Path(path)
+
+
+def read_bytes(path: StrPath, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The whole of a project file, bounded: check_regular() first, then (after a
+    non-blocking open, in case the file was swapped since) at most `limit` bytes."""
+    check_regular(path, limit)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read: {error.strerror or error}") from None
+    with os.fdopen(fd, "rb") as handle:
+        problem = _not_readable(os.fstat(fd), limit)
+        data = b"" if problem else handle.read(limit + 1)
+    if problem or len(data) > limit:
+        raise ConfigError(path, None, problem or f"larger than {limit} bytes; the limit for this file")
+    return data
+
+
+def read_text(path: StrPath, limit: int = MAX_TEXT_BYTES) -> str:
+    """A UTF-8 project text file, bounded as read_bytes(); ConfigError (exit 2) naming it otherwise."""
+    data = read_bytes(path, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, None, f"not UTF-8 text (byte {error.start})") from None
 
 
 def check_output_dir(path: StrPath, flag: str) -> Path:

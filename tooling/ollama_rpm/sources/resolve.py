@@ -70,8 +70,9 @@ def resolve(config: Config, source_dir: Path, *, table: SourceTable | None = Non
 def check_project_files(sset: SourceSet) -> None:
     """Fail on a missing project file or patch before any network traffic."""
     for src, _ in sset.table.project_files():
-        if not src.is_file():
+        if not src.exists():
             raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
+        atomic.check_regular(src)
 
 
 def place(cached: StrPath, dest: StrPath) -> None:
@@ -181,8 +182,9 @@ def copy_project_files(sset: SourceSet, report: Report = print) -> list[Path]:
     result: list[Path] = []
     for src, name in files:
         dest = sset.source_dir / name
-        data = src.read_bytes()
-        if not (dest.is_file() and not dest.is_symlink() and dest.read_bytes() == data):
+        data = atomic.read_bytes(src)
+        if not (dest.is_file() and not dest.is_symlink() and dest.stat().st_size == len(data)
+                and dest.read_bytes() == data):
             atomic.write_bytes(dest, data)
         result.append(dest)
     report(f"{len(result)} project files and patches copied")

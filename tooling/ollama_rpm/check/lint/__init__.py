@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ollama_rpm import atomic
 from ollama_rpm.check.lint import extra, licenses, rpmlint
 from ollama_rpm.check.lint.report import FileResult, Message, Report
 from ollama_rpm.errors import UsageError
@@ -55,6 +56,8 @@ def _check_input(path: StrPath) -> Path:
         raise UsageError(f"{path}: not a .spec or .rpm file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: not readable")
+    if path.suffix == ".spec":
+        atomic.check_regular(path)
     return path
 
 
@@ -67,10 +70,7 @@ def _display(path: StrPath, root: StrPath) -> str:
 
 def _read_profile(profile: Path) -> dict[str, Any]:
     try:
-        with open(profile, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise UsageError(f"{profile}: cannot read the lint profile: {error.strerror}") from None
+        return tomllib.loads(atomic.read_text(profile))
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{profile}: not valid TOML: {error}") from None
 
