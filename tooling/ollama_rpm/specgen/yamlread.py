@@ -57,6 +57,10 @@ class Reader:
         value = self.data[name]
         # YAML reads `enabled: yes` as bool and `1` as int: bool is not an int here.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and kind in (str, (str, list)):
+                # `version: 0.10` is the float 0.1: the text the packager meant is gone.
+                self.fail(name, f"expected {expected} as text, got the number {value!r} (YAML reads unquoted "
+                                f"digits as a number: 0.10 becomes 0.1); quote it: {name}: \"...\"")
             self.fail(name, f"expected {expected}, got {describe(value)}")
         return value
 
