@@ -5,7 +5,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ollama_rpm.errors import ConfigError, ToolError, UsageError
@@ -26,13 +26,8 @@ def _write_error(final: Path, error: OSError) -> UsageError | ToolError:
     return kind(f"{final}: cannot write: {error.strerror or error}; the old file is kept")
 
 
-@contextlib.contextmanager
-def atomic_path(final: StrPath) -> Iterator[Path]:
-    """Yield a temporary path next to `final`; rename it over `final` on success.
-
-    On any exception the temporary file is removed and `final` is untouched.
-    """
-    final = Path(final)
+def _temporary(final: Path) -> Path:
+    """A new empty temporary file next to `final`, once `final` is known to be writable there."""
     try:
         if final.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
@@ -46,7 +41,17 @@ def atomic_path(final: StrPath) -> Iterator[Path]:
         os.close(fd)
     except OSError as error:
         raise _write_error(final, error) from None
-    tmp = Path(tmp_name)
+    return Path(tmp_name)
+
+
+@contextlib.contextmanager
+def atomic_path(final: StrPath) -> Iterator[Path]:
+    """Yield a temporary path next to `final`; rename it over `final` on success.
+
+    On any exception the temporary file is removed and `final` is untouched.
+    """
+    final = Path(final)
+    tmp = _temporary(final)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -69,6 +74,49 @@ def write_bytes(final: StrPath, data: bytes, mode: int = 0o644) -> None:
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
         os.chmod(tmp, mode)
+
+
+def write_texts(files: Sequence[tuple[StrPath, str]], mode: int = 0o644) -> None:
+    """Write several files all or none: every one is written under a temporary name
+    (each path checked) before the first rename, and should a rename still fail, those
+    renamed before it get their old content back (or go, if they are new)."""
+    prepared: list[tuple[Path, Path]] = []
+    backups: list[tuple[Path, Path | None]] = []
+    try:
+        for final, text in files:
+            final = Path(final)
+            tmp = _temporary(final)
+            prepared.append((final, tmp))
+            try:
+                tmp.write_text(text, encoding="utf-8")
+                os.chmod(tmp, mode)
+            except OSError as error:
+                raise _write_error(final, error) from None
+        for final, tmp in prepared:
+            backup = None
+            try:
+                if final.exists():
+                    backup = tmp.with_name(tmp.name + ".old")
+                    os.link(final, backup)
+                os.replace(tmp, final)
+            except OSError as error:
+                _restore(backups)
+                raise _write_error(final, error) from None
+            backups.append((final, backup))
+    finally:
+        for _, tmp in prepared:
+            for leftover in (tmp, tmp.with_name(tmp.name + ".old")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+def _restore(backups: Sequence[tuple[Path, Path | None]]) -> None:
+    for final, backup in reversed(backups):
+        with contextlib.suppress(OSError):
+            if backup is None:
+                final.unlink()
+            else:
+                os.replace(backup, final)
 
 
 # The largest project text file (spec, patch, lock, TOML, rpmlintrc) the toolkit reads
@@ -136,5 +184,10 @@ def check_output_dir(path: StrPath, flag: str) -> Path:
             if not candidate.is_dir():
                 where = "" if candidate == path else f" ({candidate} is not a directory)"
                 raise UsageError(f"{flag} {path}: not a directory{where}")
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                read_only = os.statvfs(candidate).f_flag & os.ST_RDONLY
+                why = "on a read-only file system" if read_only else "permission denied"
+                where = "" if candidate == path else f" ({candidate})"
+                raise UsageError(f"{flag} {path}: not writable{where}: {why}")
             break
     return path

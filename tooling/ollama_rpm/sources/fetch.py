@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
@@ -89,6 +89,17 @@ class Cache:
         except OSError as error:
             raise self.error(path, error.strerror or str(error)) from None
         return path
+
+    def judged(self, sha256: str, check: Callable[[], None]) -> None:
+        """Run `check` (which raises on a bad file) once per content: a pass is
+        remembered under `<root>/checked/<sha256>`, as the content cannot change."""
+        mark = self.root / "checked" / sha256
+        if mark.is_file():
+            return
+        check()
+        with contextlib.suppress(OSError):      # only a cache of the verdict
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
 
     def error(self, path: Path, reason: str) -> ToolError:
         """The cache is the OS's or the user's setting, never a download fault (exit 3)."""

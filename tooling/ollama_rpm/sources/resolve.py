@@ -126,17 +126,24 @@ def fetch_url_sources(sset: SourceSet, *, update_lock: bool = False, roles: Coll
             pin = None                               # URL changed: re-pin (update_lock only)
         if pin is not None:
             how = _ensure_pinned(name, url, pin.sha256, dest, cache)
+            check_tarball(cache, dest, pin.sha256, f"{name} ({url})")
             report(f"{name}: {how} (sha256 {pin.sha256})")
         else:
             cached, sha256 = fetch.download(url, cache, name)
             # Pin only what `build` can unpack: an HTML error page or a truncated
             # stream would otherwise be pinned as the release.
             archive.check_readable(cached, f"{name} ({url})")
+            check_tarball(cache, cached, sha256, f"{name} ({url})")
             place(cached, dest)
             lock.set(name, url, sha256)
             report(f"{name}: downloaded, pinned in {lock.path.name} (sha256 {sha256})")
         result[source.role] = dest
     return result
+
+
+def check_tarball(cache: fetch.Cache, path: Path, sha256: str, label: str) -> None:
+    """Every entry of a tarball the SRPM will carry judged safe (once per content)."""
+    cache.judged(sha256, lambda: archive.check_members(path, label))
 
 
 def _ensure_pinned(name: str, url: str, sha256: str, dest: Path, cache: fetch.Cache) -> str:
@@ -167,10 +174,12 @@ def place_pinned_generated(sset: SourceSet, role: str = source_table.VENDOR) -> 
         if actual != pin.sha256:
             raise IntegrityError(f"{dest}: sha256 mismatch: expected {pin.sha256} ({sset.lock.path.name}), "
                                  f"got {actual}; run `ollama-rpm vendor` to rebuild it")
+        check_tarball(sset.cache, dest, pin.sha256, f"{name} (pinned in {sset.lock.path.name})")
         return dest
     cached = sset.cache.lookup(pin.sha256)
     if cached is None:
         return None
+    check_tarball(sset.cache, cached, pin.sha256, f"{name} (pinned in {sset.lock.path.name})")
     place(cached, dest)
     return dest
 
