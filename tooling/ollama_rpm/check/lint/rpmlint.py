@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ollama_rpm.atomic import read_text
@@ -65,11 +65,12 @@ class Workspace:
 
 
 def run(exe: str, path: StrPath, config_dir: StrPath, rpmlintrc: StrPath,
-        env: Mapping[str, str]) -> tuple[dict[str, int], list[Message]]:
-    """(summary dict, [Message]) of one rpmlint run on one file."""
+        env: Mapping[str, str], sandbox: Sequence[str] = ()) -> tuple[dict[str, int], list[Message]]:
+    """(summary dict, [Message]) of one rpmlint run on one file (behind the `sandbox`
+    command prefix, if any)."""
     # Without --ignore-unused-rpmlintrc: rpmlint reports every rpmlintrc filter
     # this file did not use; lint_paths() decides over the whole run.
-    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
+    cmd = [*sandbox, exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, errors="replace")
     # rpmlint reports a file it cannot open on stderr, as "(none): E: fatal error ...".
     fatal = [line for line in proc.stderr.splitlines()
