@@ -30,6 +30,7 @@ def render_text(root: StrPath, config: Config, table: SourceTable | None = None,
     """The spec of one source package (default: the single layout's ollama.spec);
     `table`: the source table when the caller has built it already."""
     root = Path(root)
+    atomic.check_regular(root / project.TEMPLATE_NAME)      # jinja2 would read a FIFO forever
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
         return template.render(**context.build(config, package, table))

@@ -88,8 +88,9 @@ def lint_paths(paths: Iterable[StrPath], project_root: StrPath, *, macros: Itera
     rpmlintrc_path = Path(rpmlintrc) if rpmlintrc else root / RPMLINTRC
     macros = list(macros)
     for path in (profile_path, rpmlintrc_path, *macros):
-        if not Path(path).is_file():
+        if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file")
+        atomic.check_regular(path)
     files = [_check_input(p) for p in paths]
     if not files:
         raise UsageError("nothing to lint: no paths given")
