@@ -20,17 +20,19 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+# SIGTERM and SIGHUP end a command as Ctrl-C does: the same clean-up, exit 130 (set
+# first: nothing may run between taking SIGINT over and the `try` below). A
+# SIGHUP ignored by the parent (nohup) stays ignored.
+for _signum in _STOPS[1:]:
+    if signal.getsignal(_signum) is not signal.SIG_IGN:
+        signal.signal(_signum, _interrupt_once)
+
 # The ./ollama-rpm launcher starts Python with SIGINT ignored, so that Ctrl-C during
 # the interpreter's own start-up cannot end in a traceback; from here on it is ours.
 # A SIGINT its parent chose to ignore (a background job) stays ignored.
 if (os.environ.pop("OLLAMA_RPM_SIGINT_DEFERRED", None) == "1"
         or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
     signal.signal(signal.SIGINT, _interrupt_once)
-# SIGTERM and SIGHUP end a command as Ctrl-C does: the same clean-up, exit 130. A
-# SIGHUP ignored by the parent (nohup) stays ignored.
-for _signum in _STOPS[1:]:
-    if signal.getsignal(_signum) is not signal.SIG_IGN:
-        signal.signal(_signum, _interrupt_once)
 
 # Ctrl-C while the command modules (and jinja2, yaml: requests, git and rich load only
 # when a command needs them) are still importing is as much an interruption as one
