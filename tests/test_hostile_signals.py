@@ -5,6 +5,7 @@ leaves it untouched or fully committed, never half-staged.
 A `git` wrapper first on PATH (the process boundary) marks and stalls one git
 subcommand, which makes the window; the real git then runs as usual."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -155,21 +156,17 @@ def test_a_signal_during_update_lock_removes_the_part_files_and_says_one_line(tm
 def _processes_with(token):
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
+        with contextlib.suppress(OSError):
             if token in cmdline.read_bytes():
                 found.append(cmdline.parent.name)
-        except OSError:
-            pass
     return found
 
 
 def _mounts_under(path):
     found = set()
     for mountinfo in Path("/proc").glob("[0-9]*/mountinfo"):
-        try:
+        with contextlib.suppress(OSError):      # a process that ended meanwhile
             found |= {line.split()[4] for line in mountinfo.read_text().splitlines() if str(path) in line}
-        except OSError:
-            pass
     return found
 
 
