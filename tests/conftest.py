@@ -41,14 +41,15 @@ def write_yaml(path, data):
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def run_cli(*args, cwd=None, env=None, check=False):
-    """Run `ollama-rpm` as a user would: a real process, its exit code and output."""
+def run_cli(*args, cwd=None, env=None, check=False, timeout=None):
+    """Run `ollama-rpm` as a user would: a real process, its exit code and output
+    (`timeout`: seconds, for a case whose bug is a hang)."""
     import os
     full_env = dict(os.environ, PYTHONPATH=str(REPO / "tooling"))
     full_env.pop("OLLAMA_RPM_PROJECT", None)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "ollama_rpm", *map(str, args)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True)
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"ollama-rpm {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -18,12 +18,13 @@ def snapshot(root):
     return result
 
 
-def refused(args, *, cwd, code, needle, env=None, watch=None):
+def refused(args, *, cwd, code, needle, env=None, watch=None, timeout=None):
     """Run `ollama-rpm ARGS`; assert exit `code`, exactly one stderr line naming
-    `needle`, no traceback, and no file changed under `watch` (default: cwd)."""
+    `needle`, no traceback, and no file changed under `watch` (default: cwd).
+    `timeout`: seconds, for a case whose bug is a hang (a FIFO read)."""
     watch = Path(watch or cwd)
     before = snapshot(watch)
-    proc = run_cli(*args, cwd=cwd, env=env)
+    proc = run_cli(*args, cwd=cwd, env=env, timeout=timeout)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == code, (proc.returncode, proc.stderr)

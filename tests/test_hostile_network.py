@@ -96,6 +96,11 @@ CONFIGS = {
     "not-utf8": (b"[copr-cli]\nlogin = \xff\n", "not UTF-8"),
     "not-ini": ("login = a\n", "not an INI file"),
     "token-with-percent": (None, "write a % in a value as %%"),
+    # Plain http only where the token stays on this machine (the fake Copr is on 127.0.0.1).
+    "http-url": ("[copr-cli]\nlogin = a\ntoken = " + TOKEN + "\ncopr_url = http://copr.example.org\n",
+                 "copr-cli.copr_url: http://copr.example.org: HTTPS is required"),
+    "http-url-uppercase": ("[copr-cli]\nlogin = a\ntoken = " + TOKEN + "\ncopr_url = HTTP://copr.example.org/\n",
+                           "HTTPS is required"),
 }
 
 
@@ -214,3 +219,32 @@ def test_bump_refuses_a_repository_it_cannot_commit_cleanly(repo, upstream, make
     one_line(bump(repo, "--latest", *args, upstream=upstream), 2, needle)
     assert (repo_snapshot(repo), snapshot(repo.working_tree_dir)) == before
     assert upstream.server.requests == []
+
+
+# --- downloads that drip -------------------------------------------------------------
+
+STALLS = {
+    "one-byte-a-tenth-second": ({"OLLAMA_RPM_STALL_SECONDS": "1"}, "stalled: under 1024 bytes/s for 1 s"),
+    "under-a-raised-floor": ({"OLLAMA_RPM_STALL_SECONDS": "2", "OLLAMA_RPM_MIN_RATE": "100"},
+                             "stalled: under 100 bytes/s for 2 s"),
+}
+
+
+@pytest.mark.parametrize("extra,needle", STALLS.values(), ids=STALLS.keys())
+def test_a_download_that_drips_is_stopped_by_the_stall_rule(tmp_path, extra, needle):
+    """The fake server sends one byte every 0.1 s: never a read timeout, and the total
+    deadline (an hour) far away. The stall rule stops it, and says so."""
+    from fakes import FileServer
+    from source_fixtures import LLAMA_TARBALL, OLLAMA_TARBALL, llama_tarball, make_project, ollama_tarball
+
+    with FileServer() as server:
+        server.add("/" + OLLAMA_TARBALL, ollama_tarball(), faults=("trickle",))
+        server.add("/" + LLAMA_TARBALL, llama_tarball())
+        root = make_project(tmp_path / "project", server.file_url("/" + OLLAMA_TARBALL),
+                            server.file_url("/" + LLAMA_TARBALL))
+        env = {"OLLAMA_RPM_RETRIES": "0", "CI": "true", "OLLAMA_RPM_CACHE": str(tmp_path / "cache"), **extra}
+        proc = run_cli("sources", "--update-lock", cwd=root, env=env, timeout=120)
+    line = one_line(proc, 4, needle)
+    assert OLLAMA_TARBALL in line and "OLLAMA_RPM_STALL_SECONDS" in line, line
+    assert not (root / "sources.lock").exists()
+    assert not list((tmp_path / "cache").rglob("*.part"))

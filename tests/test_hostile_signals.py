@@ -5,6 +5,7 @@ leaves it untouched or fully committed, never half-staged.
 A `git` wrapper first on PATH (the process boundary) marks and stalls one git
 subcommand, which makes the window; the real git then runs as usual."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -108,3 +109,90 @@ def test_sigkill_leaves_the_repo_untouched_or_committed(repo, upstream, slow_git
         assert repo.head.commit.parents[0].hexsha == head
         assert repo.git.status("--porcelain") == ""
         assert after[2] == []
+
+
+# --- sources --update-lock: a download cut short --------------------------------------------
+
+def _cli(args, cwd, env):
+    full = dict(os.environ, PYTHONPATH=str(REPO / "tooling"), **env)
+    full.pop("OLLAMA_RPM_PROJECT", None)
+    return subprocess.Popen([sys.executable, "-m", "ollama_rpm", *map(str, args)], cwd=cwd, env=full,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _until(condition, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "never got there"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_during_update_lock_removes_the_part_files_and_says_one_line(tmp_path, signum):
+    from fakes import FileServer
+    from source_fixtures import LLAMA_TARBALL, OLLAMA_TARBALL, llama_tarball, make_project, ollama_tarball
+
+    cache = tmp_path / "cache"
+    with FileServer() as server:
+        server.add("/" + OLLAMA_TARBALL, ollama_tarball(), faults=("trickle",))
+        server.add("/" + LLAMA_TARBALL, llama_tarball())
+        root = make_project(tmp_path / "project", server.file_url("/" + OLLAMA_TARBALL),
+                            server.file_url("/" + LLAMA_TARBALL))
+        before = snapshot(root)
+        proc = _cli(["sources", "--update-lock"], root,
+                    {"OLLAMA_RPM_RETRIES": "0", "CI": "true", "OLLAMA_RPM_CACHE": str(cache)})
+        _until(lambda: list(cache.rglob("*.part")), proc)          # the download has begun
+        os.kill(proc.pid, signum)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["ollama-rpm: interrupted"], stderr
+    assert not list(cache.rglob("*.part")) and not list(root.rglob("*.part"))
+    assert snapshot(root) == before
+
+
+# --- smoke: nothing outlives it ---------------------------------------------------------------
+
+def _processes_with(token):
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if token in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+    return found
+
+
+def _mounts_under(path):
+    found = set()
+    for mountinfo in Path("/proc").glob("[0-9]*/mountinfo"):
+        with contextlib.suppress(OSError):      # a process that ended meanwhile
+            found |= {line.split()[4] for line in mountinfo.read_text().splitlines() if str(path) in line}
+    return found
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("rpmbuild", "rpm", "unshare")),
+                    reason="needs rpmbuild, rpm and unshare")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_during_smoke_leaves_no_process_and_no_mount(tmp_path, signum):
+    """The stub `ollama serve` never answers; the signal comes while the session waits
+    for it. Afterwards no process of the session (the namespace helper, the server)
+    runs, no mount of its scratch root is left, and the scratch directory is gone."""
+    from test_smoke import stub_rpm
+
+    seconds = f"{600 + os.getpid() % 1000}.{time.monotonic_ns() % 10**9}"     # this run's server, by its argv
+    token = f"sleep\0{seconds}\0"
+    marker = tmp_path / "serving"
+    rpms = stub_rpm(tmp_path / "stub", f'[ "$1" = serve ] && touch {marker} && exec sleep {seconds}\nexit 1\n')
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = _cli(["smoke", "--engine", "rootfs", "--timeout", "300", rpms], tmp_path, {"TMPDIR": str(scratch)})
+    _until(marker.exists, proc, seconds=120)
+    assert _processes_with(token.encode())
+    os.kill(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1:] == ["ollama-rpm: interrupted"], stderr
+    assert _processes_with(token.encode()) == []
+    assert _processes_with(str(scratch).encode()) == []
+    assert _mounts_under(scratch) == set()
+    assert list(scratch.iterdir()) == []

@@ -194,10 +194,12 @@ def test_unsafe_ollama_tarball_is_refused(tmp_path, env):
     llama = tmp_path / "mirror" / "llama.cpp-b10488.tar.gz"
     llama.write_bytes(tarball_bytes("llama.cpp-b10488", {"x": "y"}))
     root = make_project(tmp_path / "project", evil.as_uri(), llama.as_uri())
-    run_cli("sources", "--update-lock", cwd=root, env=env, check=True)
-    proc = run_cli("vendor", cwd=root, env=env)
-    assert proc.returncode == EXIT_INTEGRITY
-    assert "unsafe archive entry" in proc.stderr and "'..'" in proc.stderr
+    # Neither pinned (it would go into the SRPM as it is) nor unpacked to vendor from.
+    for args in (["sources", "--update-lock"], ["vendor", "--update-lock"]):
+        proc = run_cli(*args, cwd=root, env=env)
+        assert proc.returncode == EXIT_INTEGRITY, proc.stderr
+        assert "unsafe archive entry" in proc.stderr and "'..'" in proc.stderr
+        assert not (root / "sources.lock").exists()
     assert not (root / "build" / "SOURCES" / VENDOR_TARBALL).exists()
     assert not (tmp_path / "escape.txt").exists()
 

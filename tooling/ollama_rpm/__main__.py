@@ -8,13 +8,24 @@ from typing import NoReturn
 
 from ollama_rpm.errors import EXIT_INTERRUPTED
 
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
-    """The first Ctrl-C interrupts; later presses (users press again) must not
-    interrupt the clean-up and the one-line report that the first one started."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """The first Ctrl-C (or SIGTERM, SIGHUP) interrupts; later ones (users press again,
+    service managers repeat) must not interrupt the clean-up (temporary files, child
+    processes) and the one-line report that the first one started."""
+    for signum in _STOPS:
+        signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt
 
+
+# SIGTERM and SIGHUP end a command as Ctrl-C does: the same clean-up, exit 130 (set
+# first: nothing may run between taking SIGINT over and the `try` below). A
+# SIGHUP ignored by the parent (nohup) stays ignored.
+for _signum in _STOPS[1:]:
+    if signal.getsignal(_signum) is not signal.SIG_IGN:
+        signal.signal(_signum, _interrupt_once)
 
 # The ./ollama-rpm launcher starts Python with SIGINT ignored, so that Ctrl-C during
 # the interpreter's own start-up cannot end in a traceback; from here on it is ours.

@@ -13,7 +13,9 @@ LOCK_NAME = "sources.lock"
 
 
 def _looks_like_project(path: Path) -> bool:
-    return (path / TEMPLATE_NAME).is_file() and (path / CONFIG_NAME).is_file()
+    # Present in any form: a FIFO or a link to /dev/zero is this project's file, which
+    # its bounded read then refuses, never a reason to go looking for another project.
+    return all(os.path.lexists(path / name) for name in (TEMPLATE_NAME, CONFIG_NAME))
 
 
 def find_root(start: StrPath | None = None) -> Path:

@@ -13,6 +13,7 @@ judges what it saw: tokens came back, ggml loaded the best CPU variant this
 CPU can run among those installed, and every installed GPU backend loads.
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -314,12 +315,39 @@ def _run_driver(cmd: list[str], result: Path, budget: float) -> dict[str, Any]:
     try:
         out, _ = proc.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _end_session(proc, result.parent)
         return {"errors": [f"the smoke session did not finish within {budget}s"]}
+    except BaseException:
+        # Ctrl-C or SIGTERM (KeyboardInterrupt): the session, the server it started and
+        # the mount namespace they share must not outlive this command.
+        _end_session(proc, result.parent)
+        raise
     if proc.returncode != 0 or not result.exists():
         return {"errors": [f"the smoke session failed ({proc.returncode}): {_last(out)}"]}
     return _read_result(result)
+
+
+SESSION_GRACE = 10.0     # seconds the interrupted session has to stop its server itself
+
+
+def _end_session(proc: "subprocess.Popen[str]", work: Path) -> None:
+    """Stop the session: SIGTERM (it stops its server group and exits); if it has not
+    within SESSION_GRACE, SIGKILL to its group and to the server's (named in the work
+    directory). Reaped either way."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.communicate(timeout=SESSION_GRACE)
+        return                      # it stopped its server itself, in its `finally`
+    except subprocess.TimeoutExpired:
+        pass
+    groups = [proc.pid]
+    with contextlib.suppress(OSError, ValueError):
+        groups.append(int((work / smoke_session.SERVER_PID).read_text()))
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    proc.communicate()
 
 
 def _read_result(path: StrPath) -> dict[str, Any]:

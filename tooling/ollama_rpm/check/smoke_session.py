@@ -177,6 +177,8 @@ class Session:
             return False
         finally:
             log.close()
+        # The driver's last resort, should this session be killed before stop() runs.
+        (self.work / SERVER_PID).write_text(str(server.pid))
         deadline = time.monotonic() + float(self.plan.get("startup_timeout", 60))
         started = time.monotonic()
         while time.monotonic() < deadline:
@@ -371,6 +373,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _LD_EVENT = re.compile(r"file=(\S+/libggml-[\w.-]+\.so)\s+\[\d+\];\s+(dynamically loaded by|destroying link map)")
 
 
+# In the work directory: the server's process group, for the driver (smoke.py).
+SERVER_PID = "server.pid"
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
@@ -403,9 +409,22 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     return session.result
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGINT/SIGTERM/SIGHUP: unwind through run()'s `finally`, which stops the server
+    group; the mount namespace goes with the last process in it."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     plan = json.loads(Path(argv[1]).read_text())
-    result = run(plan)
+    try:
+        result = run(plan)
+    except KeyboardInterrupt:
+        return 130
     out = Path(plan["result"])
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(json.dumps(result, indent=1))

@@ -32,6 +32,10 @@ def register(sub: options.Subparsers) -> None:
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--profile", type=Path, help="rpmlint TOML profile (default: lint/fedora.toml)")
     parser.add_argument("--rpmlintrc", type=Path, help="rpmlintrc filters (default: ollama.rpmlintrc)")
+    parser.add_argument("--trust-spec", action="store_true",
+                        help="parse specs that are not this project's own render without the bubblewrap "
+                             "sandbox (their %%(...) and %%{lua:...} run as you); default: sandboxed, or "
+                             "refused where bwrap cannot run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths and not paths[0].exists():
         raise UsageError(f"{paths[0]}: no such file; run `ollama-rpm render` first")
     report = lint_paths(paths, root, macros=project.macro_files(args.macros), strict=args.strict,
-                        profile=args.profile, rpmlintrc=args.rpmlintrc)
+                        profile=args.profile, rpmlintrc=args.rpmlintrc, trust_specs=args.trust_spec)
     text = FORMATS[args.format](report)
     if args.output:
         atomic.write_text(args.output, text)

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ollama_rpm import project
+from ollama_rpm import atomic, project
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TOOL
 from ollama_rpm.specgen import render
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         for path, _ in targets:
             print(f"{path} is up to date")
         return EXIT_OK
-    for path, text in targets:
-        render.write(path, text)
+    # All or none: a split layout's specs must agree with each other.
+    atomic.write_texts(targets)
+    for path, _ in targets:
         print(path)
     return EXIT_OK

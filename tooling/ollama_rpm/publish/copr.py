@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = Path("~/.config/copr")
 # Ollama >= 0.30 needs Go >= 1.26 (go.mod), which Fedora ships from release 44.
 DEFAULT_CHROOTS = backends.DEFAULT_COPR_CHROOTS
+# copr_url may be plain http only where the token stays on this machine (a local test server).
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 FINAL = ("succeeded", "failed", "canceled", "skipped", "forked")
 _PROJECT = re.compile(r"(@?[A-Za-z0-9][A-Za-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._+-]{0,99})", re.A)
 
@@ -188,7 +191,12 @@ def _check_config(path: Path) -> None:
     for key in ("login", "token", "copr_url"):
         if not section.get(key, "").strip():
             raise ConfigError(path, f"copr-cli.{key}", "missing; get a fresh config from your Copr's /api/ page")
-    if grammar.url(section["copr_url"].strip()):
+    url = section["copr_url"].strip()
+    parts = urllib.parse.urlsplit(url) if url.isascii() and url.isprintable() else None
+    if parts and parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        raise ConfigError(path, "copr-cli.copr_url", f"{url[:80]}: HTTPS is required (the API token must not "
+                          "cross the network in clear text); write https://")
+    if grammar.url(url):
         raise ConfigError(path, "copr-cli.copr_url", "expected an https:// URL")
 
 

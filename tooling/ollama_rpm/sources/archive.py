@@ -146,6 +146,30 @@ def check_readable(tarball: StrPath, label: StrPath | None = None) -> None:
         raise IntegrityError(f"{where}: not a readable tar archive ({reason}); nothing pinned") from None
 
 
+def check_members(tarball: StrPath, label: StrPath | None = None) -> None:
+    """Judge every entry's header as safe_extract() would, writing nothing: for a
+    tarball that goes into an SRPM as it is (rpmbuild's %prep unpacks it), so a
+    pinned hash is no licence for `..` paths, links out of the tree or devices.
+    An entry whose path runs through a symlink entry is refused too."""
+    where = label or tarball
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            members = _members_within_caps(tar, where)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise IntegrityError(f"{where}: not a readable tar archive ({reason})") from None
+    links = {"/".join(p for p in m.name.split("/") if p not in ("", ".")) for m in members if m.issym()}
+    for member in members:
+        why = _lexical_problem(member)
+        parts = [p for p in member.name.split("/") if p not in ("", ".")]
+        through = next(("/".join(parts[:n]) for n in range(1, len(parts)) if "/".join(parts[:n]) in links), None)
+        if why is None and through:
+            why = f"its path runs through the symlink {through}"
+        if why:
+            raise IntegrityError(f"{where}: unsafe archive entry {member.name[:120]!r}: {why}; "
+                                 "not put into the SRPM")
+
+
 def _extract_one(tar: tarfile.TarFile, tarball: Path, member: tarfile.TarInfo, root: str) -> None:
     name = "/".join(p for p in member.name.split("/") if p not in ("", "."))
     target = os.path.join(root, name)

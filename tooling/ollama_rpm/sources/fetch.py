@@ -13,6 +13,10 @@ Environment:
   OLLAMA_RPM_DOWNLOAD_DEADLINE  seconds for one file, all attempts together (default 3600):
                                 a server that trickles a byte now and then never hits
                                 the read timeout
+  OLLAMA_RPM_STALL_SECONDS      the stall rule's window (default 60; 0: no stall rule): an
+                                attempt that receives less than OLLAMA_RPM_MIN_RATE bytes/s
+                                averaged over that many seconds is stopped (and retried)
+  OLLAMA_RPM_MIN_RATE           the stall rule's floor in bytes per second (default 1024)
 """
 
 import contextlib
@@ -26,7 +30,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
@@ -41,12 +46,12 @@ CHUNK = 1 << 16
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def _env_count(name: str, default: int) -> int:
+def _env_count(name: str, default: int, most: int = 100) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit() and int(raw) <= 100):
-        raise UsageError(f"{name}={raw[:40]}: expected a whole number from 0 to 100")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12 and int(raw) <= most):
+        raise UsageError(f"{name}={raw[:40]}: expected a whole number from 0 to {most}")
     return int(raw)
 
 
@@ -89,6 +94,17 @@ class Cache:
         except OSError as error:
             raise self.error(path, error.strerror or str(error)) from None
         return path
+
+    def judged(self, sha256: str, check: Callable[[], None]) -> None:
+        """Run `check` (which raises on a bad file) once per content: a pass is
+        remembered under `<root>/checked/<sha256>`, as the content cannot change."""
+        mark = self.root / "checked" / sha256
+        if mark.is_file():
+            return
+        check()
+        with contextlib.suppress(OSError):      # only a cache of the verdict
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
 
     def error(self, path: Path, reason: str) -> ToolError:
         """The cache is the OS's or the user's setting, never a download fault (exit 3)."""
@@ -197,7 +213,35 @@ class Progress:
 
 
 class _Retry(Exception):
-    """A failure worth another attempt (5xx, reset, timeout, truncated body)."""
+    """A failure worth another attempt (5xx, reset, timeout, truncated body, a stall)."""
+
+
+class Stall:
+    """The stall rule: fewer than `rate` bytes/s over the last `window` seconds of an
+    attempt. A server that drips a byte now and then never lets the read timeout
+    fire; this stops it long before the overall deadline."""
+
+    def __init__(self, window: float, rate: int) -> None:
+        self.window, self.rate = window, rate
+        self.samples: list[tuple[float, int]] = []
+
+    def start(self) -> None:
+        self.samples = [(time.monotonic(), 0)]
+
+    def stalled(self, size: int) -> bool:
+        """Record `size` bytes so far; True once the last window brought too few."""
+        if not self.window:
+            return False
+        now = time.monotonic()
+        self.samples.append((now, size))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.window:
+            self.samples.pop(0)
+        start, before = self.samples[0]
+        return now - start >= self.window and size - before < self.rate * self.window
+
+    def message(self, size: int) -> str:
+        return (f"stalled: under {self.rate} bytes/s for {self.window:g} s ({size} bytes so far; "
+                "OLLAMA_RPM_STALL_SECONDS, OLLAMA_RPM_MIN_RATE)")
 
 
 def download(url: str, cache: Cache, name: str, expected: str | None = None,
@@ -221,6 +265,8 @@ def download(url: str, cache: Cache, name: str, expected: str | None = None,
     if timeout is None:
         timeout = (_env_seconds("OLLAMA_RPM_CONNECT_TIMEOUT", 15.0), _env_seconds("OLLAMA_RPM_READ_TIMEOUT", 60.0))
     overall = _env_seconds("OLLAMA_RPM_DOWNLOAD_DEADLINE", 3600.0)
+    stall = Stall(_env_seconds("OLLAMA_RPM_STALL_SECONDS", 60.0, allow_zero=True),
+                  _env_count("OLLAMA_RPM_MIN_RATE", 1024, most=1 << 30))
     deadline = time.monotonic() + overall
     with requests.Session() as session, cache.writer(name) as out:
         last: _Retry | None = None
@@ -229,7 +275,7 @@ def download(url: str, cache: Cache, name: str, expected: str | None = None,
                 time.sleep(min(base_delay * 2 ** (attempt - 1), max(0.0, deadline - time.monotonic())))
                 out.reset()
             try:
-                _attempt(session, url, out, timeout, name, (deadline, overall))
+                _attempt(session, url, out, timeout, name, _Bounds(deadline, overall, stall))
                 break
             except _Retry as error:
                 last = error
@@ -238,10 +284,37 @@ def download(url: str, cache: Cache, name: str, expected: str | None = None,
         return out.commit(expected, what), out.sha256
 
 
+@dataclass
+class _Bounds:
+    """When an attempt must stop: the overall deadline (a time.monotonic() value, and
+    its length in seconds, for the message) and the stall rule."""
+    deadline: float = float("inf")
+    overall: float = 0.0
+    stall: Stall = field(default_factory=lambda: Stall(0, 0))
+
+
 def _attempt(session: "requests.Session", url: str, out: _HashingFile, timeout: float | tuple[float, float],
-             name: str, deadline: tuple[float, float] = (float("inf"), 0)) -> None:
+             name: str, bounds: _Bounds | None = None) -> None:
+    bounds = bounds or _Bounds()
+    with _request(session, url, timeout, name) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        cut = _stream(response, out, name, total, bounds)
+        if total is not None and out.size == total:
+            return                           # complete, whatever the watchdog saw as it woke
+        if cut and time.monotonic() > bounds.deadline:
+            raise NetworkError(f"{name} ({url}): not complete after {bounds.overall:g} s "
+                               f"({out.size} bytes so far; OLLAMA_RPM_DOWNLOAD_DEADLINE)")
+        if cut:
+            raise _Retry(bounds.stall.message(out.size))
+        if total is not None and out.size != total:
+            raise _Retry(f"truncated body: got {out.size} of {total} bytes")
+
+
+def _request(session: "requests.Session", url: str, timeout: float | tuple[float, float],
+             name: str) -> "requests.Response":
+    """The streaming response, once its status says a body follows."""
     import requests
-    import urllib3
 
     try:
         response = session.get(url, stream=True, timeout=timeout, allow_redirects=True,
@@ -250,38 +323,52 @@ def _attempt(session: "requests.Session", url: str, out: _HashingFile, timeout: 
         raise _Retry(f"connection failed: {_short(error)}") from None
     except requests.RequestException as error:
         raise NetworkError(f"{name} ({url}): request failed: {_short(error)}") from None
-    with response:
-        status = response.status_code
+    status = response.status_code
+    if status in RETRY_STATUS or status >= 400:
+        response.close()
         if status in RETRY_STATUS:
             raise _Retry(f"HTTP {status} {response.reason}")
-        if status >= 400:
-            raise NetworkError(f"{name} ({url}): HTTP {status} {response.reason}")
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        progress = Progress(name)
-        # A read blocks until its chunk is full: at the deadline a watchdog cuts the
-        # connection, since a trickling server never lets the read timeout fire.
-        watchdog = threading.Timer(max(0.0, min(deadline[0] - time.monotonic(), 1e6)), _cut, (response,))
-        watchdog.daemon = True
-        if deadline[0] != float("inf"):
-            watchdog.start()
-        try:
-            for block in response.raw.stream(CHUNK, decode_content=False):
-                out.write(block)
-                progress.update(out.size, total)
-                if time.monotonic() > deadline[0]:
-                    break
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-            if time.monotonic() <= deadline[0]:
-                raise _Retry(f"connection broken after {out.size} bytes: {_short(error)}") from None
-        finally:
-            watchdog.cancel()
-            progress.done()
-        if time.monotonic() > deadline[0]:
-            raise NetworkError(f"{name} ({url}): not complete after {deadline[1]:g} s "
-                               f"({out.size} bytes so far; OLLAMA_RPM_DOWNLOAD_DEADLINE)")
-        if total is not None and out.size != total:
-            raise _Retry(f"truncated body: got {out.size} of {total} bytes")
+        raise NetworkError(f"{name} ({url}): HTTP {status} {response.reason}")
+    return response
+
+
+def _stream(response: "requests.Response", out: _HashingFile, name: str, total: int | None,
+            bounds: _Bounds) -> bool:
+    """Copy the body into `out`; True when the watchdog cut it short. A read blocks
+    until its chunk is full: at the deadline, or when the stall rule says so, the
+    watchdog cuts the connection, since a trickling server never lets the read
+    timeout fire."""
+    import requests
+    import urllib3
+
+    progress = Progress(name)
+    stall = bounds.stall
+    stall.start()
+    stopped, cut = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not stopped.wait(min(1.0, stall.window / 10 or 1.0)):
+            if time.monotonic() > bounds.deadline or stall.stalled(out.size):
+                cut.set()
+                _cut(response)
+                return
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    try:
+        for block in response.raw.stream(CHUNK, decode_content=False):
+            out.write(block)
+            progress.update(out.size, total)
+            if cut.is_set():
+                break
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
+        if not cut.is_set():
+            raise _Retry(f"connection broken after {out.size} bytes: {_short(error)}") from None
+    finally:
+        stopped.set()
+        watchdog.join()
+        progress.done()
+    return cut.is_set()
 
 
 def _cut(response: "requests.Response") -> None:

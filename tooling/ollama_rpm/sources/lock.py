@@ -15,6 +15,8 @@ from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
 
 FORMAT = 1
+# A pin is about 200 bytes: a lock of a MiB is not one.
+MAX_LOCK_BYTES = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -50,11 +52,12 @@ class Lock:
 def load(path: StrPath) -> Lock:
     """The lock at `path`; an empty lock if the file does not exist."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return Lock(path)
+    text = atomic.read_text(path, MAX_LOCK_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        data = json.loads(text)
+    except ValueError as error:
         raise ConfigError(path, None, f"not a readable JSON lock file: {error}") from None
     # `type(...) is int`: JSON true would pass as 1.
     if not isinstance(data, dict) or type(data.get("format")) is not int or data["format"] != FORMAT \

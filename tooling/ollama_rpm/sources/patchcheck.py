@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ollama_rpm import atomic
 from ollama_rpm.errors import OllamaRpmError, ToolError, UsageError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import archive
@@ -35,6 +36,7 @@ def _top(directory: StrPath) -> Path:
 
 
 def _apply(patch: StrPath, tree: Path, what: str) -> None:
+    atomic.check_regular(patch)          # `patch -i` on a FIFO would wait forever
     proc = subprocess.run(["patch", "-p1", "--fuzz=0", "--batch", "--forward", "--no-backup-if-mismatch",
                            "-d", str(tree), "-i", str(patch)], capture_output=True, text=True)
     if proc.returncode != 0:

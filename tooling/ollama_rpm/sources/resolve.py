@@ -70,8 +70,9 @@ def resolve(config: Config, source_dir: Path, *, table: SourceTable | None = Non
 def check_project_files(sset: SourceSet) -> None:
     """Fail on a missing project file or patch before any network traffic."""
     for src, _ in sset.table.project_files():
-        if not src.is_file():
+        if not src.exists():
             raise ConfigError(src, None, "missing; the spec ships it as a Source or Patch")
+        atomic.check_regular(src)
 
 
 def place(cached: StrPath, dest: StrPath) -> None:
@@ -125,17 +126,24 @@ def fetch_url_sources(sset: SourceSet, *, update_lock: bool = False, roles: Coll
             pin = None                               # URL changed: re-pin (update_lock only)
         if pin is not None:
             how = _ensure_pinned(name, url, pin.sha256, dest, cache)
+            check_tarball(cache, dest, pin.sha256, f"{name} ({url})")
             report(f"{name}: {how} (sha256 {pin.sha256})")
         else:
             cached, sha256 = fetch.download(url, cache, name)
             # Pin only what `build` can unpack: an HTML error page or a truncated
             # stream would otherwise be pinned as the release.
             archive.check_readable(cached, f"{name} ({url})")
+            check_tarball(cache, cached, sha256, f"{name} ({url})")
             place(cached, dest)
             lock.set(name, url, sha256)
             report(f"{name}: downloaded, pinned in {lock.path.name} (sha256 {sha256})")
         result[source.role] = dest
     return result
+
+
+def check_tarball(cache: fetch.Cache, path: Path, sha256: str, label: str) -> None:
+    """Every entry of a tarball the SRPM will carry judged safe (once per content)."""
+    cache.judged(sha256, lambda: archive.check_members(path, label))
 
 
 def _ensure_pinned(name: str, url: str, sha256: str, dest: Path, cache: fetch.Cache) -> str:
@@ -166,10 +174,12 @@ def place_pinned_generated(sset: SourceSet, role: str = source_table.VENDOR) -> 
         if actual != pin.sha256:
             raise IntegrityError(f"{dest}: sha256 mismatch: expected {pin.sha256} ({sset.lock.path.name}), "
                                  f"got {actual}; run `ollama-rpm vendor` to rebuild it")
+        check_tarball(sset.cache, dest, pin.sha256, f"{name} (pinned in {sset.lock.path.name})")
         return dest
     cached = sset.cache.lookup(pin.sha256)
     if cached is None:
         return None
+    check_tarball(sset.cache, cached, pin.sha256, f"{name} (pinned in {sset.lock.path.name})")
     place(cached, dest)
     return dest
 
@@ -181,8 +191,9 @@ def copy_project_files(sset: SourceSet, report: Report = print) -> list[Path]:
     result: list[Path] = []
     for src, name in files:
         dest = sset.source_dir / name
-        data = src.read_bytes()
-        if not (dest.is_file() and not dest.is_symlink() and dest.read_bytes() == data):
+        data = atomic.read_bytes(src)
+        if not (dest.is_file() and not dest.is_symlink() and dest.stat().st_size == len(data)
+                and dest.read_bytes() == data):
             atomic.write_bytes(dest, data)
         result.append(dest)
     report(f"{len(result)} project files and patches copied")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ollama_rpm import atomic
+from ollama_rpm import atomic, grammar
 from ollama_rpm.errors import ConfigError, IntegrityError, ToolError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.sources import archive, fetch, reproducible, resolve
@@ -62,6 +62,8 @@ ARCHIVE_REQUIRED = (
 # License:, so the Go license scan must skip them.
 LLAMA_DIR = "llama.cpp-{tag}"
 LLAMA_LICENSES_DIR = "llama.cpp-licenses"
+# go-vendor-tools.toml is a few KiB plus one line per vendored license file.
+MAX_TOML_BYTES = 1 << 20
 DEFAULT_SETTINGS = """\
 # Source2 is made with Fedora's command (ollama-rpm vendor runs exactly this; the
 # generated block above gives the exact command line):
@@ -127,12 +129,34 @@ def _output_lines(proc: "subprocess.CompletedProcess[str]") -> list[str]:
 def load_toml(path: StrPath) -> dict[str, Any]:
     """go-vendor-tools.toml as a dict ({} when absent); ConfigError naming the file when invalid."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        data = tomllib.loads(atomic.read_text(path, MAX_TOML_BYTES))
+    except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
+    check_license_entries(path, data)
+    return data
+
+
+def check_license_entries(path: StrPath, data: Mapping[str, Any]) -> None:
+    """Each [[licensing.licenses]] entry: a relative path inside the tree (go_vendor_license
+    reads it, `vendor` hashes it) and an SPDX expression on one line (the spec's License:
+    takes it), before either is used."""
+    entries = data.get("licensing", {}).get("licenses", []) if isinstance(data.get("licensing"), dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError(path, "licensing.licenses", "expected an array of tables")
+    for index, entry in enumerate(entries):
+        key = f"licensing.licenses[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(path, key, "expected a table with path, sha256sum and expression")
+        for field, check in (("path", grammar.relative_path), ("expression", grammar.spdx)):
+            problem = check(entry.get(field))
+            if problem:
+                raise ConfigError(path, f"{key}.{field}", f"{str(entry.get(field))[:80]!r}: expected {problem}")
+        sha = entry.get("sha256sum")
+        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise ConfigError(path, f"{key}.sha256sum", "expected 64 lowercase hex digits")
 
 
 def check_archive_settings(path: StrPath, data: Mapping[str, Any], tarball_name: str) -> None:
@@ -222,7 +246,7 @@ def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, ll
     name besides license files (a README that states the license)."""
     path = Path(path)
     modules = list(modules)
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    current = atomic.read_text(path, MAX_TOML_BYTES) if path.exists() or path.is_symlink() else ""
     text = toml_text(modules, tarball_name, current, llama_tag, made_from, bundled)
     try:
         data = tomllib.loads(text)
@@ -230,6 +254,7 @@ def refresh_toml(path: StrPath, modules: Iterable[Module], tarball_name: str, ll
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
     check_archive_settings(path, data, tarball_name)
     check_license_exclusions(path, data, llama_tag)
+    check_license_entries(path, data)
     files = {**(covered or {}), **{p: sha for m in modules for p, sha in m.license_files}}
     for index, entry in enumerate(data.get("licensing", {}).get("licenses", [])):
         if not isinstance(entry, dict):
@@ -261,14 +286,14 @@ def toml_path(sset: resolve.SourceSet) -> Path:
 def prepared_toml(path: StrPath, config: "Config", tarball_name: str) -> Path:
     """go-vendor-tools.toml at `path` with the packager's settings in place (written if new)."""
     path = Path(path)
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    current = atomic.read_text(path, MAX_TOML_BYTES) if path.exists() or path.is_symlink() else ""
     if not current.split(END, 1)[-1].strip():
         atomic.write_text(path, toml_text([], tarball_name, current, config.llama_cpp_tag))
     data = load_toml(path)
     check_archive_settings(path, data, tarball_name)
     # Judge the settings as the refresh after vendoring will leave them, before any work.
     try:
-        future = tomllib.loads(toml_text([], tarball_name, path.read_text(encoding="utf-8"),
+        future = tomllib.loads(toml_text([], tarball_name, atomic.read_text(path, MAX_TOML_BYTES),
                                          config.llama_cpp_tag))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
@@ -556,7 +581,7 @@ def licenses_equal(first: str, second: str) -> bool:
 def update_go_license(config: "Config", expression: str) -> bool:
     """Write `go.license` in packaging.yaml (a surgical text edit); True if it changed."""
     path = Path(config.path)
-    text = path.read_text(encoding="utf-8")
+    text = atomic.read_text(path)
     try:
         new = yamledit.set_scalar(text, ("go", "license"), expression)
     except yamledit.EditError as error:

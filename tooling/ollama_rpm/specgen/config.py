@@ -186,7 +186,7 @@ def parse_config(path: StrPath, data: dict[Any, Any]) -> Config:
 
 def _head(top: Reader) -> _Head:
     name = top.text("name", grammar.name)
-    raw_version = top.get("version", (str, int, float), "an upstream version like 0.32.15 or v0.33.0-rc2")
+    raw_version = top.get("version", str, "an upstream version like 0.32.15 or v0.33.0-rc2")
     try:
         upstream_version, version = parse_upstream(raw_version)
     except ValueError:
@@ -297,7 +297,7 @@ def _bundled(llama: Reader) -> tuple[Bundled, ...]:
     for index, item in enumerate(items):
         entry = llama.entry("bundled", index, item)
         name = entry.text("name", grammar.name)
-        raw = entry.get("version", (str, int, float), "a version like 0.53.1", default="")
+        raw = entry.get("version", str, "a version like 0.53.1", default="")
         version = str(raw)
         if version:
             entry.check("version", version, lambda v: grammar.name(v, "a version like 0.53.1"))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ollama_rpm import grammar
+from ollama_rpm import atomic, grammar
 from ollama_rpm.specgen import source_table
 from ollama_rpm.specgen.yamlread import Reader
 
@@ -65,8 +65,9 @@ def check_patches(top: Reader, root: Path, patches_dir: str) -> None:
         problem = grammar.file_name(entry.name)
         if problem:
             top.fail("patches_dir", f"{entry}: expected {problem}")
-        if entry.is_symlink() or not entry.is_file():
+        if entry.is_symlink() or entry.is_dir():
             top.fail("patches_dir", f"{entry}: expected a regular file (not a symlink or directory)")
+        atomic.check_regular(entry)          # a FIFO would block the read, a huge file fill memory
 
 
 def check_source_names(section: Reader, source_urls: Sequence[tuple[str, str]], vendor: str) -> None:

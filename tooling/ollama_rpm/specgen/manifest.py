@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ollama_rpm import atomic
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
 
@@ -33,10 +34,7 @@ class Entry:
 def load(path: StrPath) -> list[Entry]:
     """The manifest's entries, in file order; ConfigError on a malformed line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ConfigError(path, None, f"cannot read: {error.strerror}") from None
+    lines = atomic.read_text(path).splitlines()
     entries: list[Entry] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):

@@ -31,6 +31,7 @@ def render_text(root: StrPath, config: Config, table: SourceTable | None = None,
     `table`: the source table when the caller has built it already; `dist_git`:
     Release and %changelog as rpmautospec's macros (Fedora dist-git)."""
     root = Path(root)
+    atomic.check_regular(root / project.TEMPLATE_NAME)      # jinja2 would read a FIFO forever
     try:
         template = environment(root).get_template(project.TEMPLATE_NAME)
         return template.render(**context.build(config, package, table, dist_git))

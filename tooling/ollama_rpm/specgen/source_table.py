@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ollama_rpm import atomic
+
 if TYPE_CHECKING:
     from ollama_rpm.specgen.config import Config
 
@@ -134,7 +136,7 @@ def patches(base: Path, patches_dir: str) -> tuple[Patch, ...]:
 
 def _upstream_status(patch: Path) -> tuple[str, ...]:
     """The patch header's "Upstream status:" sentence, for the comment above its tag."""
-    header = patch.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
+    header = atomic.read_bytes(patch).decode("utf-8", errors="replace").split("\n---", 1)[0]
     match = re.search(r"^Upstream[ -]status:\s*(.+?)(?:\.(?:\s|\Z)|\n\s*\n|\Z)", header, re.MULTILINE | re.DOTALL | re.IGNORECASE)
     if not match:
         return ("(no upstream status in the patch header)",)

@@ -11,7 +11,7 @@ from typing import Any, NoReturn, TypeVar, overload
 
 import yaml
 
-from ollama_rpm import grammar
+from ollama_rpm import atomic, grammar
 from ollama_rpm.errors import ConfigError
 
 # packaging.yaml is a few KiB: a bound keeps a pathological file from eating memory.
@@ -57,6 +57,10 @@ class Reader:
         value = self.data[name]
         # YAML reads `enabled: yes` as bool and `1` as int: bool is not an int here.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and kind in (str, (str, list)):
+                # `version: 0.10` is the float 0.1: the text the packager meant is gone.
+                self.fail(name, f"expected {expected} as text, got the number {value!r} (YAML reads unquoted "
+                                f"digits as a number: 0.10 becomes 0.1); quote it: {name}: \"...\"")
             self.fail(name, f"expected {expected}, got {describe(value)}")
         return value
 
@@ -142,14 +146,7 @@ def yaml_load(text: str) -> Any:
 
 def read_mapping(path: Path) -> dict[Any, Any]:
     """The YAML document at `path`, which must be a mapping (ConfigError naming the file otherwise)."""
-    try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(path, None, f"larger than {MAX_CONFIG_BYTES} bytes; not a packaging.yaml")
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(path, None, f"cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(path, None, f"not UTF-8 (byte {error.start})") from None
+    text = atomic.read_text(path, MAX_CONFIG_BYTES)
     try:
         data = yaml_load(text)
     except (ValueError, RecursionError) as error:   # an impossible date such as 2026-13-45

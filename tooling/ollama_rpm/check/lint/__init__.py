@@ -17,12 +17,13 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ollama_rpm.check.lint import extra, licenses, rpmlint
+from ollama_rpm import atomic
+from ollama_rpm.check.lint import extra, licenses, rpmlint, sandbox
 from ollama_rpm.check.lint.report import FileResult, Message, Report
 from ollama_rpm.errors import UsageError
 from ollama_rpm.pathtypes import StrPath
@@ -55,6 +56,8 @@ def _check_input(path: StrPath) -> Path:
         raise UsageError(f"{path}: not a .spec or .rpm file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: not readable")
+    if path.suffix == ".spec":
+        atomic.check_regular(path)
     return path
 
 
@@ -67,36 +70,42 @@ def _display(path: StrPath, root: StrPath) -> str:
 
 def _read_profile(profile: Path) -> dict[str, Any]:
     try:
-        with open(profile, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise UsageError(f"{profile}: cannot read the lint profile: {error.strerror}") from None
+        return tomllib.loads(atomic.read_text(profile))
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{profile}: not valid TOML: {error}") from None
 
 
 def lint_paths(paths: Iterable[StrPath], project_root: StrPath, *, macros: Iterable[StrPath] = (),
-               strict: bool = False, profile: StrPath | None = None, rpmlintrc: StrPath | None = None) -> Report:
-    """Lint spec files and RPMs; return a Report (errors, warnings, filtered per file)."""
+               strict: bool = False, profile: StrPath | None = None, rpmlintrc: StrPath | None = None,
+               own: Collection[str] | None = None, trust_specs: bool = False) -> Report:
+    """Lint spec files and RPMs; return a Report (errors, warnings, filtered per file).
+
+    A spec (or SRPM) whose text is not among `own` (default: a fresh render of the
+    project) is parsed in the sandbox, or refused where there is none, unless
+    `trust_specs` (ollama_rpm.check.lint.sandbox)."""
     root = Path(project_root)
     profile_path = Path(profile) if profile else root / PROFILE
     rpmlintrc_path = Path(rpmlintrc) if rpmlintrc else root / RPMLINTRC
     macros = list(macros)
     for path in (profile_path, rpmlintrc_path, *macros):
-        if not Path(path).is_file():
+        if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file")
+        atomic.check_regular(path)
     files = [_check_input(p) for p in paths]
     if not files:
         raise UsageError("nothing to lint: no paths given")
     exe = rpmlint.executable()
     settings = _read_profile(profile_path)
     _check_tools(profile_path, settings)
+    trusted = own if own is not None or trust_specs else sandbox.own_texts(root)
     with tempfile.TemporaryDirectory(prefix="ollama-rpm-lint-") as tmp:
+        # Every file judged before the first runs: a refusal leaves no half report.
+        jails = [sandbox.prefix(path, tmp, trusted or (), trust_specs) for path in files]
         extra_licenses = settings.get("ValidLicenses", [])
         work = rpmlint.Workspace(tmp, profile_path, licenses.rpmlint_toml(extra_licenses), macros)
         linter = _Linter(exe, work, work.env(), rpmlintrc_path, rpmlint.read_filters(profile_path, rpmlintrc_path),
                          rpmlint.rpmlintrc_filters(rpmlintrc_path), extra_licenses)
-        results = [linter.lint(path, _display(path, root)) for path in files]
+        results = [linter.lint(path, _display(path, root), jail) for path, jail in zip(files, jails, strict=True)]
         if _complete(files):
             present = _package_names(files, linter.env)
             for pattern, only_without in linter.own_filters.items():
@@ -138,8 +147,9 @@ class _Linter:
     extra_licenses: list[str]
     used: set[str] = field(default_factory=set)
 
-    def lint(self, path: Path, shown_as: str) -> FileResult:
-        summary, messages = rpmlint.run(self.exe, path, self.work.config, self.rpmlintrc, self.env)
+    def lint(self, path: Path, shown_as: str, jail: list[str]) -> FileResult:
+        """`jail`: the sandbox prefix rpm and rpmlint run behind for this file ([]: none)."""
+        summary, messages = rpmlint.run(self.exe, path, self.work.config, self.rpmlintrc, self.env, jail)
         unused_here = {u for u in map(rpmlint.unused_filter, messages) if u is not None}
         self.used |= set(self.own_filters) - unused_here
         summary["errors"] -= sum(1 for m in messages if rpmlint.unused_filter(m) is not None)
@@ -148,13 +158,13 @@ class _Linter:
         if "filtered" in summary:
             result.filtered = summary["filtered"]
         else:
-            raw, _ = rpmlint.run(self.exe, path, self.work.config_raw, self.work.empty_rpmlintrc, self.env)
+            raw, _ = rpmlint.run(self.exe, path, self.work.config_raw, self.work.empty_rpmlintrc, self.env, jail)
             result.filtered = max(0, raw["errors"] + raw["warnings"] - result.errors - result.warnings)
         for wrong in extra.false_positives(path, messages, self.env):
             messages.remove(wrong)
             result.filtered += 1
             _add(result, wrong, -1)
-        ours = (extra.spec_messages(path, self.env, self.extra_licenses) if path.suffix == ".spec"
+        ours = (extra.spec_messages(path, self.env, self.extra_licenses, jail) if path.suffix == ".spec"
                 else extra.rpm_messages(path, self.env))
         for message in ours:
             if any(f.search(message.text) for f in self.filters):

@@ -9,7 +9,7 @@
 """
 
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ollama_rpm.check.lint import licenses
@@ -17,15 +17,16 @@ from ollama_rpm.check.lint.report import Message
 from ollama_rpm.pathtypes import StrPath
 
 
-def _rpm(args: list[str], env: Mapping[str, str]) -> str | None:
-    proc = subprocess.run(["rpm", *args], capture_output=True, text=True, env=env, errors="replace")
+def _rpm(args: list[str], env: Mapping[str, str], sandbox: Sequence[str] = ()) -> str | None:
+    proc = subprocess.run([*sandbox, "rpm", *args], capture_output=True, text=True, env=env, errors="replace")
     return proc.stdout if proc.returncode == 0 else None
 
 
-def spec_messages(spec: StrPath, env: Mapping[str, str], extra_licenses: Iterable[str]) -> list[Message]:
+def spec_messages(spec: StrPath, env: Mapping[str, str], extra_licenses: Iterable[str],
+                  sandbox: Sequence[str] = ()) -> list[Message]:
     spec = Path(spec)
     out = _rpm(["-q", "--qf", "%{NAME}\t%{LICENSE}\n", "-D", f"_sourcedir {spec.parent.resolve()}",
-                "--specfile", str(spec)], env)
+                "--specfile", str(spec)], env, sandbox)
     if out is None:
         return []        # rpmlint reports the parse failure (specfile-error)
     messages: list[Message] = []

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ollama_rpm.atomic import read_text
@@ -53,7 +53,7 @@ class Workspace:
         self.home = tmp / "home"
         self.home.mkdir()
         user_macros = Path(os.path.expanduser("~/.rpmmacros"))
-        parts = [f"# --- {path}\n" + Path(path).read_text(encoding="utf-8")
+        parts = [f"# --- {path}\n" + read_text(path)
                  for path in ([user_macros] if user_macros.is_file() else []) + [Path(m) for m in macros]]
         (self.home / ".rpmmacros").write_text("\n".join(parts), encoding="utf-8")
 
@@ -65,11 +65,12 @@ class Workspace:
 
 
 def run(exe: str, path: StrPath, config_dir: StrPath, rpmlintrc: StrPath,
-        env: Mapping[str, str]) -> tuple[dict[str, int], list[Message]]:
-    """(summary dict, [Message]) of one rpmlint run on one file."""
+        env: Mapping[str, str], sandbox: Sequence[str] = ()) -> tuple[dict[str, int], list[Message]]:
+    """(summary dict, [Message]) of one rpmlint run on one file (behind the `sandbox`
+    command prefix, if any)."""
     # Without --ignore-unused-rpmlintrc: rpmlint reports every rpmlintrc filter
     # this file did not use; lint_paths() decides over the whole run.
-    cmd = [exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
+    cmd = [*sandbox, exe, "-c", str(config_dir), "-r", str(rpmlintrc), str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, errors="replace")
     # rpmlint reports a file it cannot open on stderr, as "(none): E: fatal error ...".
     fatal = [line for line in proc.stderr.splitlines()
@@ -111,7 +112,7 @@ def rpmlintrc_filters(rpmlintrc: StrPath) -> dict[str, frozenset[str]]:
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
     result: dict[str, frozenset[str]] = {}
     only_without: set[str] = set()
-    for line in Path(rpmlintrc).read_text(encoding="utf-8").splitlines():
+    for line in read_text(rpmlintrc).splitlines():
         marker = ONLY_WITHOUT.match(line)
         if marker:
             only_without |= {n.strip() for n in marker.group(1).split(",") if n.strip()}
@@ -126,8 +127,7 @@ def rpmlintrc_filters(rpmlintrc: StrPath) -> dict[str, frozenset[str]]:
 
 def read_filters(profile: StrPath, rpmlintrc: StrPath) -> list[re.Pattern[str]]:
     """The filter regexes of the profile's Filters and the rpmlintrc's addFilter() lines."""
-    with open(profile, "rb") as handle:
-        patterns = list(tomllib.load(handle).get("Filters", []))
+    patterns = list(tomllib.loads(read_text(profile)).get("Filters", []))
     add_filter = re.compile(r"^\s*addFilter\s*\(\s*r?[\"'](.*)[\"']\s*\)")
     sources: list[tuple[StrPath, int | None, object]] = [(profile, None, pattern) for pattern in patterns]
     for line_number, line in enumerate(read_text(rpmlintrc).splitlines(), start=1):
