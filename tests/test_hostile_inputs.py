@@ -4,6 +4,7 @@ the files as they were."""
 
 import gzip
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -256,7 +257,7 @@ def test_ctrl_c_at_any_moment_is_exit_130(tmp_path, delay):
     """From the interpreter's start-up through imports to a network wait: Ctrl-C,
     pressed again every 0.2 s as a user would, ends in one line and exit 130."""
     server = _hanging_server()
-    root = copy_project(tmp_path / "project")
+    root = _project_with_a_real_packager(tmp_path / "project")
     env = dict(os.environ, HOME=str(tmp_path), OLLAMA_RPM_GITHUB_API=f"http://127.0.0.1:{server.getsockname()[1]}")
     env.pop("OLLAMA_RPM_PROJECT", None)
     proc = subprocess.Popen([str(REPO / "ollama-rpm"), "bump", "--no-commit", "--timeout", "30"],
@@ -272,7 +273,17 @@ def test_ctrl_c_at_any_moment_is_exit_130(tmp_path, delay):
         server.close()
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["ollama-rpm: interrupted"]
-    assert snapshot(root) == snapshot(copy_project(tmp_path / "fresh"))
+    assert snapshot(root) == snapshot(_project_with_a_real_packager(tmp_path / "fresh"))
+
+
+def _project_with_a_real_packager(dest):
+    """A copy of the project whose packager bump accepts (the checkout's own is a
+    placeholder address, which bump refuses before it reaches the network)."""
+    root = copy_project(dest)
+    cfg = root / "packaging.yaml"
+    text = re.sub(r"(?m)^(  email: ).*$", r"\1packagers@ollama-rpm-ci.net", cfg.read_text(), count=1)
+    cfg.write_text(text)
+    return root
 
 
 # --- full and read-only file systems (needs mount: root, else skipped) ---------------------
