@@ -178,6 +178,16 @@ def test_dry_run_prints_exact_commands(project, tmp_path, srpm):
     assert not out.exists()
 
 
+def test_dry_run_passes_defines_to_mock(project, tmp_path, srpm):
+    out = tmp_path / "out"
+    proc = run_cli("build", "--dry-run", "--chroot", "fedora-43-x86_64", "--define", "rocm_gpu_list_default gfx1100",
+                   "--resultdir", out, "--srpm", srpm, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    commands = [line for line in proc.stdout.splitlines() if line.startswith("mock ")]
+    assert commands == [f"mock -r {out}/ollama-fedora-43-x86_64.cfg --rebuild {srpm} --resultdir "
+                        f"{out}/fedora-43-x86_64 --define 'rocm_gpu_list_default gfx1100'"]
+
+
 @pytest.mark.parametrize("args,message", [
     (("--with", "opencl"), "--with opencl: not a backend of"),
     (("--without", "metal"), "--without metal: not a backend of"),
@@ -187,6 +197,8 @@ def test_dry_run_prints_exact_commands(project, tmp_path, srpm):
     (("--nodeps",), "--nodeps: applies to --engine rpmbuild only"),
     (("--cuda-repo-release", "4"), "--cuda-repo-release 4"),
     (("--chroot", "epel-rawhide-x86_64"), "--chroot epel-rawhide-x86_64: expected a mock chroot"),
+    (("--define", "rocm_gpu_list_default"), "--define 'rocm_gpu_list_default': expected 'MACRO VALUE'"),
+    (("--define", "1x gfx1100"), "--define '1x gfx1100': expected 'MACRO VALUE'"),
 ])
 def test_bad_arguments(project, tmp_path, srpm, args, message):
     proc = run_cli("build", "--dry-run", "--resultdir", tmp_path / "out", "--srpm", srpm, *args, cwd=project)
@@ -413,6 +425,15 @@ def test_split_layout_builds_ollama_first_then_each_backend_in_its_own_root(proj
     # the chroot config carries what the CUDA package needs
     assert "cuda/repos/fedora43/x86_64" in (out / "ollama-fedora-43-x86_64.cfg").read_text()
     assert "package " in proc.stdout and "ollama-ggml-cuda fedora-43-x86_64" in proc.stdout
+
+
+def test_split_layout_passes_defines_to_every_build(project, tmp_path):
+    proc = run_cli("build", "--layout", "split", "--dry-run", "--chroot", "fedora-44-x86_64", "--without", "rocm",
+                   "--define", "rocm_gpu_list_default gfx1100", "--resultdir", tmp_path / "out", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    commands = [line for line in proc.stdout.splitlines() if line.startswith("mock ")]
+    assert len(commands) == 2
+    assert all(c.endswith(" --define 'rocm_gpu_list_default gfx1100'") for c in commands), commands
 
 
 def test_split_layout_dry_run_and_missing_srpms(project, tmp_path):

@@ -115,6 +115,17 @@ def test_rpmbuild_builds_and_reports_rpms(project, tmp_path):
 
 
 @pytest.mark.slow  # rpmbuild
+def test_rpmbuild_passes_defines_to_the_build(project, tmp_path):
+    """--define reaches the spec's macros (as rocm_gpu_list_default narrows ROCm's targets)."""
+    srpm = srpm_from_spec(tmp_path, "tiny", TINY_SPEC.format(
+        name="tiny", buildrequires="rpm", build_fail='echo "tiny_value=%{?tiny_value} other=%{?tiny_other}"'))
+    proc, out = build(project, tmp_path, srpm, "--define", "tiny_value gfx1100;gfx1201", "--define", "tiny_other 2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = (out / host_arch() / "build.log").read_text()
+    assert "tiny_value=gfx1100;gfx1201 other=2" in log
+
+
+@pytest.mark.slow  # rpmbuild
 def test_rpmbuild_passes_without(project, tmp_path):
     srpm = make_srpm(tmp_path, "tiny")
     proc, out = build(project, tmp_path, srpm, "--without", "vulkan")
@@ -162,6 +173,15 @@ def test_rpmbuild_dry_run(project, tmp_path):
         "--define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' --nodeps --with cuda "
         f"--rebuild {srpm}")
     assert not (tmp_path / "out").exists()
+
+
+def test_rpmbuild_dry_run_shows_defines_after_the_tree(project, tmp_path):
+    srpm = make_srpm(tmp_path, "tiny")
+    proc = run_cli("build", "--engine", "rpmbuild", "--dry-run", "--nodeps", "--define", "rocm_gpu_list_default gfx1100",
+                   "--resultdir", tmp_path / "out", "--srpm", srpm, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert ("--define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' "
+            "--define 'rocm_gpu_list_default gfx1100' --nodeps --rebuild") in proc.stdout
 
 
 def test_rpmbuild_rejects_mock_options(project, tmp_path):

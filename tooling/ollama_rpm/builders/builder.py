@@ -88,21 +88,32 @@ def mock_config_path(resultdir: StrPath, chroot: Chroot) -> Path:
     return Path(resultdir) / f"ollama-{chroot.name}.cfg"
 
 
-def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath, *, with_: Iterable[str] = (),
-                 without: Iterable[str] = (), mock: str = "mock", uniqueext: str | None = None) -> list[str]:
+@dataclass(frozen=True)
+class MockOptions:
+    """How mock runs a build: the %bconds, its own root (--uniqueext), extra defines."""
+    with_: Sequence[str] = ()
+    without: Sequence[str] = ()
+    uniqueext: str | None = None                # a root of its own, for builds side by side
+    defines: Sequence[tuple[str, object]] = ()  # (macro, value): --define
+
+
+def mock_command(cfg_path: StrPath, srpm: StrPath, chroot_resultdir: StrPath,
+                 options: MockOptions = MockOptions(), mock: str = "mock") -> list[str]:
     cmd = [mock, "-r", str(cfg_path), "--rebuild", str(srpm), "--resultdir", str(chroot_resultdir)]
-    if uniqueext:
+    if options.uniqueext:
         # A root of its own, so that builds from one config can run side by side.
-        cmd += ["--uniqueext", uniqueext]
-    for name in with_:
+        cmd += ["--uniqueext", options.uniqueext]
+    for name, value in options.defines:
+        cmd += ["--define", f"{name} {value}"]
+    for name in options.with_:
         cmd += ["--with", name]
-    for name in without:
+    for name in options.without:
         cmd += ["--without", name]
     return cmd
 
 
-def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPath, display: Display, *,
-             with_: Iterable[str] = (), without: Iterable[str] = (), uniqueext: str | None = None) -> BuildResult:
+def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPath, display: Display,
+             options: MockOptions = MockOptions()) -> BuildResult:
     """Run one mock build; its logs are followed while it runs."""
     mock = shutil.which("mock")
     if not mock:
@@ -114,7 +125,7 @@ def run_mock(chroot: Chroot, cfg_path: StrPath, srpm: StrPath, resultdir: StrPat
     for old in list(outdir.glob("*.rpm")) + [outdir / name for name in MOCK_LOGS]:
         if old.is_file():
             old.unlink()
-    cmd = mock_command(cfg_path, srpm, outdir, with_=with_, without=without, mock="mock", uniqueext=uniqueext)
+    cmd = mock_command(cfg_path, srpm, outdir, options, mock="mock")
     tracker = buildlog.Tracker(on_change=display.update)
     followers = {name: LogFollower(outdir / name) for name in ("state.log", "root.log", "build.log")}
     feeders: dict[str, Callable[[str], None]] = {"state.log": tracker.feed_state, "root.log": tracker.feed_root, "build.log": tracker.feed}

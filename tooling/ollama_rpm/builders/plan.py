@@ -7,6 +7,7 @@ package turned on, `jobs` at a time; the CPUs are shared out among them.
 """
 
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,8 @@ from ollama_rpm.specgen.context import SpecPackage
 _T = TypeVar("_T")
 # What one build runs on: a mock chroot, or the host's arch for rpmbuild.
 Target = Chroot | str
+# --define 'MACRO VALUE': an rpm macro name, white space, a value.
+_DEFINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s+(\S.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class BuildRequest:
     nodeps: bool = False                      # rpmbuild: do not check BuildRequires
     macros: Sequence[Path] = ()               # extra rpm macro files
     ccache: bool = False                      # rpmbuild: compile through ccache
+    defines: Sequence[str] = ()               # 'MACRO VALUE' for every binary build (--define)
 
 
 def check(request: BuildRequest, cfg: Config) -> None:
@@ -65,6 +69,18 @@ def check(request: BuildRequest, cfg: Config) -> None:
         raise UsageError(f"--jobs {request.jobs}: expected 1 or more")
     if request.jobs is not None and layout == "single":
         raise UsageError("--jobs: applies to the split layout only (one SRPM builds its backends one after another)")
+    parse_defines(request.defines)
+
+
+def parse_defines(given: Iterable[str]) -> list[tuple[str, str]]:
+    """--define values as (macro, value) pairs; UsageError names the first bad one."""
+    pairs: list[tuple[str, str]] = []
+    for text in given:
+        match = _DEFINE.fullmatch(text.strip())
+        if match is None:
+            raise UsageError(f"--define {text!r}: expected 'MACRO VALUE' (a macro name, a space, its value)")
+        pairs.append((match.group(1), match.group(2)))
+    return pairs
 
 
 def _check_engine(request: BuildRequest) -> None:
@@ -145,27 +161,27 @@ def _run_mock(request: BuildRequest, cfg: Config, root: Path, resultdir: Path, w
         configs.append((chroot, builder.mock_config_path(resultdir, chroot), text))
         warnings += chroot_warnings
     _warn(warnings)
+    options = builder.MockOptions(with_, without, defines=parse_defines(request.defines))
     if request.dry_run:
         srpm_path = _dry_run_srpm(request, resultdir)
         for chroot, path, text in configs:
             print(f"# ==> {path} <==")
             print(text, end="")
             print(f"# command for {chroot.name}:")
-            print(shlex.join(builder.mock_command(path, srpm_path, resultdir / chroot.name, with_=with_,
-                                                  without=without)))
+            print(shlex.join(builder.mock_command(path, srpm_path, resultdir / chroot.name, options)))
             print()
         return True
     srpm_path = _srpm(request, root, resultdir)
     builder.write_mock_configs((path, text) for _, path, text in configs)
     display = progress.make_display()
-    results = [_reported(builder.run_mock(chroot, path, srpm_path, resultdir, display, with_=with_,
-                                                 without=without))
+    results = [_reported(builder.run_mock(chroot, path, srpm_path, resultdir, display, options))
                for chroot, path, _ in configs]
     return _finish(results, "chroot")
 
 
 def _run_rpmbuild(request: BuildRequest, root: Path, resultdir: Path, with_: list[str], without: list[str]) -> bool:
-    options = builder.RpmbuildOptions(with_, without, request.nodeps, project.macro_files(request.macros))
+    options = builder.RpmbuildOptions(with_, without, request.nodeps, project.macro_files(request.macros),
+                                      parse_defines(request.defines))
     arch = builder.host_arch()
     if request.dry_run:
         topdir = builder.ccache_topdir(arch) if request.ccache else "<temporary topdir>"
@@ -227,6 +243,7 @@ class _Split:
     jobs: int
     share: int                                # CPUs for each of the builds running at once
     macros: list[Path]
+    defines: list[tuple[str, str]]            # --define, for every build
     configs: dict[str, tuple[Path, str]]      # {chroot name: (mock config path, text)}
 
     def outdir(self, package: SpecPackage) -> Path:
@@ -251,7 +268,7 @@ def _split(request: BuildRequest, cfg: Config, resultdir: Path, with_: list[str]
     # The CPUs shared out among the builds running at once (rpm's %_smp_ncpus_max).
     return _Split(request, resultdir, plan, main, main_targets, backend_work, jobs,
                   share=max(1, (os.cpu_count() or 1) // jobs), macros=project.macro_files(request.macros),
-                  configs=configs)
+                  defines=parse_defines(request.defines), configs=configs)
 
 
 def _run_split(request: BuildRequest, cfg: Config, root: Path, resultdir: Path, with_: list[str],
@@ -291,11 +308,13 @@ def _split_build(split: _Split, srpm_path: Path, package: SpecPackage, target: T
     if isinstance(target, Chroot):
         # --uniqueext: backends of one chroot build side by side in their own roots.
         result = builder.run_mock(target, split.configs[target.name][0], srpm_path, split.outdir(package), display,
-                                  uniqueext=package.name if parallel else None)
+                                  builder.MockOptions(uniqueext=package.name if parallel else None,
+                                                      defines=split.defines))
         where = target.name
     else:
-        defines = (("_smp_ncpus_max", str(split.share)),) if parallel else ()
-        options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros, defines=defines)
+        share = [("_smp_ncpus_max", str(split.share))] if parallel else []
+        options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros,
+                                          defines=[*split.defines, *share])
         result = builder.run_rpmbuild(srpm_path, split.outdir(package), options, display, arch=target,
                                       label=f"{package.name} {target}", ccache=ccache,
                                       ccache_package=ccache_tree(package))
@@ -313,11 +332,13 @@ def _split_dry_run(split: _Split) -> None:
         srpm_path = Path(f"<{package.name} SRPM>")
         if isinstance(target, Chroot):
             cmd = builder.mock_command(split.configs[target.name][0], srpm_path, split.outdir(package) / target.name,
-                                       uniqueext=None if package.main else package.name)
+                                       builder.MockOptions(uniqueext=None if package.main else package.name,
+                                                           defines=split.defines))
         else:
             ccache = split.request.ccache
             topdir = builder.ccache_topdir(target, ccache_tree(package)) if ccache else "<temporary topdir>"
-            options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros)
+            options = builder.RpmbuildOptions(nodeps=split.request.nodeps, macro_files=split.macros,
+                                              defines=split.defines)
             cmd = builder.rpmbuild_command(srpm_path, topdir, split.outdir(package) / target, options)
             cmd = _with_ccache_env(cmd) if ccache else cmd
         print(shlex.join(cmd))

@@ -45,6 +45,9 @@ def register(sub: options.Subparsers) -> None:
     parser.add_argument("--nodeps", action="store_true",
                         help="rpmbuild engine: do not check BuildRequires against the rpm database")
     options.add_macros(parser, "; used by the SRPM step and the rpmbuild engine")
+    parser.add_argument("--define", dest="defines", action="append", default=[], metavar="'MACRO VALUE'",
+                        help="define an rpm macro for the binary builds (rpmbuild/mock --define), repeatable; "
+                             "e.g. --define 'rocm_gpu_list_default gfx1100' builds ROCm for one GPU")
     parser.add_argument("--ccache", action="store_true",
                         help="rpmbuild engine: compile C/C++ through ccache (cache in $CCACHE_DIR, else "
                              "ccache/ under the ollama-rpm cache) in a fixed build tree, so a rebuild of the "
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     request = plan.BuildRequest(
         engine=args.engine, chroots=args.chroot or (), with_=args.with_, without=args.without, srpms=args.srpm,
         layout=args.layout, jobs=args.jobs, config_path=args.config, dry_run=args.dry_run,
-        cuda_release=args.cuda_repo_release, nodeps=args.nodeps, macros=args.macros, ccache=args.ccache)
+        cuda_release=args.cuda_repo_release, nodeps=args.nodeps, macros=args.macros, ccache=args.ccache,
+        defines=args.defines)
     plan.check(request, cfg)
     resultdir = atomic.check_output_dir((args.outdir or root / "results").resolve(), "--outdir")
     return EXIT_OK if plan.run(root, cfg, request, resultdir) else EXIT_FAILED
