@@ -23,6 +23,19 @@ ollama-ggml-vulkan source package is built too (only its backend: no Go, no CPU
 variants), installed with the CPU package set, and smoke loads it (Mesa's
 lavapipe is a Vulkan device without a GPU). Without it those tests skip.
 
+With OLLAMA_RPM_REAL_ROCM_CHROOT=DIR (a Debian sid chroot with HIP, hipBLAS,
+rocBLAS and rpm 6, made by tests/support/make-rocm-chroot DIR; needs root) the
+split layout's ollama-ggml-rocm source package is built the way the spec's
+%build builds it (Fedora's flags, the HIP flags rewrite, its cmake line) by the
+chroot's rpmbuild (tests/support/chroot-run), for one GPU target
+(--define 'rocm_gpu_list_default gfx1100'), with debian-rocm.standin pointing
+the ROCm compiler macros at Debian's layout. Then: libggml-hip.so needs the
+system hipBLAS, rocBLAS and amdhip64, carries gfx1100 code objects only, `ldd -r`
+is clean in the chroot next to the CPU package set, the package holds what the
+build installed less the toolkit runtimes, and `ollama-rpm smoke` run in the
+chroot (no AMD GPU there) loads the backend, finds no device and still
+generates with the best CPU variant. Without it those tests skip.
+
 The CPU build takes about 20 minutes on 2 cores. OLLAMA_RPM_REAL_WORKDIR=DIR
 keeps the run in DIR, and a later session reuses a finished one from there
 (delete DIR to rebuild); phase wall times go to DIR/phases.json.
@@ -32,6 +45,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +64,12 @@ COMMIT = CONFIG["llama_cpp"]["commit"]
 SOURCES_ENV = "OLLAMA_RPM_REAL_SOURCES"
 TARBALLS = (f"ollama-{VERSION}.tar.gz", f"llama.cpp-{TAG}.tar.gz")
 VULKAN_SDK = os.environ.get("OLLAMA_RPM_REAL_VULKAN_SDK")
+ROCM_CHROOT = os.environ.get("OLLAMA_RPM_REAL_ROCM_CHROOT")
+SUPPORT = REPO / "tests" / "support"
+# make-rocm-chroot installs the rocm-llvm stand-in here; debian-rocm.standin names it.
+ROCM_CLANG_STANDIN = "usr/local/lib/ollama-rpm-standin/rocm-llvm/bin/clang++"
+ROCM_TARGET = "gfx1100"
+ROCM = CONFIG["backends"]["rocm"]
 
 
 def _skip_reason():
@@ -148,6 +168,40 @@ def _run_split_vulkan(work):
     return run.save(srpm=srpm)
 
 
+def _chroot_env(work):
+    """The environment that runs `rpmbuild` (and chroot-run) in the ROCm chroot,
+    with the directories a build reads and writes mounted at their own paths."""
+    bindir = work / "chroot-bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    if not (bindir / "rpmbuild").is_symlink():
+        (bindir / "rpmbuild").symlink_to(SUPPORT / "chroot-run")
+    binds = [str(work.parent), str(REPO), tempfile.gettempdir()]
+    return {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "OLLAMA_RPM_CHROOT_BINDS": ":".join(binds)}
+
+
+def _run_split_rocm(work):
+    """The split layout's ollama-ggml-rocm source package alone, built by the ROCm chroot's rpmbuild."""
+    run = _Project(work, _chroot_env(work))
+    try:
+        run.step("render", "render", "--layout", "split")
+        run.step("sources", "sources", "--update-lock")
+        srpm = run.step("srpm", "srpm", "--layout", "split", "--package", "ollama-ggml-rocm",
+                        "--outdir", work / "srpm", "--macros", STANDIN_MACROS).stdout.strip().splitlines()[-1]
+        run.step("build", "build", "--engine", "rpmbuild", "--layout", "split", "--srpm", srpm,
+                 "--outdir", work / "results", "--nodeps", "--macros", STANDIN_MACROS,
+                 "--macros", SUPPORT / "debian-rocm.standin", "--define", f"rocm_gpu_list_default {ROCM_TARGET}")
+    finally:
+        run.server.stop()
+    return run.save(srpm=srpm)
+
+
+def _in_chroot(work, *cmd, cwd=None):
+    """A command run in the ROCm chroot (tests/support/chroot-run), `work`'s parent mounted."""
+    env = dict(os.environ, OLLAMA_RPM_REAL_ROCM_CHROOT=ROCM_CHROOT, **_chroot_env(work))
+    return subprocess.run([str(SUPPORT / "chroot-run"), *map(str, cmd)], capture_output=True, text=True,
+                          env=env, cwd=cwd or work)
+
+
 def _load_or_run(work, pipeline):
     work.mkdir(parents=True, exist_ok=True)
     saved = work / "state.json"
@@ -173,6 +227,19 @@ def real_vulkan(tmp_path_factory):
     if not VULKAN_SDK:
         pytest.skip("OLLAMA_RPM_REAL_VULKAN_SDK is not set (a Vulkan SDK layout with headers >= 1.4)")
     return _load_or_run(_workdir(tmp_path_factory, "vulkan"), _run_split_vulkan)
+
+
+@pytest.fixture(scope="module")
+def real_rocm(tmp_path_factory):
+    if not ROCM_CHROOT:
+        pytest.skip("OLLAMA_RPM_REAL_ROCM_CHROOT is not set (a Debian sid chroot with ROCm: "
+                    "tests/support/make-rocm-chroot DIR, as root)")
+    if not (Path(ROCM_CHROOT) / ROCM_CLANG_STANDIN).is_file():
+        pytest.skip(f"OLLAMA_RPM_REAL_ROCM_CHROOT={ROCM_CHROOT} lacks /{ROCM_CLANG_STANDIN} "
+                    "(make it with tests/support/make-rocm-chroot)")
+    if os.geteuid() != 0:
+        pytest.skip("OLLAMA_RPM_REAL_ROCM_CHROOT: building in the chroot needs root (mount, chroot)")
+    return _load_or_run(_workdir(tmp_path_factory, "rocm"), _run_split_rocm)
 
 
 def _main_rpms(state):
@@ -280,3 +347,104 @@ def test_cpu_set_and_split_vulkan_install_together_and_smoke_loads_vulkan(real, 
     checks = {c["name"]: c["status"] for c in json.loads(proc.stdout)["checks"]}
     assert checks.get("gpu ollama-ggml-vulkan") == "ok", checks
     assert checks["generate"] == "ok", checks
+
+
+ROCM_LIB = f"{LIBDIR}/{ROCM['runner_dir']}/libggml-hip.so"
+
+
+def _rocm_rpm(state):
+    return _main_rpms(state)["ollama-ggml-rocm"]
+
+
+def _unpacked(state, *rpms):
+    """The payload of `rpms` under state's work directory (the chroot sees it there)."""
+    root = state["work"] / ("unpacked-" + "-".join(sorted(Path(r).name.split("-0")[0] for r in rpms)))
+    if not root.is_dir():
+        root.mkdir()
+        for rpm in rpms:
+            payload = subprocess.run(["rpm2cpio", str(rpm)], capture_output=True, check=True).stdout
+            subprocess.run(["cpio", "-idm", "--quiet"], input=payload, cwd=root, check=True)
+    return root
+
+
+def test_the_split_rocm_package_is_built_by_the_specs_build(real_rocm):
+    """Only the backend (no Go, no CPU variants), with the spec's cmake line, for the one target."""
+    assert set(_main_rpms(real_rocm)) == {"ollama-ggml-rocm"}
+    log = next((real_rocm["work"] / "results").rglob("build.log")).read_text(errors="replace")
+    assert "go build" not in log and "ggml-cpu-haswell" not in log
+    (configure,) = [line for line in log.splitlines() if line.startswith("+ /usr/bin/cmake -S llama/server")]
+    assert f"-DAMDGPU_TARGETS={ROCM_TARGET}" in configure.split(), configure
+    assert f"-DCMAKE_HIP_COMPILER=/{ROCM_CLANG_STANDIN}" in configure.split(), configure
+    assert f"-DOLLAMA_RUNNER_DIR={ROCM['runner_dir']}" in configure.split(), configure
+    # The HIP flags rewrite: Fedora's flags, host-only hardening, no GCC LTO.
+    hip_flags = configure.split("-DCMAKE_HIP_FLAGS=", 1)[1].split(" -DCMAKE_HIP_FLAGS_RELEASE", 1)[0]
+    assert "-Xarch_host -fstack-protector-strong" in hip_flags and "-Xarch_host -fcf-protection" in hip_flags
+    assert "-flto" not in hip_flags and "-D_FORTIFY_SOURCE=3" in hip_flags and hip_flags.endswith("-parallel-jobs=4")
+    assert "HIP and hipBLAS found" in log
+    compiled = [line for line in log.splitlines() if "-x hip -c " in line and "ggml-cuda" in line]
+    assert len(compiled) > 100 and all(f"--offload-arch={ROCM_TARGET}" in line for line in compiled)
+
+
+def test_the_rocm_package_holds_what_the_build_installed_less_the_toolkit_runtimes(real_rocm):
+    log = next((real_rocm["work"] / "results").rglob("build.log")).read_text(errors="replace")
+    runner = f"{LIBDIR}/{ROCM['runner_dir']}/"
+    installed = {m.group(1) for line in log.splitlines()
+                 for m in [re.match(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(runner) + r"(\S+)$", line)] if m}
+    bundled = [re.compile(re.escape(g).replace(r"\*", ".*") + r"(/.*)?$") for g in ROCM["bundled_runtimes"]]
+    expected = {name for name in installed if not any(p.match(name) for p in bundled)}
+    out = rpm_query(_rocm_rpm(real_rocm), "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\n]")
+    files = dict(line.split("\t") for line in out.splitlines())
+    packaged = {path[len(runner):] for path, mode in files.items() if path.startswith(runner) and mode[0] != "d"}
+    assert expected == packaged == {"libggml-hip.so"}, (sorted(installed), sorted(packaged))
+    assert not [f for f in files if f.startswith("/usr/bin") or "libggml-cpu" in f or "libggml-base" in f], files
+
+
+def test_libggml_hip_needs_the_system_rocm_libraries(real_rocm):
+    root = _unpacked(real_rocm, _rocm_rpm(real_rocm))
+    dynamic = subprocess.run(["readelf", "-d", str(root / ROCM_LIB.lstrip("/"))], capture_output=True, text=True,
+                             check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    for soname in ("libhipblas.so.", "librocblas.so.", "libamdhip64.so."):
+        assert any(n.startswith(soname) for n in needed), needed
+    # ...which the package requires, as the system's packages provide them
+    requires = rpm_query(_rocm_rpm(real_rocm), "--requires")
+    assert all(n in requires for n in needed if n.startswith(("libhipblas", "librocblas", "libamdhip64"))), requires
+
+
+def test_libggml_hip_carries_code_objects_for_the_requested_target_only(real_rocm):
+    root = _unpacked(real_rocm, _rocm_rpm(real_rocm))
+    proc = _in_chroot(real_rocm["work"], "/usr/lib/llvm-21/bin/llvm-objdump", "--offloading",
+                      root / ROCM_LIB.lstrip("/"))
+    assert proc.returncode == 0, proc.stderr
+    (real_rocm["work"] / "offloading.out").write_text(proc.stdout)
+    targets = set(re.findall(r"amdgcn-amd-amdhsa-*(gfx[0-9a-z]+)", proc.stdout))
+    assert targets == {ROCM_TARGET}, proc.stdout[:2000]
+
+
+def test_cpu_set_and_split_rocm_link_cleanly_in_the_chroot(real, real_rocm):
+    """`ldd -r` of every library the ROCm package adds, installed next to the CPU
+    package set: the system ROCm libraries resolve from the chroot's /usr, nothing
+    is missing, no symbol is undefined."""
+    root = _unpacked(real_rocm, *_main_rpms(real).values(), _rocm_rpm(real_rocm))
+    lib = root / ROCM_LIB.lstrip("/")
+    proc = _in_chroot(real_rocm["work"], "ldd", "-r", lib)
+    (real_rocm["work"] / "ldd-r.out").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, proc.stderr
+    assert "not found" not in proc.stdout and "undefined symbol" not in proc.stdout + proc.stderr, proc.stdout
+    resolved = dict(re.findall(r"^\s+(\S+) => (\S+)", proc.stdout, re.M))
+    for soname, path in resolved.items():
+        if soname.startswith(("libhipblas", "librocblas", "libamdhip64")):
+            assert path.startswith("/usr/lib/"), (soname, path)
+    assert resolved["libggml-base.so.0"] == f"{root}{LIBDIR}/libggml-base.so.0", resolved
+
+
+def test_smoke_in_the_chroot_loads_rocm_skips_it_without_a_gpu_and_uses_the_cpu(real, real_rocm):
+    rpms = [*_main_rpms(real).values(), _rocm_rpm(real_rocm)]
+    proc = _in_chroot(real_rocm["work"], REPO / "ollama-rpm", "smoke", "--engine", "rootfs", "--json", *rpms)
+    (real_rocm["work"] / "smoke.json").write_text(proc.stdout)
+    (real_rocm["work"] / "smoke.err").write_text(proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert checks.get("gpu ollama-ggml-rocm") == "ok", checks
+    assert checks["generate"] == "ok" and checks["cpu variant"] == "ok", checks
