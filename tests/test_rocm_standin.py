@@ -18,7 +18,8 @@ def _macros(text):
 
 def test_the_debian_rocm_standin_replaces_every_rocm_compiler_macro():
     (fedora,) = [body for package, body in standin.sections() if package == "rocm-compilersupport-macros"]
-    debian = _macros((SUPPORT / "debian-rocm.standin").read_text())
+    debian = {name: value for name, value in _macros((SUPPORT / "debian-rocm.standin").read_text()).items()
+              if name.startswith("rocm")}
     assert set(debian) == set(_macros(fedora)), (sorted(debian), sorted(_macros(fedora)))
     assert all(value != _macros(fedora)[name] for name, value in debian.items()), debian
 
