@@ -405,7 +405,7 @@ def test_libggml_hip_needs_the_system_rocm_libraries(real_rocm):
                              check=True).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
     # rocBLAS comes through hipBLAS: with Fedora's -Wl,--as-needed it is no
-    # direct NEEDED (seen in session 7 of doc/verification.md); the package requires it by name.
+    # direct NEEDED (seen in session 5 of doc/verification.md, ROCm); the package requires it by name.
     for soname in ("libhipblas.so.", "libamdhip64.so."):
         assert any(n.startswith(soname) for n in needed), needed
     # ...which the package requires, as the system's packages provide them
