@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or root / "ollama.spec"
     config = load_config(args.config or root / project.CONFIG_NAME)
     specs = render.render_specs(root, config, args.layout)
-    for warning in (render.unmapped_variants_warning(config), render.placeholder_author_warning(config)):
-        if warning:
-            print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
+    warning = render.unmapped_variants_warning(config)
+    if warning:
+        print(f"ollama-rpm: warning: {warning}", file=sys.stderr)
     # The main spec is `output`; a split layout's backend specs go next to it.
     targets = [(output if package.main else output.parent / package.spec_file, text) for package, text in specs]
     if args.check:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jinja2
 
-from ollama_rpm import atomic, grammar, project
+from ollama_rpm import atomic, project
 from ollama_rpm.errors import ConfigError
 from ollama_rpm.pathtypes import StrPath
 from ollama_rpm.specgen import context, cpu_levels, source_table
@@ -64,17 +64,6 @@ def unmapped_variants_warning(config: Config) -> str | None:
         return None
     return (f"{config.path}: cpu_variants.x86_64 has no level for {', '.join(unmapped)}; if llama.cpp "
             f"{config.llama_cpp_tag} builds them, rpmbuild stops on unpackaged files")
-
-
-def placeholder_author_warning(config: Config) -> str | None:
-    """A %changelog author at an address reserved for examples (RFC 2606/6761) is
-    rendered as the packager wrote it, but no real package should carry one: `bump`
-    refuses such a packager, and render says so. The warning, or None."""
-    placeholders = sorted({e.author for e in config.changelog if grammar.placeholder_email(e.author)})
-    if not placeholders:
-        return None
-    return (f"{config.path}: changelog author {placeholders[0]!r} is a placeholder address; set a real "
-            f"packager (Name <e-mail>) before publishing the spec")
 
 
 def write(output: StrPath, text: str) -> None:
