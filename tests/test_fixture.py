@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, STANDIN_MACROS
 from fixture.upstream import (
     COMPAT_MARKER,
     COMPAT_MODELS_MARKER,
@@ -42,13 +42,16 @@ from ollama_rpm.specgen import manifest
 VERSION = "0.32.15"
 TAG = "b10488"
 
-# Fedora-like optflags (what %{optflags} gives, minus -specs= which gcc on
-# Debian lacks, and with -march/-mtune already stripped as the spec does).
-OPTFLAGS = ("-O2 -g -pipe -Wall -Werror=format-security -Wp,-D_FORTIFY_SOURCE=2 "
-            "-Wp,-D_GLIBCXX_ASSERTIONS -fexceptions -fstack-protector-strong "
-            "-grecord-gcc-switches -fasynchronous-unwind-tables "
-            "-fstack-clash-protection -fcf-protection")
-LDFLAGS = "-Wl,-z,relro -Wl,--as-needed -Wl,-z,now"
+def _fedora_flag(macro: str) -> str:
+    """Fedora x86_64's %{macro} as the stand-in models it (tests/support/
+    fedora-macros.standin, the one place the flag list lives)."""
+    return subprocess.run(["rpm", "--target", "x86_64", "--load", str(STANDIN_MACROS), "--eval", f"%{{{macro}}}"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+# What the spec's CPU build compiles with: Fedora's flags, -march/-mtune stripped.
+OPTFLAGS = re.sub(r"(^| )-m(arch|tune)=\S+", "", _fedora_flag("build_cflags")).strip()
+LDFLAGS = _fedora_flag("build_ldflags")
 
 CPU_FILES = {
     "llama-server", "llama-quantize",

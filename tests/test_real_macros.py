@@ -208,3 +208,21 @@ def test_real_macros_stop_cuda12_on_fedora(rendered, tmp_path):
         proc = rpmspec(rendered, chroot, real_macros(chroot, tmp_path / f"{chroot.name}.macros"),
                        {"cuda12": True}, "-q")
         assert (proc.returncode != 0) is backends.refused("cuda12", chroot), (chroot.name, proc.stderr)
+
+
+@pytest.mark.parametrize("family,release", [("fedora", "43"), ("epel", "9"), ("epel", "10")])
+def test_standin_compiler_flags_are_the_real_ones(tmp_path, family, release):
+    """The flags the fixture and the real-upstream builds compile with (the
+    stand-in's %build_cflags) are redhat-rpm-config's, less its gcc -specs= files
+    (not installed here): frame pointers, -mtls-dialect=gnu2, RHEL's -march level."""
+    (chroot,) = [c for c in backends.offered_chroots()
+                 if (c.family, c.release, c.arch) == (family, release, "x86_64")]
+    real = real_macros(chroot, tmp_path / "real.macros")
+    fake = standin.for_chroot(family, release, tmp_path / "standin.macros")
+
+    def cflags(macros):
+        out = subprocess.run(["rpm", "--target", "x86_64", "--load", str(macros), "--eval", "%{build_cflags}"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        return [flag for flag in out if not flag.startswith("-specs=")]
+
+    assert cflags(fake) == cflags(real)
