@@ -113,10 +113,15 @@ def test_check_runs_go_tests_with_the_commented_skip_list(project):
 
 
 def test_license_file_listed_once(rendered):
-    # %go_vendor_license_install installs the main module's LICENSE itself.
-    files = rendered.read_text().split("\n%files -f %{go_vendor_license_filelist}\n", 1)[1]
+    # %go_vendor_license_install installs the main module's LICENSE itself and
+    # lists the directory (%license %dir): llama.cpp's texts are copied into it
+    # and listed by full path, since a relative %license would list it again.
+    text = rendered.read_text()
+    files = text.split("\n%files -f %{go_vendor_license_filelist}\n", 1)[1]
     license_line = next(line for line in files.splitlines() if line.startswith("%license"))
-    assert license_line.split()[1:] == ["llama.cpp-licenses"]
+    assert license_line.split()[1:] == ["%{_licensedir}/%{name}/llama.cpp-licenses"]
+    install = text.split("\n%install\n", 1)[1].split("\n%check\n", 1)[0]
+    assert "cp -pr llama.cpp-licenses %{buildroot}%{_licensedir}/%{name}/" in install
     prep = rendered.read_text().split("\n%prep\n", 1)[1].split("\n%build\n", 1)[0]
     wanted = ["LICENSE", *(b.license_file for b in CONFIG.bundled if b.license_file)]
     assert f"cp -p --parents {' '.join(wanted)} ../llama.cpp-licenses/" in prep
