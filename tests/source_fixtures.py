@@ -14,9 +14,9 @@ LLAMA_TAG = "b10488"
 OLLAMA_TARBALL = f"ollama-{VERSION}.tar.gz"
 LLAMA_TARBALL = f"llama.cpp-{LLAMA_TAG}.tar.gz"
 VENDOR_TARBALL = f"ollama-{VERSION}-vendor.tar.bz2"
-# Project files the spec ships (Source3, 10-14); made when the checkout lacks them.
+# Project files the spec ships (Source3, 10-15); made when the checkout lacks them.
 PROJECT_SOURCE_FILES = ("go-vendor-tools.toml", "units/ollama.service", "units/ollama.user.service",
-                        "sysusers/ollama.conf", "doc/README.Fedora")
+                        "sysusers/ollama.conf", "doc/README.Fedora", "doc/ollama-models-elsewhere.conf")
 TEST_PATCH = "0001-test-fixture.patch"
 
 OLLAMA_FILES = {

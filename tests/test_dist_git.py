@@ -36,8 +36,8 @@ def test_the_tree_holds_what_fedora_dist_git_holds(tree):
     patches = {p.name for p in (tree["root"] / "patches").glob("*.patch")}
     assert TEST_PATCH in patches
     assert names == sorted({".gitignore", ".packit.yaml", "README.Fedora", "changelog", "go-vendor-tools.toml",
-                            "ollama.conf", "ollama.rpmlintrc", "ollama.service", "ollama.spec", "ollama.user.service",
-                            "sources", *patches})
+                            "ollama.conf", "ollama-models-elsewhere.conf", "ollama.rpmlintrc", "ollama.service",
+                            "ollama.spec", "ollama.user.service", "sources", *patches})
     assert tree["proc"].stdout.split() == [str(out / name) for name in names]
     # fedpkg's lookaside list: Source0, Source1 and the vendor tarball (Source2), nothing kept in git.
     source_dir = tree["root"] / "build" / "SOURCES"
@@ -47,6 +47,14 @@ def test_the_tree_holds_what_fedora_dist_git_holds(tree):
     assert all(re.fullmatch(r"SHA512 \(\S+\) = [0-9a-f]{128}", line) for line in expected.splitlines())
     assert (out / ".gitignore").read_text() == f"/{OLLAMA_TARBALL}\n/{LLAMA_TARBALL}\n/{VENDOR_TARBALL}\n"
     assert (out / "ollama.service").read_bytes() == (tree["root"] / "units" / "ollama.service").read_bytes()
+    # Every Source and Patch the spec names is in git or in the lookaside list, as the file the project has.
+    spec = (out / "ollama.spec").read_text()
+    named = [v.rsplit("/", 1)[-1] for v in re.findall(r"^(?:Source|Patch)\d+: +(\S+)$", spec, re.MULTILINE)]
+    lookaside = {OLLAMA_TARBALL, LLAMA_TARBALL, VENDOR_TARBALL}
+    assert lookaside <= set(named) and "ollama-models-elsewhere.conf" in named
+    assert [n for n in named if n not in lookaside and not (out / n).is_file()] == []
+    assert (out / "ollama-models-elsewhere.conf").read_bytes() == \
+        (tree["root"] / "doc" / "ollama-models-elsewhere.conf").read_bytes()
 
 
 def test_the_spec_uses_rpmautospec_and_leaves_cuda_out(tree):

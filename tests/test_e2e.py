@@ -11,10 +11,11 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import STANDIN_MACROS, run_cli
+from conftest import REPO, STANDIN_MACROS, run_cli
 from e2e_support import LIBDIR, TAG, VERSION
 from e2e_support import rpm_files as _files
 from e2e_support import rpm_names as _by_name
@@ -189,6 +190,37 @@ def test_rpms_install_into_a_scratch_root_and_run(built, tmp_path):
     assert f"(build {TAG[1:]}, commit {commit})" in version.stdout + version.stderr
     runpath = subprocess.run(["readelf", "-d", str(server)], capture_output=True, text=True).stdout
     assert "[$ORIGIN]" in runpath and "BUILD" not in runpath
+
+
+def test_the_models_drop_in_example_is_shipped_and_verifies_with_the_unit(built, tmp_path):
+    # %doc of the main package, the project's file as is; installed next to the unit it
+    # extends, systemd reads it as a drop-in of ollama.service without a complaint.
+    doc = "/usr/share/doc/ollama/ollama-models-elsewhere.conf"
+    rpm = _by_name(built["rpms"])["ollama"]
+    assert _files(rpm)[doc][:3] == ("-rw-r--r--", "root", "root")
+    if shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system/sysinit.target").exists():
+        pytest.skip("systemd-analyze is not installed (package systemd)")
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
+    proc = subprocess.run(["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts", rpm],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    installed = root / doc.lstrip("/")
+    assert installed.read_bytes() == (REPO / "doc" / "ollama-models-elsewhere.conf").read_bytes()
+    drop_ins = root / "etc/systemd/system/ollama.service.d"
+    for text, clean in ((installed.read_text(), True),
+                        (installed.read_text().replace("ReadWritePaths=", "ReadWritePath="), False)):  # control
+        drop_ins.mkdir(parents=True, exist_ok=True)
+        (drop_ins / "models-elsewhere.conf").write_text(text)
+        res = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "ollama.service"],
+                             capture_output=True, text=True)
+        out = res.stdout + res.stderr
+        about_ours = [line for line in out.splitlines() if "ollama.service" in line or "Unknown" in line]
+        if clean:
+            assert res.returncode == 0 and about_ours == [], out
+        else:
+            assert "ReadWritePath" in out, out
 
 
 def _build_log(built):

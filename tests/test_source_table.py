@@ -24,6 +24,7 @@ def test_the_template_names_sources_by_role_never_by_number():
     template = (REPO / "ollama.spec.j2").read_text()
     assert not re.findall(r"SOURCE[0-9]|Source[0-9]|Patch[0-9]|-a ?[0-9]", template)
     assert "source.llama_cpp.number" in template and "source.readme.number" in template
+    assert "source.models_drop_in.number" in template
 
 
 def test_table_roles_numbers_and_the_rendered_tags_agree():
@@ -31,7 +32,7 @@ def test_table_roles_numbers_and_the_rendered_tags_agree():
     table = source_table.build(config)
     roles = [s.role for s in table.sources]
     assert roles == ["ollama", "llama_cpp", "vendor", "vendor_config", "system_unit", "user_unit", "sysusers",
-                     "readme"]
+                     "readme", "models_drop_in"]
     assert len({s.number for s in table.sources}) == len(table.sources)
     assert [s.role for s in table.url_sources] == ["ollama", "llama_cpp"]
     assert table.role("vendor").origin == "generated" and table.role("vendor").value == config.vendor_tarball
@@ -49,7 +50,7 @@ def test_the_spec_follows_the_table_numbers():
     # Renumber two entries: every tag and every %{SOURCEn}/-aN in the spec follows.
     config = load_config(REPO / "packaging.yaml")
     table = source_table.build(config)
-    moved = {"llama_cpp": 7, "readme": 20}
+    moved = {"llama_cpp": 7, "readme": 20, "models_drop_in": 21}
     table = dataclasses.replace(table, sources=tuple(
         dataclasses.replace(s, number=moved.get(s.role, s.number)) for s in table.sources))
     spec = render.render_text(REPO, config, table)
@@ -57,7 +58,9 @@ def test_the_spec_follows_the_table_numbers():
     assert re.search(r"^Source20: +README.Fedora$", spec, re.MULTILINE)
     assert "%autosetup -N -n %{name}-%{upstream_version} -a7\n" in spec
     assert "cp -p %{SOURCE20} README.Fedora\n" in spec
-    assert "%{SOURCE14}" not in spec and "-a1\n" not in spec
+    assert re.search(r"^Source21: +ollama-models-elsewhere.conf$", spec, re.MULTILINE)
+    assert "cp -p %{SOURCE21} ollama-models-elsewhere.conf\n" in spec
+    assert "%{SOURCE14}" not in spec and "%{SOURCE15}" not in spec and "-a1\n" not in spec
     assert spec.count("%{SOURCE3}") == 3        # go-vendor-tools.toml kept its number
 
 

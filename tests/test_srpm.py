@@ -44,7 +44,7 @@ def test_srpm_lists_every_source_and_patch(project, env, tmp_path):
     listed = set(rpm_query(srpm, "-l").split())
     expected = {"ollama.spec", OLLAMA_TARBALL, LLAMA_TARBALL, VENDOR_TARBALL, "go-vendor-tools.toml",
                 "ollama.service", "ollama.user.service", "ollama.conf",
-                "README.Fedora", *(p.name for p in (project / "patches").glob("*.patch"))}
+                "README.Fedora", "ollama-models-elsewhere.conf", *(p.name for p in (project / "patches").glob("*.patch"))}
     assert TEST_PATCH in expected
     assert listed == expected
     # The spec inside is the rendered one; the project's own ollama.spec is untouched.

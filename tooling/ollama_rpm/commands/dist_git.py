@@ -4,7 +4,7 @@ Write what Fedora's rpms/ollama repository holds into DIR: the spec with Release
 %autochangelog (rpmautospec) and without CUDA (not in Fedora; the Copr path keeps it), rpmautospec's
 changelog file, fedpkg's sources file (SHA512 of the tarballs for the lookaside, verified against
 sources.lock; the Go vendor tarball from the cache or made as `vendor` makes it) and .gitignore, the
-units, sysusers file, README.Fedora, patches and rpmlintrc, and a .packit.yaml whose release sync runs
+units, sysusers file, README.Fedora, the models drop-in example, patches and rpmlintrc, and a .packit.yaml whose release sync runs
 this toolkit's bump, vendor and dist-git. Existing files of the same names are replaced.
 """
 

@@ -8,8 +8,8 @@
 - `sources`: fedpkg's lookaside list, `SHA512 (name) = <hex>` for each Source that
   is not in git (the upstream tarballs and the Go vendor tarball), and `.gitignore`
   naming them as `fedpkg new-sources` does;
-- the project Sources and Patches (units, sysusers, README.Fedora, go-vendor-tools.toml,
-  patches) and the rpmlintrc, under the names the spec gives them;
+- the project Sources and Patches (units, sysusers, README.Fedora and the models drop-in
+  example, go-vendor-tools.toml, patches) and the rpmlintrc, under the names the spec gives them;
 - `.packit.yaml`: release monitoring opens a dist-git pull request, made with this
   toolkit's own commands; Koji builds and Bodhi updates follow merged Packit PRs.
 """

@@ -28,6 +28,7 @@ SYSTEM_UNIT = "system_unit"
 USER_UNIT = "user_unit"
 SYSUSERS = "sysusers"
 README = "readme"
+MODELS_DROP_IN = "models_drop_in"
 
 URL_ROLES = ((OLLAMA, 0), (LLAMA_CPP, 1))
 # The Sources a split layout's backend spec ships (it builds only llama/server's ggml target).
@@ -43,6 +44,8 @@ PROJECT_SOURCES = (
     (USER_UNIT, 11, "ollama.user.service", "units/ollama.user.service"),
     (SYSUSERS, 12, "ollama.conf", "sysusers/ollama.conf"),
     (README, 14, "README.Fedora", "doc/README.Fedora"),
+    # %doc: the drop-in README.Fedora describes for models outside /var/lib/ollama.
+    (MODELS_DROP_IN, 15, "ollama-models-elsewhere.conf", "doc/ollama-models-elsewhere.conf"),
 )
 
 Origin = Literal["url", "generated", "project"]
