@@ -107,6 +107,18 @@ class ScratchRoot:
         shutil.copy(arg, dest)
         return "/" + str(dest.relative_to(self.path))
 
+    def rpmbuild(self, spec: Path, macros: Path) -> subprocess.CompletedProcess:
+        """`rpmbuild -bb` by the root's own rpmbuild (4.20, whose sysusers generator adds
+        the user()/group() provides that rpm >= 4.19 creates the account from): `spec`
+        is inside the root, its directory the _topdir and SOURCES/ in it the _sourcedir;
+        `macros` (Fedora's stand-ins) become a system macro file of the root."""
+        # (Debian's rpmbuild 6.1 did not apply --load to the spec here; a system macro file it does.)
+        (self.path / "etc" / "rpm").mkdir(exist_ok=True)
+        shutil.copy(macros, self.path / "etc" / "rpm" / "macros.zz-fedora-standin")
+        inner = "/" + str(spec.parent.relative_to(self.path))
+        return self.native_run("rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {inner}",
+                               "--define", f"_sourcedir {inner}/SOURCES", f"{inner}/{spec.name}")
+
     def chroot(self, *args, check=True) -> subprocess.CompletedProcess:
         proc = subprocess.run(["chroot", str(self.path), *map(str, args)], capture_output=True, text=True,
                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
@@ -422,12 +434,7 @@ def build_small(spec_text: str, where: Path, release: int, scriptlets: str, macr
                                "--define", f"_topdir {where}", "--define", f"_sourcedir {sources}", str(spec)],
                               capture_output=True, text=True)
     else:
-        # (Debian's rpmbuild 6.1 did not apply --load to the spec here; a system macro file it does.)
-        (root.path / "etc" / "rpm").mkdir(exist_ok=True)
-        shutil.copy(macros, root.path / "etc" / "rpm" / "macros.zz-fedora-standin")
-        inner = "/" + str(where.relative_to(root.path))
-        proc = root.native_run("rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {inner}",
-                               "--define", f"_sourcedir {inner}/SOURCES", f"{inner}/{spec.name}")
+        proc = root.rpmbuild(spec, macros)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     [rpm] = (where / "RPMS" / "noarch").glob(f"ollama-{version}-{release}.*.rpm")
     return rpm

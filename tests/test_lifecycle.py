@@ -9,7 +9,8 @@ README.Fedora changed), installed by the host's rpm 4.18, which like EL 9's
 with the rendered spec's scriptlets, units and sysusers file, built and
 installed by the scratch root's own rpm 4.20, which creates the account
 itself. A CPU level swap and the split layout's backend removal run on EPEL 9
-builds too. Small packages with one scriptlet deliberately broken show that each
+builds too. Fedora's own package set (tests/fedora_shaped.py) is upgraded to the
+session's fixture RPMs under Fedora's behaviour. Small packages with one scriptlet deliberately broken show that each
 step's checks fail.
 """
 
@@ -20,6 +21,7 @@ import shutil
 
 import pytest
 
+import fedora_shaped
 from conftest import STANDIN_MACROS, run_cli, write_yaml
 from e2e_support import LIBDIR, VERSION, build_fixture_rpms, rpm_names
 from lifecycle_support import (
@@ -167,6 +169,66 @@ def test_split_layout_backend_removal_keeps_the_server_on_cpu(el9_split, pristin
     report = json.loads(proc.stdout)
     assert report["ok"] is True and report["gpu"] == [] and "ollama-ggml-vulkan" not in report["packages"]
     assert report["server_version"] == VERSION
+
+
+# --- from Fedora's own packages to ours, scriptlets run ----------------------------------------
+
+def test_upgrade_from_fedoras_packages_keeps_account_models_and_enablement(fixture_rpms, pristine, tmp_path):
+    """Fedora's ollama 0.24.0-4 set (tests/fedora_shaped.py: ollama over ollama-base,
+    -rocm, -vulkan under /usr/lib/ollama, with Fedora's scriptlets) built and installed
+    by the root's own rpm 4.20, which creates the account from its sysusers file as
+    Fedora's rpm does; used as an admin would; then the fixture RPMs (the session's
+    Fedora build) installed over it with `rpm -U`, as `dnf upgrade` would, every
+    scriptlet run. Fedora's ollama-base is erased as obsoleted: its %preun sees $1 = 0
+    and disables ollama.service, so the unit stays enabled only thanks to our
+    triggers on ollama-base."""
+    ours = binary_rpms(fixture_rpms["rpms"])
+    root = ScratchRoot(pristine, tmp_path / "root", native=True)
+    spec = root.path / "tmp" / "fedora" / "ollama.spec"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(fedora_shaped.spec_text())
+    proc = root.rpmbuild(spec, STANDIN_MACROS)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    fedora = fedora_shaped.built(spec.parent)
+    assert "user(ollama)" in " ".join(root.rpm("-qp", "--provides", rpm_names(fedora)["ollama-base"]).stdout.split())
+
+    proc = root.rpm("-i", "--nodeps", *fedora)
+    assert proc.returncode == 0 and "scriptlet failed" not in proc.stderr, proc.stderr
+    assert root.installed() == {name: f"{fedora_shaped.VERSION}-{fedora_shaped.RELEASE}" for name in fedora_shaped.NAMES}
+    assert root.helper_calls() == ["install-system-units ollama.service"]      # Fedora's %post: the preset
+    user, group = root.account("ollama"), root.account("ollama", "group")
+    assert user is not None and group is not None and user[3] == group[2], (user, group)
+    fedora_paths = root.installed_paths()
+    # The admin: a model pulled where Fedora's service keeps them ($HOME/.ollama/models),
+    # then Lifecycle.use: a drop-in, `systemctl enable ollama.service` and a model where
+    # our unit keeps them (/var/lib/ollama/models), both written as the service account.
+    fedora_model = f"/{fedora_shaped.MODELS_DIR}/blobs/sha256-fedora"
+    proc = root.as_service(f"mkdir -p $(dirname {fedora_model}) && printf 'GGUF from Fedora' > {fedora_model}")
+    assert proc.returncode == 0, proc.stderr
+    life = Lifecycle(root)
+    assert life.use() == []
+    assert f"{fedora_model.lstrip('/')}" in life.user_data and "var/lib/ollama/models/blobs" in life.user_data
+    wants = root.path / "etc/systemd/system/multi-user.target.wants/ollama.service"
+    assert os.path.lexists(wants)
+    mark = len(root.helper_calls())
+
+    proc = root.rpm("-U", "--nodeps", *ours)
+    assert proc.returncode == 0, proc.stdout + proc.stderr                  # no file conflicts
+    assert "scriptlet failed" not in proc.stderr and "warning" not in proc.stderr, proc.stderr
+    # Obsoletes: only our packages are left, and nothing of Fedora's on disk without an owner.
+    assert root.installed() == {name: f"{VERSION}-1.fc43" for name in rpm_names(ours)}
+    assert root.leftovers(fedora_paths - package_paths(ours)) == []
+    assert not (root.path / "usr/lib/ollama").exists()
+    # The account and group keep their IDs; the state directory, both models, the key and
+    # the drop-in are as they were, owned by the account.
+    assert (root.account("ollama"), root.account("ollama", "group")) == (user, group)
+    assert life.kept() == []
+    for path in ("var/lib/ollama", "var/lib/ollama/.ollama/models", "var/lib/ollama/models"):
+        assert root.owner(path) == ("ollama", "ollama"), path
+    # Fedora's %preun ran (it disabled the unit), and the unit is enabled again.
+    assert root.helper_calls()[mark:] == ["remove-system-units ollama.service"]
+    assert root.unit_state() == "enabled" and os.path.lexists(wants)
+    assert root.verify() == []
 
 
 # --- small packages: the rendered scriptlets under both rpm behaviours, and broken ones ------
