@@ -228,6 +228,7 @@ def test_upgrade_from_fedoras_packages_keeps_account_models_and_enablement(fixtu
     # Fedora's %preun ran (it disabled the unit), and the unit is enabled again.
     assert root.helper_calls()[mark:] == ["remove-system-units ollama.service"]
     assert root.unit_state() == "enabled" and os.path.lexists(wants)
+    assert not os.path.lexists(root.path / "var/lib/rpm-state/ollama.service-enabled")     # the triggers' note
     assert root.verify() == []
 
 

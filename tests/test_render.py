@@ -47,6 +47,24 @@ def test_check_without_spec_is_drift(project):
     assert not (project / "ollama.spec").exists()
 
 
+def test_replaced_unit_package_gets_the_triggers_that_keep_the_unit_enabled(project):
+    # replaces.main names the package that held ollama.service (Fedora's ollama-base):
+    # one %triggerun/%triggerpostun pair per name; none without such names.
+    run_cli("render", cwd=project, check=True)
+    spec = (project / "ollama.spec").read_text()
+    assert spec.count("%triggerun -- ollama-base\n") == 1 and spec.count("%triggerpostun -- ollama-base\n") == 1
+    cfg = load_yaml(project / "packaging.yaml")
+    cfg["replaces"]["main"] = ["ollama-base", "ollama-server"]
+    write_yaml(project / "packaging.yaml", cfg)
+    run_cli("render", cwd=project, check=True)
+    spec = (project / "ollama.spec").read_text()
+    assert spec.count("%triggerpostun -- ollama-server\n") == 1 and spec.count("%triggerun -- ") == 2
+    del cfg["replaces"]["main"]
+    write_yaml(project / "packaging.yaml", cfg)
+    run_cli("render", cwd=project, check=True)
+    assert "%trigger" not in (project / "ollama.spec").read_text()
+
+
 def test_prerelease_maps_to_tilde(project):
     cfg = load_yaml(project / "packaging.yaml")
     cfg["version"] = "v0.33.0-rc2"
