@@ -10,8 +10,8 @@ with the rendered spec's scriptlets, units and sysusers file, built and
 installed by the scratch root's own rpm 4.20, which creates the account
 itself. A CPU level swap and the split layout's backend removal run on EPEL 9
 builds too. Fedora's own package set (tests/fedora_shaped.py) is upgraded to the
-session's fixture RPMs under Fedora's behaviour. Small packages with one scriptlet deliberately broken show that each
-step's checks fail.
+session's fixture RPMs under Fedora's behaviour. Small packages with one
+scriptlet deliberately broken show that each step's checks fail.
 """
 
 import json
@@ -207,7 +207,7 @@ def test_upgrade_from_fedoras_packages_keeps_account_models_and_enablement(fixtu
     assert proc.returncode == 0, proc.stderr
     life = Lifecycle(root)
     assert life.use() == []
-    assert f"{fedora_model.lstrip('/')}" in life.user_data and "var/lib/ollama/models/blobs" in life.user_data
+    assert fedora_model.lstrip("/") in life.user_data and "var/lib/ollama/models/blobs" in life.user_data
     wants = root.path / "etc/systemd/system/multi-user.target.wants/ollama.service"
     assert os.path.lexists(wants)
     mark = len(root.helper_calls())
