@@ -318,10 +318,12 @@ def test_installed_llama_server_finds_its_libraries_and_reports_the_tag(installe
 
 
 def test_the_installed_packages_answer_a_prompt_with_the_best_cpu_variant(real):
-    """`ollama-rpm smoke` on the real RPMs: install, serve, import the tiny model,
-    generate, and ggml loads the variant cpu_select picks for this CPU."""
+    """`ollama-rpm smoke` on the real RPMs: install, serve, import the benchmark's model
+    (--model-shape bench: ~200M parameters in Q4_0, so the chosen variant runs its
+    repacked and AMX matrix kernels), generate, and ggml loads the variant cpu_select
+    picks for this CPU."""
     rpms = [str(p) for p in _main_rpms(real).values()]
-    proc = run_cli("smoke", "--engine", "rootfs", "--json", *rpms)
+    proc = run_cli("smoke", "--engine", "rootfs", "--model-shape", "bench", "--json", *rpms)
     (real["work"] / "smoke.json").write_text(proc.stdout)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     report = json.loads(proc.stdout)

@@ -71,6 +71,37 @@ def test_tiny_gguf_reads_back_as_a_small_llama_with_a_byte_free_vocabulary(tmp_p
     assert again.read_bytes() == path.read_bytes()
 
 
+@pytest.mark.parametrize("matrices, tensor_type", [("f16", "F16"), ("q4_0", "Q4_0")])
+def test_a_bigger_shape_pads_the_vocabulary_and_stores_its_matrices_as_asked(tmp_path, matrices, tensor_type):
+    """The benchmark's shape, scaled down to a test's size: the same writer, a vocabulary
+    padded without byte tokens, matrices F16 or Q4_0, norms F32."""
+    gguf = pytest.importorskip("gguf")
+    shape = tinymodel.TinyShape(layers=3, dim=64, heads=4, kv_heads=2, ffn=96, vocab=1500, matrices=matrices)
+    reader = gguf.GGUFReader(tinymodel.write_tiny_gguf(tmp_path / "bench.gguf", shape))
+    tokens = [bytes(reader.fields["tokenizer.ggml.tokens"].parts[i]).decode()
+              for i in reader.fields["tokenizer.ggml.tokens"].data]
+    assert len(tokens) == len(set(tokens)) == 1500
+    assert not any(re.fullmatch(r"<0x[0-9A-F]{2}>", t) for t in tokens)
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
+    assert types["blk.2.ffn_down.weight"] == types["token_embd.weight"] == types["output.weight"] == tensor_type
+    assert types["blk.2.ffn_norm.weight"] == "F32"
+    assert {list(t.shape) == [64, 1500] for t in reader.tensors if t.name == "output.weight"} == {True}
+
+
+def test_the_bench_shape_is_compute_sized_and_smoke_offers_it():
+    bench = tinymodel.SHAPES["bench"]
+    matrices = bench.layers * (2 * bench.dim * bench.dim + 2 * bench.dim * bench.dim * bench.kv_heads // bench.heads
+                               + 3 * bench.dim * bench.ffn) + 2 * bench.vocab * bench.dim
+    assert matrices > 150_000_000 and bench.matrices == "q4_0" and bench.vocab == 32000
+    assert tinymodel.BENCH_SHAPE.matrices == "f16" and tinymodel.SHAPES["tiny"] == tinymodel.TinyShape()
+    from ollama_rpm.cli import build_parser
+    args = build_parser().parse_args(["smoke", "--model-shape", "bench", "x.rpm"])
+    assert args.model_shape == "bench"
+    assert build_parser().parse_args(["smoke", "x.rpm"]).model_shape == "tiny"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["smoke", "--model-shape", "huge", "x.rpm"])
+
+
 # ---- ggml's CPU variant choice ---------------------------------------------------
 
 def test_scores_match_ggml_on_real_cpus():

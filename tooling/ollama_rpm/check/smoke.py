@@ -535,7 +535,9 @@ def _judge_libraries(report: Report, layout_: Layout, result: dict[str, Any]) ->
                    + (f"; absent driver: {', '.join(absent)}" if absent else ""))
 
 
-def run_smoke(paths: Sequence[StrPath], engine: Engine, cpuinfo: str = "/proc/cpuinfo") -> Report:
+def run_smoke(paths: Sequence[StrPath], engine: Engine, cpuinfo: str = "/proc/cpuinfo",
+              shape: tinymodel.TinyShape = tinymodel.SHAPES["tiny"]) -> Report:
+    """Install, serve, ask; `shape` is the generated model's (tinymodel.SHAPES)."""
     rpms = collect_rpms(paths)
     packages = query_packages(rpms)
     layout_ = layout(packages)
@@ -546,7 +548,7 @@ def run_smoke(paths: Sequence[StrPath], engine: Engine, cpuinfo: str = "/proc/cp
         report.add("install", "ok" if ok else "FAIL", detail)
         if ok:
             model = engine.workdir() / "tiny.gguf"
-            tinymodel.write_tiny_gguf(model)
+            tinymodel.write_tiny_gguf(model, shape)
             result = engine.run(layout_, model)
             judge(report, layout_, result, flags, layout_.main.arch)
     finally:

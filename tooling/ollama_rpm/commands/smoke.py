@@ -3,13 +3,15 @@
 Install the binary RPMs (mock chroot, or a scratch root seen through a private mount namespace),
 start `ollama serve` as the unit does, import a tiny generated GGUF model with `ollama create`, ask
 /api/generate for tokens, and check that ggml loaded the best CPU variant this CPU can run and that
-every installed GPU backend library loads. Exits 0 when every check passes, 1 otherwise.
+every installed GPU backend library loads. `--model-shape bench` asks the benchmark's model instead
+(~200M parameters, Q4_0), so the chosen variant also runs its large-matrix kernels (repacked Q4_0,
+AMX) and one that crashes there fails. Exits 0 when every check passes, 1 otherwise.
 """
 
 import argparse
 import shutil
 
-from ollama_rpm.check import smoke
+from ollama_rpm.check import smoke, tinymodel
 from ollama_rpm.commands import options
 from ollama_rpm.errors import EXIT_FAILED, EXIT_OK, UsageError
 from ollama_rpm.specgen.backends import DEFAULT_CHROOT
@@ -28,6 +30,9 @@ def register(sub: options.Subparsers) -> None:
                         help="how long the server may take to answer /api/version (default 60)")
     parser.add_argument("--generate-timeout", type=float, default=180, metavar="SECONDS",
                         help="how long model import and generation may each take (default 180)")
+    parser.add_argument("--model-shape", choices=sorted(tinymodel.SHAPES), default="tiny",
+                        help="the generated model: tiny (default, instant) or bench (bench/runtime.py's model "
+                             "in Q4_0, ~110 MiB: exercises the large-matrix kernels of the chosen CPU variant)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
 
 
@@ -45,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         engine = smoke.MockEngine(args.chroot or DEFAULT_CHROOT, timeouts)
     else:
         engine = smoke.RootfsEngine(timeouts)
-    report = smoke.run_smoke(args.paths, engine)
+    report = smoke.run_smoke(args.paths, engine, shape=tinymodel.SHAPES[args.model_shape])
     print(report.to_json() if args.json else report.table())
     if not args.json and not report.ok and report.facts.get("server_log_tail"):
         print("server log (last lines):")

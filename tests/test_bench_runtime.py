@@ -1,0 +1,118 @@
+"""bench/runtime.py's pure parts (figures, what it takes from the rendered spec) and its
+skip without sources; the benchmark itself needs the real tarballs and half an hour."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import runtime
+
+EXPANDED = """\
+%prep
+cd 'ollama-1.0'
+GIT_CEILING_DIRECTORIES="$PWD" git -C llama.cpp-b1 apply --whitespace=nowarn "$PWD/llama/compat/001-a.patch"
+cp -p README.Fedora README.Fedora
+
+%build
+export CFLAGS="-O2"
+  /usr/bin/cmake -S "llama/server" -B "build-cpu" \\
+    -DGGML_CPU_ALL_VARIANTS=ON
+/usr/bin/cmake --build "build-cpu" -j2 --verbose --target llama-server llama-quantize
+/usr/bin/cmake --build "build-vulkan" -j2 --verbose --target ggml-vulkan
+export LDFLAGS="-X=github.com/ollama/ollama/version.Version=1.0 -X=github.com/ollama/ollama/ml.PackageLibOllamaPath=/usr/lib64/ollama"
+  go build -o build/ollama .
+
+%install
+cmake --install build-cpu
+"""
+
+
+def test_figures_are_median_with_min_max_and_a_ratio_of_medians():
+    stat = runtime.summarise([10.0, 30.0, 12.0, 11.0, 50.0])
+    assert stat == runtime.Stat(12.0, 10.0, 50.0)
+    assert runtime.fmt_stat(stat) == "12.0 [10.0-50.0]"
+    assert runtime.fmt_stat(runtime.summarise([7.25])) == "7.2"          # one value: no spread shown
+    assert runtime.fmt_stat(None) == "-"
+    assert runtime.fmt_ratio(runtime.Stat(9.0, 8.0, 10.0), runtime.Stat(10.0, 9.0, 11.0)) == "0.90"
+    assert runtime.fmt_ratio(None, stat) == "-"
+    assert runtime.fmt_mib(2048 * 1024) == "2048"
+    with pytest.raises(ValueError):
+        runtime.summarise([])
+
+
+def test_a_row_keeps_each_builds_figures_apart_and_the_table_shows_both():
+    row = runtime.Row("zen4", "q4_0", ("ours", "upstream"))
+    for figures in ((100.0, 10.0), (110.0, 11.0)):
+        row.add("ours", figures)
+    row.add("upstream", (200.0, 20.0))
+    row.rss = {"ours": 512 * 1024, "upstream": None}
+    table = runtime.speed_table([row])
+    assert "| zen4 | q4_0 | 105.0 [100.0-110.0] | 200.0 | 0.53 | 10.5 [10.0-11.0] | 20.0 | 0.53 | 512 / - |" in table
+    assert table.splitlines()[0].startswith("| variant | type | pp512 ours | pp512 upstream | ratio |")
+
+
+def test_the_cpu_build_script_stops_at_the_cpu_build_with_the_narrowed_targets():
+    script = runtime.cpu_build_script(EXPANDED, runtime.build_targets(["zen4", "x64"]))
+    assert script.rstrip().endswith(
+        '--target llama-server llama-quantize ggml-cpu-zen4 ggml-cpu-x64')
+    assert "-DGGML_CPU_ALL_VARIANTS=ON" in script and 'export CFLAGS="-O2"' in script
+    assert "vulkan" not in script and "go build" not in script and "%install" not in script
+    assert runtime.compat_patch_lines(EXPANDED) == [EXPANDED.splitlines()[2]]
+    assert runtime.go_ldflags(EXPANDED, "/w/run/ours-zen4") == (
+        "-X=github.com/ollama/ollama/version.Version=1.0 -X=github.com/ollama/ollama/ml.PackageLibOllamaPath=/w/run/ours-zen4")
+
+
+def test_a_spec_without_the_cpu_build_line_is_refused_by_name():
+    with pytest.raises(runtime.BenchError, match="llama-server llama-quantize"):
+        runtime.cpu_build_script(EXPANDED.replace(" llama-quantize\n", "\n"), ["llama-server"])
+
+
+def test_the_loaded_variant_is_read_from_llama_servers_log():
+    log = "load_backend: loaded CPU backend from /w/run/ours-zen4/libggml-cpu-zen4.so\nmain: server is listening\n"
+    assert runtime.loaded_variant(log) == "zen4"
+    assert runtime.loaded_variant("main: server is listening\n") is None
+
+
+def test_a_run_directory_holds_exactly_one_cpu_variant(tmp_path):
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    for name in ("llama-server", "libggml-base.so.0", "libggml-cpu-x64.so", "libggml-cpu-zen4.so", "libllama.so.0"):
+        (libdir / name).write_text(name)
+    (libdir / "libllama.so").symlink_to("libllama.so.0")
+    made = runtime.run_dir(libdir, tmp_path / "run", "zen4")
+    assert sorted(p.name for p in made.iterdir() if not p.name.startswith(".")) == [
+        "libggml-base.so.0", "libggml-cpu-zen4.so", "libllama.so", "libllama.so.0", "llama-server"]
+    assert (made / "libllama.so").is_symlink()
+    with pytest.raises(runtime.BenchError, match="libggml-cpu-haswell.so"):
+        runtime.run_dir(libdir, tmp_path / "run2", "haswell")
+
+
+@pytest.mark.slow     # rpmspec as a process
+@pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")
+def test_the_real_rendered_spec_gives_the_cpu_build_and_the_compat_patches():
+    expanded = runtime.rendered_spec()
+    script = runtime.cpu_build_script(expanded, runtime.build_targets(["zen4", "haswell", "x64"]))
+    last = script.rstrip().splitlines()[-1]
+    assert last.endswith("--target llama-server llama-quantize ggml-cpu-zen4 ggml-cpu-haswell ggml-cpu-x64"), last
+    assert "cmake --build" in last and "build-cpu" in last
+    assert "-DGGML_CPU_ALL_VARIANTS=ON" in script and "-DCMAKE_CXX_FLAGS_RELEASE" in script
+    assert "-march=" in script and "sed -E 's/(^| )-m(arch|tune)=" in script     # stripped at run time
+    assert not any(word in script for word in ("go build", "GGML_HIP", "GGML_VULKAN", "GGML_CUDA", "build-rocm"))
+    assert all("git -C llama.cpp-" in line and " apply " in line for line in runtime.compat_patch_lines(expanded))
+    assert "ml.PackageLibOllamaPath=/tmp/x" in runtime.go_ldflags(expanded, "/tmp/x")
+
+
+@pytest.mark.slow     # the script as a process
+def test_without_sources_the_benchmark_says_why_and_skips(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "runtime.py"), "--sources", str(tmp_path),
+                           "--work", str(tmp_path / "work")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("runtime benchmark skipped: ollama-"), proc.stdout
+    assert str(tmp_path) in lines[0]
+    assert not (tmp_path / "work").exists()
