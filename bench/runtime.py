@@ -26,7 +26,8 @@ there are reused (each leaves a stamp file):
    upstream's superbuild (cmake/local.cmake) gives its CPU build, CMake's
    Release (-O3), CMake's default generator, no distribution flags.
 4. One run directory per build and variant holding exactly one
-   libggml-cpu-<variant>.so; llama-server's log must say it loaded that one.
+   libggml-cpu-<variant>.so; the server's /proc/PID/maps must show that one
+   mapped and no other (a release build's log does not name the variant).
 5. A random-weight llama GGUF (check/tinymodel.BENCH_SHAPE, F16), quantized to
    Q8_0 and Q4_0 by upstream's llama-quantize.
 6. Per variant and type, ours and upstream servers run side by side and are
@@ -93,7 +94,7 @@ CACHE_KEYS = ("CMAKE_GENERATOR", "CMAKE_BUILD_TYPE", "CMAKE_C_FLAGS", "CMAKE_C_F
               "CMAKE_EXE_LINKER_FLAGS")
 _SECTION = re.compile(r"^%(prep|build|install|check|files|package|description|changelog|pre|post|preun|postun"
                       r"|generate_buildrequires|conf)\b")
-_LOADED = re.compile(r"loaded CPU backend from (?P<path>\S+)")
+_MAPPED_CPU = re.compile(r"(?P<path>/\S*/libggml-cpu-[\w.]+\.so)$", re.M)
 
 
 class BenchError(Exception):
@@ -324,29 +325,58 @@ def _check(proc: subprocess.CompletedProcess[str], what: str) -> None:
 class Build:
     label: str
     build_dir: Path
-    libdir: Path            # where `cmake --install` put llama-server and the libraries
+    libdir: Path            # llama-server, llama-quantize and the libraries, copied from the build
     compiler: str = ""
     seconds: float | None = None   # None: reused
     flags: dict[str, str] = field(default_factory=dict)
 
 
-def ours_script(expanded: str, targets: Sequence[str], destdir: Path) -> str:
-    return (cpu_build_script(expanded, targets)
-            + f'DESTDIR={shlex.quote(str(destdir))} cmake --install "build-cpu" --component llama-server\n')
+def skip_unmeasured(build_dir: Path, variants: Sequence[str]) -> str:
+    """Shell lines that drop the variants not measured from libggml's dependencies.
+
+    ggml_add_backend_library makes the ggml target depend on every CPU variant
+    (add_dependencies), so any target that links ggml builds all fourteen. The
+    edge is order-only (ggml dlopens the modules; nothing links them): removing
+    the unmeasured ones from Ninja's libggml.so line or from Makefile2's ggml.dir
+    rules changes no compile or link command of what is built."""
+    others = sorted(set(cpu_levels.X86_VARIANT_FEATURES) - set(variants))
+    if not others:
+        return ""
+    names = "|".join(re.escape(v) for v in others)
+    ninja, make = shlex.quote(str(build_dir / "build.ninja")), shlex.quote(str(build_dir / "CMakeFiles" / "Makefile2"))
+    return (f"if [ -f {ninja} ]; then sed -i -E '/^build [^:]*libggml\\.so[^:]*:/ s# [^ ]*/libggml-cpu-({names})\\.so##g' {ninja}; "
+            f"else sed -i -E '\\#/ggml\\.dir/all: .*/ggml-cpu-({names})\\.dir/all$#d' {make}; fi\n")
 
 
-def upstream_script(tree: Path, llama: Path, build_dir: Path, prefix: Path, targets: Sequence[str],
+def collect_outputs(build_dir: Path, dest: Path) -> str:
+    """Shell lines copying llama-server, llama-quantize and the libraries from the build's
+    output directory (with variants left unbuilt `cmake --install` would stop at the first)."""
+    out, dest_q = "$(dirname \"$(find " + shlex.quote(str(build_dir)) + " -name llama-server -type f | head -n 1)\")", shlex.quote(str(dest))
+    return (f"bench_out={out}\nrm -rf {dest_q} && mkdir -p {dest_q}\n"
+            f'cp -P "$bench_out"/llama-server "$bench_out"/llama-quantize "$bench_out"/lib*.so* {dest_q}/\n')
+
+
+def _before_last(script: str, lines: str) -> str:
+    head, _, last = script.rstrip("\n").rpartition("\n")
+    return f"{head}\n{lines}{last}\n"
+
+
+def ours_script(expanded: str, targets: Sequence[str], variants: Sequence[str], build_dir: Path, dest: Path) -> str:
+    """%build through the CPU build (unmeasured variants skipped), then its outputs to `dest`."""
+    return (_before_last(cpu_build_script(expanded, targets), skip_unmeasured(build_dir, variants))
+            + collect_outputs(build_dir, dest))
+
+
+def upstream_script(tree: Path, llama: Path, build_dir: Path, dest: Path, variants: Sequence[str],
                     generator: str | None) -> str:
+    """Upstream's CPU build of llama/server, with no distribution flags, then its outputs to `dest`."""
     configure = ["cmake", *(["-G", generator] if generator else []), "-S", str(tree / "llama" / "server"),
-                 "-B", str(build_dir), *UPSTREAM_CMAKE_ARGS, f"-DCMAKE_INSTALL_PREFIX={prefix}",
+                 "-B", str(build_dir), *UPSTREAM_CMAKE_ARGS, f"-DCMAKE_INSTALL_PREFIX={dest.parent}",
                  f"-DFETCHCONTENT_SOURCE_DIR_LLAMA_CPP={llama}"]
-    return "\n".join([
-        "unset " + " ".join(FLAG_ENV),
-        shlex.join(configure),
-        shlex.join(["cmake", "--build", str(build_dir), "--parallel", str(os.cpu_count() or 1),
-                    "--target", *targets]),
-        shlex.join(["cmake", "--install", str(build_dir), "--component", "llama-server"]),
-    ]) + "\n"
+    build = ["cmake", "--build", str(build_dir), "--parallel", str(os.cpu_count() or 1),
+             "--target", *build_targets(variants)]
+    return ("unset " + " ".join(FLAG_ENV) + "\n" + shlex.join(configure) + "\n" + skip_unmeasured(build_dir, variants)
+            + shlex.join(build) + "\n" + collect_outputs(build_dir, dest))
 
 
 def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Sequence[str]) -> Build:
@@ -412,13 +442,21 @@ def run_dir(libdir: Path, dest: Path, variant: str) -> Path:
     return dest
 
 
-def loaded_variant(log_text: str) -> str | None:
-    """The CPU variant llama-server's log says ggml loaded."""
-    match = _LOADED.search(log_text)
-    if not match:
-        return None
-    found = re.search(r"libggml-cpu-(?P<v>[\w.]+)\.so$", match.group("path"))
-    return found.group("v") if found else None
+def loaded_modules(maps_text: str) -> set[str]:
+    """The ggml CPU variant modules a process has mapped (the text of /proc/PID/maps)."""
+    return {m.group("path") for m in _MAPPED_CPU.finditer(maps_text)}
+
+
+def check_variant(pid: int, directory: Path, variant: str, label: str) -> None:
+    """ggml must have loaded exactly the run directory's one module: fail loudly otherwise."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError as error:
+        raise BenchError(f"{label}: cannot read /proc/{pid}/maps: {error}") from None
+    loaded = loaded_modules(maps)
+    want = str(directory / f"libggml-cpu-{variant}.so")
+    if loaded != {want}:
+        raise BenchError(f"{label}: ggml loaded {', '.join(sorted(loaded)) or 'no CPU variant'}, expected only {want}")
 
 
 # ---------------------------------------------------------------- the model
@@ -556,9 +594,7 @@ def llama_server(place: Place, label: str, directory: Path, model: Path, threads
     server = Server(label, port, proc, log)
     try:
         wait_ready(server, "/health")
-        got = loaded_variant(log.read_text(errors="replace"))
-        if got != variant:
-            raise BenchError(f"{label}: ggml loaded CPU variant {got!r}, expected {variant!r}; see {log}")
+        check_variant(proc.pid, directory, variant, label)
         yield server
     finally:
         stop(server, [proc.pid])
@@ -839,11 +875,10 @@ def run(args: argparse.Namespace, src: Sources) -> None:
     root = work / ("chroot-" + place.chroot.name if place.chroot else "host")
     variants = args.variants.split(",") if args.variants else default_variants()
     types = [t for t in TYPES if t in args.types.split(",")]
-    targets = build_targets(variants)
     expanded = rendered_spec()
     print(f"runtime benchmark: {machine_summary()}\n  variants {', '.join(variants)}; types {', '.join(types)}; "
           f"{place.name}, compiler: {place.compiler()}", flush=True)
-    builds = build_both(place, src, root, expanded, targets)
+    builds = build_both(place, src, root, expanded, variants)
     dirs = {(b.label, v): run_dir(b.libdir, root / "run" / f"{b.label}-{v}", v) for b in builds for v in variants}
     models = make_models(place, work, dirs["upstream", variants[0]], [*types, "q4_0"] if not args.no_ollama else types)
     rows = [bench_pair(place, {b: dirs[b, v] for b in BUILDS}, v, t, models[t], args) for v in variants for t in types]
@@ -859,17 +894,18 @@ def run(args: argparse.Namespace, src: Sources) -> None:
         write_doc(args.write_doc, report, rows)
 
 
-def build_both(place: Place, src: Sources, root: Path, expanded: str, targets: Sequence[str]) -> list[Build]:
+def build_both(place: Place, src: Sources, root: Path, expanded: str, variants: Sequence[str]) -> list[Build]:
+    targets = build_targets(variants)
     ours_tree = prepare_ours(src, root / "ours", expanded)
     up_tree, up_llama = prepare_upstream(src, root / "upstream")
-    ours = Build("ours", ours_tree / "build-cpu", root / "ours" / "install" / "usr" / "lib64" / "ollama")
-    upstream = Build("upstream", root / "upstream" / "build-cpu", root / "upstream" / "install" / "lib" / "ollama")
-    run_build(place, ours, ours_script(expanded, targets, root / "ours" / "install"), ours_tree, targets)
+    ours = Build("ours", ours_tree / "build-cpu", root / "ours" / "out")
+    upstream = Build("upstream", root / "upstream" / "build-cpu", root / "upstream" / "out")
+    run_build(place, ours, ours_script(expanded, targets, variants, ours.build_dir, ours.libdir), ours_tree, targets)
     generator = None if place.has("make") else "Ninja"
     if generator:
         print("[upstream] no make here: Ninja instead of CMake's default Unix Makefiles", flush=True)
-    run_build(place, upstream, upstream_script(up_tree, up_llama, upstream.build_dir, root / "upstream" / "install",
-                                               targets, generator), root / "upstream", targets)
+    run_build(place, upstream, upstream_script(up_tree, up_llama, upstream.build_dir, upstream.libdir, variants,
+                                               generator), root / "upstream", targets)
     return [ours, upstream]
 
 

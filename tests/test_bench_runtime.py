@@ -72,10 +72,14 @@ def test_a_spec_without_the_cpu_build_line_is_refused_by_name():
         runtime.cpu_build_script(EXPANDED.replace(" llama-quantize\n", "\n"), ["llama-server"])
 
 
-def test_the_loaded_variant_is_read_from_llama_servers_log():
-    log = "load_backend: loaded CPU backend from /w/run/ours-zen4/libggml-cpu-zen4.so\nmain: server is listening\n"
-    assert runtime.loaded_variant(log) == "zen4"
-    assert runtime.loaded_variant("main: server is listening\n") is None
+def test_the_loaded_variant_is_read_from_the_process_maps():
+    maps = ("7f00-7f01 r--p 00000000 fd:01 12 /w/run/ours-zen4/libggml-cpu-zen4.so\n"
+            "7f01-7f02 r-xp 00001000 fd:01 12 /w/run/ours-zen4/libggml-cpu-zen4.so\n"
+            "7f03-7f04 r--p 00000000 fd:01 13 /w/run/ours-zen4/libggml-base.so.0.20.2\n")
+    assert runtime.loaded_modules(maps) == {"/w/run/ours-zen4/libggml-cpu-zen4.so"}
+    assert runtime.loaded_modules(maps + "7f05-7f06 r--p 0 fd:01 14 /usr/lib64/ollama/libggml-cpu-x64.so\n") == {
+        "/w/run/ours-zen4/libggml-cpu-zen4.so", "/usr/lib64/ollama/libggml-cpu-x64.so"}
+    assert runtime.loaded_modules("") == set()
 
 
 def test_a_run_directory_holds_exactly_one_cpu_variant(tmp_path):
@@ -116,3 +120,27 @@ def test_without_sources_the_benchmark_says_why_and_skips(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("runtime benchmark skipped: ollama-"), proc.stdout
     assert str(tmp_path) in lines[0]
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("generator", ["ninja", "make"])
+def test_unmeasured_variants_leave_libggmls_dependencies_and_nothing_else_changes(tmp_path, generator):
+    build = tmp_path / "build"
+    (build / "CMakeFiles").mkdir(parents=True)
+    if generator == "ninja":
+        path = build / "build.ninja"
+        keep = ("build bin/libggml-cpu-sse42.so: CXX_MODULE_LIBRARY_LINKER__ggml-cpu-sse42_Release a.o\n"
+                "build ggml-cpu-sse42: phony bin/libggml-cpu-sse42.so\n")
+        path.write_text("build bin/libggml.so.0.20.2: CXX_SHARED_LIBRARY_LINKER__ggml_Release r.o | bin/libggml-base.so"
+                        " || bin/libggml-base.so bin/libggml-cpu-sse42.so bin/libggml-cpu-x64.so bin/libggml-cpu-zen4.so\n"
+                        + keep)
+        want = ("build bin/libggml.so.0.20.2: CXX_SHARED_LIBRARY_LINKER__ggml_Release r.o | bin/libggml-base.so"
+                " || bin/libggml-base.so bin/libggml-cpu-x64.so bin/libggml-cpu-zen4.so\n" + keep)
+    else:
+        path = build / "CMakeFiles" / "Makefile2"
+        rule = "_deps/llama_cpp-build/ggml/src/CMakeFiles/ggml.dir/all: _deps/llama_cpp-build/ggml/src/CMakeFiles/{}.dir/all\n"
+        keep = "_deps/llama_cpp-build/ggml/src/CMakeFiles/ggml-cpu-sse42.dir/all: x\n"
+        path.write_text("".join(rule.format(t) for t in ("ggml-base", "ggml-cpu-sse42", "ggml-cpu-x64")) + keep)
+        want = "".join(rule.format(t) for t in ("ggml-base", "ggml-cpu-x64")) + keep
+    proc = subprocess.run(["sh", "-ec", runtime.skip_unmeasured(build, ["zen4", "x64"])], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_text() == want
