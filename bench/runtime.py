@@ -224,7 +224,9 @@ class Place:
         return any((self.chroot / d / tool).exists() for d in ("usr/bin", "usr/local/bin", "bin"))
 
     def compiler(self) -> str:
-        proc = subprocess.run(self.argv(["gcc", "--version"]), env=self.env(), capture_output=True, text=True)
+        self.work.mkdir(parents=True, exist_ok=True)      # the chroot sees the work directory only
+        proc = subprocess.run(self.argv(["gcc", "--version"]), cwd=self.work, env=self.env(), capture_output=True,
+                              text=True)
         return proc.stdout.splitlines()[0] if proc.returncode == 0 and proc.stdout else "gcc: not found"
 
     @property
@@ -413,15 +415,22 @@ def cmake_cache_flags(cache: Path) -> dict[str, str]:
     return found
 
 
-def variant_module_flags(build_dir: Path, variant: str) -> str:
-    """The ISA flags ggml gives one variant (from the build's flags.make or build.ninja)."""
-    for path in [build_dir / "build.ninja", *build_dir.rglob(f"ggml-cpu-{variant}.dir/flags.make")]:
-        if not path.exists():
-            continue
-        text = path.read_text(errors="replace")
-        for line in text.splitlines():
-            if ("FLAGS" in line and f"ggml-cpu-{variant}" in path.as_posix() + line) and "-m" in line:
-                return " ".join(sorted({f for f in line.split() if f.startswith("-m")}))
+def variant_compile_flags(build_dir: Path, variant: str) -> str:
+    """The compile flags of a variant's C++ objects, as build.ninja or its flags.make has them."""
+    marker = f"ggml-cpu-{variant}.dir/"
+    ninja = build_dir / "build.ninja"
+    if ninja.exists():
+        current = ""
+        for line in ninja.read_text(errors="replace").splitlines():
+            if line.startswith("build "):
+                current = line
+            elif line.startswith("  FLAGS = ") and marker in current and "CXX_COMPILER" in current:
+                return line.split("=", 1)[1].strip()
+        return "?"
+    for flags in build_dir.rglob(f"ggml-cpu-{variant}.dir/flags.make"):
+        for line in flags.read_text(errors="replace").splitlines():
+            if line.startswith("CXX_FLAGS = "):
+                return line.split("=", 1)[1].strip()
     return "?"
 
 
@@ -617,8 +626,8 @@ def measure_llama(server: Server, vocab: int, rep: int) -> tuple[float, float]:
 # ---------------------------------------------------------------- Ollama
 
 def build_ollama(tree: Path, out: Path, ldflags: str, vendored: bool) -> Path:
-    """`go build` of our patched tree with the spec's -X flags (on the host: the binary only
-    dlopens nothing and runs llama-server as a child, so it also runs inside a newer chroot)."""
+    """`go build` of our patched tree with the spec's -X flags. Always on the host: the binary
+    runs llama-server as a child process, and a glibc-2.36 binary also runs in a sid chroot."""
     stamp = out.with_name(out.name + ".ldflags")
     if out.exists() and stamp.exists() and stamp.read_text() == ldflags:
         return out
@@ -741,6 +750,11 @@ def bench_ollama(place: Place, binary: Path, ours_dir: Path, variant: str, kind:
         ollama_import(place, binary, ollama, name, model)
         interleave(row, [(direct, lambda srv, rep: measure_llama(srv, vocab, rep)),
                          (ollama, lambda srv, rep: measure_ollama(srv, name, args.threads, rep))], args.reps)
+        runners = children(ollama.proc.pid)
+        if not runners:
+            raise BenchError(f"{ollama.label}: no runner process left after the requests; see {ollama.log}")
+        for pid in runners:
+            check_variant(pid, ours_dir, variant, f"{ollama.label} runner {pid}")
     row.rss = {"llama-server": direct.peak_kib, "ollama": ollama.peak_kib}
     return row
 
@@ -773,7 +787,7 @@ def build_summary(builds: Sequence[Build], variants: Sequence[str]) -> str:
         took = "reused" if build.seconds is None else f"{build.seconds / 60:.1f} min"
         lines.append(f"- **{build.label}** ({build.compiler}; build {took}):")
         lines += [f"  - `{key}` = `{value}`" for key, value in build.flags.items()]
-        lines += [f"  - ggml-cpu-{v} ISA flags: `{variant_module_flags(build.build_dir, v)}`" for v in variants]
+        lines += [f"  - ggml-cpu-{v} C++ objects: `{variant_compile_flags(build.build_dir, v)}`" for v in variants]
     return "\n".join(lines)
 
 
@@ -880,7 +894,7 @@ def run(args: argparse.Namespace, src: Sources) -> None:
           f"{place.name}, compiler: {place.compiler()}", flush=True)
     builds = build_both(place, src, root, expanded, variants)
     dirs = {(b.label, v): run_dir(b.libdir, root / "run" / f"{b.label}-{v}", v) for b in builds for v in variants}
-    models = make_models(place, work, dirs["upstream", variants[0]], [*types, "q4_0"] if not args.no_ollama else types)
+    models = make_models(place, work, dirs["upstream", variants[0]], types)
     rows = [bench_pair(place, {b: dirs[b, v] for b in BUILDS}, v, t, models[t], args) for v in variants for t in types]
     ollama_rows = []
     if not args.no_ollama:
