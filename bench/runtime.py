@@ -792,30 +792,37 @@ def build_summary(builds: Sequence[Build], variants: Sequence[str]) -> str:
 
 
 def write_doc(path: Path, report: str, rows: Sequence[Row]) -> None:
+    """The report at `path` and, when matplotlib is importable, its plot beside it (PATH.png)."""
+    png = write_plot(path.with_suffix(".png"), rows)
+    if png:
+        report += f"\n![tokens/s per variant and type, ours and upstream (bars: medians, lines: min-max)]({png.name})\n"
     atomic.write_text(path, report)
     print(f"wrote {path}")
+
+
+def write_plot(png: Path, rows: Sequence[Row]) -> Path | None:
     try:
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib import pyplot
     except ImportError:
         print("plot skipped: matplotlib is not importable (pip install '.[bench]')")
-        return
+        return None
     figure, axes = pyplot.subplots(1, 2, figsize=(11, 4))
-    names = [f"{r.variant}\n{r.kind}" for r in rows]
     for ax, which in zip(axes, ("pp", "tg"), strict=True):
         for offset, label in ((-0.2, "ours"), (0.2, "upstream")):
-            values = [(r.stat(which, label) or Stat(0, 0, 0)).median for r in rows]
-            ax.bar([i + offset for i in range(len(rows))], values, width=0.4, label=label)
-        ax.set_xticks(range(len(rows)), names)
+            stats = [r.stat(which, label) or Stat(0, 0, 0) for r in rows]
+            ax.bar([i + offset for i in range(len(rows))], [s.median for s in stats], width=0.4, label=label,
+                   yerr=[[s.median - s.low for s in stats], [s.high - s.median for s in stats]], capsize=3)
+        ax.set_xticks(range(len(rows)), [f"{r.variant}\n{r.kind}" for r in rows])
         ax.set_ylabel("tokens/s")
         ax.set_title(f"pp{PP_TOKENS}" if which == "pp" else f"tg{TG_TOKENS}")
         ax.legend()
     figure.tight_layout()
-    png = path.with_suffix(".png")
     with atomic.atomic_path(png) as tmp:
         figure.savefig(tmp, format="png")
     print(f"wrote {png}")
+    return png
 
 
 def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Sequence[str], rows: Sequence[Row],
@@ -825,7 +832,8 @@ def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Seq
              "Figures: tokens/s, median [min-max] of the repetitions; ratio: ours / upstream (medians).", "",
              f"Command: `{shlex.join(['.venv/bin/python', 'bench/runtime.py', *sys.argv[1:]])}`", "",
              f"Machine: {machine_summary()}", "",
-             f"Model: random-weight llama, {tinymodel.BENCH_SHAPE}; {args.threads} threads, ctx {CTX}, "
+             f"Model: random-weight llama (check/tinymodel.py), {tinymodel.BENCH_SHAPE}, quantized by "
+             f"upstream's llama-quantize; {args.threads} threads, ctx {CTX}, "
              f"{args.reps} repetitions after one warm-up, ours and upstream taking turns.", "",
              "## llama-server", "", speed_table(rows), ""]
     if ollama_rows:
