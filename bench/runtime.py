@@ -33,9 +33,13 @@ there are reused (each leaves a stamp file):
 6. Per variant and type, ours and upstream servers run side by side and are
    asked in turn (warm-up, then --reps each): prompt processing of 512 token
    ids and generation of 128 tokens, read from the response's `timings`.
-7. `ollama serve` (the Go binary built from our tree with the spec's -ldflags,
-   its library path set to ours' run directory of the best variant) against
-   ours' llama-server alone, in turn: Ollama's overhead.
+7. `ollama serve` (the Go binary built from our tree with the spec's -X
+   ldflags, ml.PackageLibOllamaPath set to ours' run directory of the best
+   variant; modules from the proxy, or the vendor tarball when --sources has
+   it) against ours' llama-server alone, in turn: Ollama's overhead. No
+   upstream Go binary: every token is computed in llama-server, which Ollama
+   runs as a child; the Go side only relays requests, so how it was compiled
+   does not enter the figures.
 
 Prints Markdown tables; --write-doc also writes them, the machine and the
 flags each build used to doc/performance.md (and a plot beside it when
