@@ -693,6 +693,9 @@ def measure_ollama(server: Server, name: str, threads: int, rep: int) -> tuple[f
             raise BenchError(f"{server.label}: /api/generate answered {status}: {str(body)[:200]}")
         results.append(body)
     pp, tg = results
+    if tg.get("eval_count") != TG_TOKENS or pp.get("prompt_eval_count", 0) < PP_TOKENS // 2:
+        raise BenchError(f"{server.label}: /api/generate evaluated {pp.get('prompt_eval_count')} prompt and "
+                         f"{tg.get('eval_count')} generated tokens, expected ~{PP_TOKENS} and {TG_TOKENS}")
     return (pp["prompt_eval_count"] / pp["prompt_eval_duration"] * 1e9,
             tg["eval_count"] / tg["eval_duration"] * 1e9)
 
