@@ -48,6 +48,7 @@ matplotlib is importable). No figure is checked against anything.
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -386,10 +387,12 @@ def upstream_script(tree: Path, llama: Path, build_dir: Path, dest: Path, varian
 
 
 def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Sequence[str]) -> Build:
-    """Run a build script once; a stamp naming the targets and compiler makes later runs reuse it."""
+    """Run a build script once; a stamp naming the targets, compiler and script makes later runs
+    reuse it (new flags, say from the stand-in macros, mean a new build)."""
     stamp = build.build_dir.parent / f".bench-built-{build.label}"
     build.compiler = place.compiler()
-    want = json.dumps({"targets": list(targets), "compiler": build.compiler})
+    want = json.dumps({"targets": list(targets), "compiler": build.compiler,
+                       "script": hashlib.sha256(script.encode()).hexdigest()})
     if stamp.exists() and stamp.read_text() == want and (build.libdir / "llama-server").exists():
         print(f"[{build.label}] reusing the build in {build.build_dir} ({build.compiler})", flush=True)
     else:
