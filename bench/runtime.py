@@ -218,7 +218,9 @@ class Place:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in FLAG_ENV}
-        env.update(LC_ALL="C.UTF-8", **extra)
+        # As in rpmbuild's BUILD directory: no git repository around the trees (ggml stamps
+        # the enclosing repository's commit into ggml-base, so every commit here rebuilt it).
+        env.update(LC_ALL="C.UTF-8", GIT_CEILING_DIRECTORIES=str(self.work), **extra)
         if self.chroot:
             env.update(OLLAMA_RPM_REAL_ROCM_CHROOT=str(self.chroot), OLLAMA_RPM_CHROOT_BINDS=str(self.work))
         return env
@@ -844,7 +846,7 @@ def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Seq
              f"Machine: {machine_summary()}", "",
              f"Model: random-weight llama (check/tinymodel.py), {tinymodel.BENCH_SHAPE}, quantized by "
              f"upstream's llama-quantize; {args.threads} threads, ctx {CTX}, "
-             f"{args.reps} repetitions after one warm-up, ours and upstream taking turns.", "",
+             f"repetitions: {args.reps} after one warm-up, ours and upstream taking turns.", "",
              "## llama-server", "", speed_table(rows), ""]
     if ollama_rows:
         parts += ["## Through `ollama serve` (ours)", "",
