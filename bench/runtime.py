@@ -446,17 +446,14 @@ def variant_compile_flags(build_dir: Path, variant: str) -> str:
 # ---------------------------------------------------------------- run directories
 
 def run_dir(libdir: Path, dest: Path, variant: str) -> Path:
-    """A copy of an installed library directory with exactly one CPU variant module."""
+    """A fresh copy of an installed library directory with exactly one CPU variant module
+    (made again on every run: a rebuild must not leave an older copy measured)."""
     module = f"libggml-cpu-{variant}.so"
     if not (libdir / module).exists():
         raise BenchError(f"{libdir}: no {module} (was ggml-cpu-{variant} built?)")
-    stamp = dest / ".bench-run-dir"
-    if stamp.exists():
-        return dest
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(libdir, dest, symlinks=True,
                     ignore=lambda _d, names: [n for n in names if n.startswith("libggml-cpu-") and n != module])
-    stamp.write_text(variant + "\n")
     return dest
 
 
