@@ -462,14 +462,15 @@ def loaded_modules(maps_text: str) -> set[str]:
     return {m.group("path") for m in _MAPPED_CPU.finditer(maps_text)}
 
 
-def check_variant(pid: int, directory: Path, variant: str, label: str) -> None:
-    """ggml must have loaded exactly the run directory's one module: fail loudly otherwise."""
+def check_variant(pid: int, directory: Path, variant: str, label: str, chroot: Path | None = None) -> None:
+    """ggml must have loaded exactly the run directory's one module: fail loudly otherwise.
+    (The host reads a chrooted process's maps with the chroot's path in front.)"""
     try:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError as error:
         raise BenchError(f"{label}: cannot read /proc/{pid}/maps: {error}") from None
     loaded = loaded_modules(maps)
-    want = str(directory / f"libggml-cpu-{variant}.so")
+    want = f"{chroot or ''}{directory / f'libggml-cpu-{variant}.so'}"
     if loaded != {want}:
         raise BenchError(f"{label}: ggml loaded {', '.join(sorted(loaded)) or 'no CPU variant'}, expected only {want}")
 
@@ -609,7 +610,7 @@ def llama_server(place: Place, label: str, directory: Path, model: Path, threads
     server = Server(label, port, proc, log)
     try:
         wait_ready(server, "/health")
-        check_variant(proc.pid, directory, variant, label)
+        check_variant(proc.pid, directory, variant, label, place.chroot)
         yield server
     finally:
         stop(server, [proc.pid])
@@ -763,7 +764,7 @@ def bench_ollama(place: Place, binary: Path, ours_dir: Path, variant: str, kind:
         if not runners:
             raise BenchError(f"{ollama.label}: no runner process left after the requests; see {ollama.log}")
         for pid in runners:
-            check_variant(pid, ours_dir, variant, f"{ollama.label} runner {pid}")
+            check_variant(pid, ours_dir, variant, f"{ollama.label} runner {pid}", place.chroot)
     row.rss = {"llama-server": direct.peak_kib, "ollama": ollama.peak_kib}
     return row
 
