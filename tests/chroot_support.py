@@ -16,7 +16,7 @@ CFG = load_config(REPO / "packaging.yaml")
 RELEASES = {(r.family, r.release): r for r in backends.RELEASES}
 # Lines of `rpmspec -P` output that may start with "%": sections and file-list directives.
 SPEC_KEYWORDS = {"package", "description", "prep", "build", "install", "check", "files", "changelog", "pre",
-                 "post", "preun", "postun", "pretrans", "posttrans", "generate_buildrequires", "license", "doc",
+                 "post", "preun", "postun", "pretrans", "posttrans", "triggerin", "triggerun", "triggerpostun", "triggerprein", "generate_buildrequires", "license", "doc",
                  "dir", "attr", "defattr", "ghost", "config", "verify", "exclude"}
 UNEXPANDED = re.compile(r"%\{[?!]*[A-Za-z_]|%\[")
 
