@@ -831,6 +831,7 @@ def write_plot(png: Path, rows: Sequence[Row]) -> Path | None:
     figure.tight_layout()
     with atomic.atomic_path(png) as tmp:
         figure.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)                 # as atomic.write_text leaves a page
     print(f"wrote {png}")
     return png
 
