@@ -56,7 +56,6 @@ import platform
 import re
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -72,6 +71,7 @@ sys.path[:0] = [str(REPO / "tooling")]
 
 from ollama_rpm import atomic  # noqa: E402
 from ollama_rpm.check import cpu_select, tinymodel  # noqa: E402
+from ollama_rpm.check.smoke_session import free_port  # noqa: E402
 from ollama_rpm.sources.archive import safe_extract  # noqa: E402
 from ollama_rpm.specgen import cpu_levels  # noqa: E402
 from ollama_rpm.specgen.config import load_config  # noqa: E402
@@ -517,12 +517,6 @@ def prompt_text(count: int, rep: int) -> str:
 
 
 # ---------------------------------------------------------------- servers
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def http_json(port: int, method: str, path: str, body: dict[str, Any] | None = None,
               timeout: float = 600) -> tuple[int, Any]:
