@@ -85,6 +85,11 @@ BUILDS = ("ours", "upstream")
 SEED = 42
 PP_TOKENS, TG_TOKENS = 512, 128
 CTX = 1024
+# Greedy sampling, as the same sampler chain in llama-server and in Ollama. A random model
+# falls into loops of one token; Ollama ends an answer after 31 identical tokens in a row
+# (llm/llama_server.go, "token repeat limit", with no final "done" chunk), so a repeat
+# penalty keeps generation going to its 128 tokens in both servers.
+SAMPLING: dict[str, Any] = {"temperature": 0, "seed": SEED, "repeat_penalty": 1.5, "repeat_last_n": 64}
 # Upstream's superbuild (cmake/local.cmake at v0.32.15): ollama_add_llama_server_build's
 # arguments plus the CPU build's own (_cpu_args on Linux). FETCHCONTENT_SOURCE_DIR_LLAMA_CPP
 # and CMAKE_INSTALL_PREFIX are added per run; the superbuild's
@@ -612,7 +617,7 @@ def llama_server(place: Place, label: str, directory: Path, model: Path, threads
 
 def measure_llama(server: Server, vocab: int, rep: int) -> tuple[float, float]:
     """(prompt tokens/s over 512 ids, generated tokens/s over 128) from llama-server's timings."""
-    base = {"cache_prompt": False, "temperature": 0, "seed": SEED, "ignore_eos": True}
+    base = {"cache_prompt": False, "ignore_eos": True, **SAMPLING}
     status, pp = http_json(server.port, "POST", "/completion",
                            {**base, "prompt": prompt_ids(vocab, PP_TOKENS, rep), "n_predict": 1})
     if status != 200 or pp["timings"]["prompt_n"] < PP_TOKENS:
@@ -680,7 +685,7 @@ def ollama_import(place: Place, binary: Path, server: Server, name: str, model: 
 
 def measure_ollama(server: Server, name: str, threads: int, rep: int) -> tuple[float, float]:
     """(prompt tokens/s, generated tokens/s) from /api/generate's counts and durations."""
-    options = {"num_thread": threads, "seed": SEED, "num_ctx": CTX, "temperature": 0}
+    options = {"num_thread": threads, "num_ctx": CTX, **SAMPLING}
     results = []
     for prompt, predict in ((prompt_text(PP_TOKENS, rep), 1), (prompt_text(1, rep), TG_TOKENS)):
         status, body = http_json(server.port, "POST", "/api/generate",
@@ -688,6 +693,9 @@ def measure_ollama(server: Server, name: str, threads: int, rep: int) -> tuple[f
                                   "options": {**options, "num_predict": predict}})
         if status != 200 or not isinstance(body, dict):
             raise BenchError(f"{server.label}: /api/generate answered {status}: {str(body)[:200]}")
+        if body.get("done") is not True:
+            raise BenchError(f"{server.label}: /api/generate stopped before its final answer (done: "
+                             f"{body.get('done')!r}; Ollama's token repeat limit?): {str(body)[-200:]}")
         results.append(body)
     pp, tg = results
     if tg.get("eval_count") != TG_TOKENS or pp.get("prompt_eval_count", 0) < PP_TOKENS // 2:

@@ -144,3 +144,77 @@ def test_unmeasured_variants_leave_libggmls_dependencies_and_nothing_else_change
     proc = subprocess.run(["sh", "-ec", runtime.skip_unmeasured(build, ["zen4", "x64"])], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert path.read_text() == want
+
+
+class _Answers:
+    """A real HTTP server on 127.0.0.1 that answers each POST with the next canned body
+    and keeps the request bodies (Ollama and llama-server stand at their HTTP boundary)."""
+
+    def __init__(self, answers):
+        import http.server
+        import json
+        import threading
+        self.requests, answers = [], list(answers)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+                data = json.dumps(answers.pop(0)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.server = runtime.Server("fake:zen4-f16", self.httpd.server_address[1], None, None)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+_OLLAMA_PP = {"done": True, "prompt_eval_count": 513, "prompt_eval_duration": 2_000_000_000,
+              "eval_count": 1, "eval_duration": 1000}
+
+
+def test_ollama_figures_come_from_its_counts_and_durations_with_llama_servers_sampling():
+    fake = _Answers([_OLLAMA_PP, {"done": True, "prompt_eval_count": 2, "prompt_eval_duration": 1,
+                                  "eval_count": 128, "eval_duration": 1_600_000_000}])
+    try:
+        pp, tg = runtime.measure_ollama(fake.server, "bench-f16", 2, 1)
+    finally:
+        fake.close()
+    assert (round(pp, 1), round(tg, 1)) == (256.5, 80.0)
+    (_, first), (_, second) = fake.requests
+    assert first["options"]["num_predict"] == 1 and second["options"]["num_predict"] == 128
+    for key, value in runtime.SAMPLING.items():       # the same sampler chain llama-server gets
+        assert second["options"][key] == value, key
+    assert runtime.SAMPLING["repeat_penalty"] > 1
+
+
+def test_an_ollama_answer_cut_by_its_repeat_guard_is_named_not_counted():
+    # Ollama v0.32.15 ends an answer after 31 identical tokens with no final chunk:
+    # {"done": false} and no counts, which the first bench run read as "None generated".
+    fake = _Answers([_OLLAMA_PP, {"response": "lef lef lef", "done": False}])
+    try:
+        with pytest.raises(runtime.BenchError, match=r"stopped before its final answer .*repeat limit"):
+            runtime.measure_ollama(fake.server, "bench-f16", 2, 0)
+    finally:
+        fake.close()
+
+
+def test_llama_server_gets_the_same_sampling_and_its_own_timings():
+    timings = {"prompt_n": 512, "prompt_per_second": 470.5, "predicted_n": 128, "predicted_per_second": 81.25}
+    fake = _Answers([{"timings": timings}, {"timings": timings}])
+    try:
+        assert runtime.measure_llama(fake.server, 32000, 0) == (470.5, 81.25)
+    finally:
+        fake.close()
+    for path, body in fake.requests:
+        assert path == "/completion" and body["ignore_eos"] is True
+        assert {k: body[k] for k in runtime.SAMPLING} == runtime.SAMPLING
