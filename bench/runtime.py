@@ -403,6 +403,9 @@ def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Seque
     if stamp.exists() and stamp.read_text() == want and (build.libdir / "llama-server").exists():
         print(f"[{build.label}] reusing the build in {build.build_dir} ({build.compiler})", flush=True)
     else:
+        # CMake takes CFLAGS/CXXFLAGS/LDFLAGS from the environment at a tree's first configure
+        # only and keeps them in its cache: new flags need a new tree, as rpmbuild's BUILD is.
+        shutil.rmtree(build.build_dir, ignore_errors=True)
         script_file = build.build_dir.parent / f"build-{build.label}.sh"
         script_file.write_text("set -e\n" + script)
         log = build.build_dir.parent / f"build-{build.label}.log"

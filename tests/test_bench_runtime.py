@@ -218,3 +218,32 @@ def test_llama_server_gets_the_same_sampling_and_its_own_timings():
     for path, body in fake.requests:
         assert path == "/completion" and body["ignore_eos"] is True
         assert {k: body[k] for k in runtime.SAMPLING} == runtime.SAMPLING
+
+
+@pytest.mark.skipif(not (shutil.which("cmake") and shutil.which("cc")), reason="cmake and a C compiler are required")
+def test_a_build_with_new_flags_starts_from_a_new_tree(tmp_path):
+    # CMake keeps a tree's first CFLAGS in its cache; a rebuild in the old tree kept the
+    # old flags (session 6's quiet run measured such a stale tree). run_build starts over.
+    project = tmp_path / "src"
+    project.mkdir()
+    (project / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.16)\nproject(p C)\n"
+                                            "add_executable(llama-server main.c)\n")
+    (project / "main.c").write_text("int main(void) { return 0; }\n")
+    place = runtime.Place(tmp_path / "work")
+    build = runtime.Build("ours", tmp_path / "build-cpu", tmp_path / "out")
+
+    def script(flags):
+        return (f"export CFLAGS={flags!r}\ncmake -S {project} -B {build.build_dir} >/dev/null\n"
+                f"cmake --build {build.build_dir} >/dev/null\nmkdir -p {build.libdir}\n"
+                f"cp {build.build_dir}/llama-server {build.libdir}/\n")
+
+    def cached_flags():
+        return runtime.cmake_cache_flags(build.build_dir / "CMakeCache.txt").get("CMAKE_C_FLAGS")
+
+    runtime.run_build(place, build, script("-O2 -g"), tmp_path, ["llama-server"])
+    assert cached_flags() == "-O2 -g" and build.seconds is not None
+    again = runtime.run_build(place, runtime.Build("ours", build.build_dir, build.libdir), script("-O2 -g"),
+                              tmp_path, ["llama-server"])
+    assert again.seconds is None                          # same script: reused
+    runtime.run_build(place, build, script("-O3 -g"), tmp_path, ["llama-server"])
+    assert cached_flags() == "-O3 -g"
