@@ -753,11 +753,18 @@ def bench_pair(place: Place, dirs: dict[str, Path], variant: str, kind: str, mod
     return row
 
 
-def bench_ollama(place: Place, binary: Path, ours_dir: Path, variant: str, kind: str, model: Path,
+def point_libdir(link: Path, target: Path) -> None:
+    """Point the Go binary's library directory (a symlink, baked in by -X) at `target`."""
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+
+
+def bench_ollama(place: Place, binary: Path, libdir: Path, ours_dir: Path, variant: str, kind: str, model: Path,
                  args: argparse.Namespace) -> Row:
     row = Row(variant, kind, ("llama-server", "ollama"))
     name = f"bench-{kind.replace('_', '-')}"
     vocab = tinymodel.BENCH_SHAPE.vocab
+    point_libdir(libdir, ours_dir)
     with contextlib.ExitStack() as stack:
         direct = stack.enter_context(llama_server(place, f"llama-server:{variant}-{kind}", ours_dir, model,
                                                   args.threads, variant))
@@ -922,10 +929,12 @@ def run(args: argparse.Namespace, src: Sources) -> None:
     rows = [bench_pair(place, {b: dirs[b, v] for b in BUILDS}, v, t, models[t], args) for v in variants for t in types]
     ollama_rows = []
     if not args.no_ollama:
+        # one binary for every variant: its library directory is a symlink to the variant's run directory
+        libdir = root / "run" / "ollama-libdir"
         binary = build_ollama(root / "ours" / f"ollama-{src.version}", root / "ollama",
-                              go_ldflags(expanded, str(dirs["ours", variants[0]])), src.vendor is not None)
-        ollama_rows = [bench_ollama(place, binary, dirs["ours", variants[0]], variants[0], t, models[t], args)
-                       for t in ("f16", "q4_0") if t in types]
+                              go_ldflags(expanded, str(libdir)), src.vendor is not None)
+        ollama_rows = [bench_ollama(place, binary, libdir, dirs["ours", v], v, t, models[t], args)
+                       for v in variants for t in ("f16", "q4_0") if t in types]
     report = report_text(args, builds, variants, rows, ollama_rows)
     print("\n" + report)
     if args.write_doc:

@@ -247,3 +247,18 @@ def test_a_build_with_new_flags_starts_from_a_new_tree(tmp_path):
     assert again.seconds is None                          # same script: reused
     runtime.run_build(place, build, script("-O3 -g"), tmp_path, ["llama-server"])
     assert cached_flags() == "-O3 -g"
+
+
+def test_one_ollama_binary_serves_each_variant_through_its_library_symlink(tmp_path):
+    # The Go binary's library directory is baked in (-X ...PackageLibOllamaPath), and our patch
+    # takes it as given (no EvalSymlinks): a symlink moved between the run directories
+    # gives one binary each variant's directory in turn.
+    link = tmp_path / "run" / "ollama-libdir"
+    link.parent.mkdir()
+    for variant in ("zen4", "haswell"):
+        (tmp_path / variant).mkdir()
+        runtime.point_libdir(link, tmp_path / variant)
+        assert link.resolve() == tmp_path / variant
+    assert "ml.PackageLibOllamaPath=" + str(link) in runtime.go_ldflags(EXPANDED, str(link))
+    patch = "".join(p.read_text() for p in sorted((REPO / "patches").glob("*.patch")))
+    assert "return filepath.Clean(PackageLibOllamaPath)" in patch
