@@ -727,6 +727,18 @@ class Row:
         values = (self.pp if which == "pp" else self.tg).get(label)
         return summarise(values) if values else None
 
+    def ratio(self, which: str) -> str:
+        """first label / second label: the median [min-max] of the ratios within each repetition
+        (the two ran back to back, so the machine's slow drifts cancel), or, where the
+        repetitions do not pair up, the ratio of the medians."""
+        figures = self.pp if which == "pp" else self.tg
+        a, b = (figures.get(label, []) for label in self.labels)
+        if a and len(a) == len(b) and all(b):
+            stat = summarise([x / y for x, y in zip(a, b, strict=True)])
+            return f"{stat.median:.2f}" if stat.low == stat.high else \
+                f"{stat.median:.2f} [{stat.low:.2f}-{stat.high:.2f}]"
+        return fmt_ratio(self.stat(which, self.labels[0]), self.stat(which, self.labels[1]))
+
 
 def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> None:
     """One warm-up each, then `reps` rounds of A, B: every figure taken with the other idle."""
@@ -790,8 +802,8 @@ def speed_table(rows: Sequence[Row]) -> str:
     body = []
     for row in rows:
         pa, pb, ta, tb = (row.stat("pp", a), row.stat("pp", b), row.stat("tg", a), row.stat("tg", b))
-        body.append([row.variant, row.kind, fmt_stat(pa), fmt_stat(pb), fmt_ratio(pa, pb), fmt_stat(ta),
-                     fmt_stat(tb), fmt_ratio(ta, tb), f"{fmt_mib(row.rss.get(a))} / {fmt_mib(row.rss.get(b))}"])
+        body.append([row.variant, row.kind, fmt_stat(pa), fmt_stat(pb), row.ratio("pp"), fmt_stat(ta),
+                     fmt_stat(tb), row.ratio("tg"), f"{fmt_mib(row.rss.get(a))} / {fmt_mib(row.rss.get(b))}"])
     return markdown_table(header, body)
 
 
@@ -848,12 +860,28 @@ def write_plot(png: Path, rows: Sequence[Row]) -> Path | None:
     return png
 
 
+def shown_command(argv: Sequence[str]) -> str:
+    """The command line for the page, with this machine's directories as placeholders."""
+    placeholders = {"--sources": "$SOURCES", "--work": "$WORKDIR", "--chroot": "$CHROOT"}
+    words, previous = [".venv/bin/python", "bench/runtime.py"], ""
+    for arg in argv:
+        option, eq, _ = arg.partition("=")
+        if eq and option in placeholders:
+            words.append(f"{option}={placeholders[option]}")
+        elif previous in placeholders:
+            words.append(placeholders[previous])
+        else:
+            words.append(shlex.quote(arg))
+        previous = "" if previous in placeholders else arg
+    return " ".join(words)
+
+
 def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Sequence[str], rows: Sequence[Row],
                 ollama_rows: Sequence[Row]) -> str:
     parts = ["# Runtime performance: our build against upstream's", "",
              "Written by `bench/runtime.py` (what it builds and measures: its docstring). "
-             "Figures: tokens/s, median [min-max] of the repetitions; ratio: ours / upstream (medians).", "",
-             f"Command: `{shlex.join(['.venv/bin/python', 'bench/runtime.py', *sys.argv[1:]])}`", "",
+             "Figures: tokens/s, median [min-max] of the repetitions; ratio: ours / upstream, the median [min-max] of the ratios within each repetition (the two ran back to back).", "",
+             f"Command: `{shown_command(sys.argv[1:])}`", "",
              f"Machine: {machine_summary()}", "",
              f"Model: random-weight llama (check/tinymodel.py), {tinymodel.BENCH_SHAPE}, quantized by "
              f"upstream's llama-quantize; {args.threads} threads, ctx {CTX}, "

@@ -2,6 +2,7 @@
 skip without sources; the benchmark itself needs the real tarballs and half an hour."""
 
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -262,3 +263,28 @@ def test_one_ollama_binary_serves_each_variant_through_its_library_symlink(tmp_p
     assert "ml.PackageLibOllamaPath=" + str(link) in runtime.go_ldflags(EXPANDED, str(link))
     patch = "".join(p.read_text() for p in sorted((REPO / "patches").glob("*.patch")))
     assert "return filepath.Clean(PackageLibOllamaPath)" in patch
+
+
+def test_the_pages_command_names_no_directory_of_this_machine():
+    shown = runtime.shown_command(["--sources", "/work/real-sources", "--work=/tmp/w", "--reps", "5",
+                                   "--chroot", "/srv/sid", "--write-doc"])
+    assert shown == (".venv/bin/python bench/runtime.py --sources $SOURCES --work=$WORKDIR --reps 5 "
+                     "--chroot $CHROOT --write-doc")
+
+
+def test_the_ratio_pairs_each_repetition_so_a_drifting_machine_cancels_out():
+    # the machine slows down between repetitions; within each, ours is 5% faster
+    row = runtime.Row("zen4", "f16", ("ours", "upstream"))
+    for speed in (100.0, 60.0, 80.0):
+        row.add("ours", (speed * 1.05, 10.0))
+        row.add("upstream", (speed, 10.0))
+    assert row.ratio("pp") == "1.05"            # min = max: one figure
+    assert row.ratio("tg") == "1.00"
+    row.add("ours", (50.0, 10.0))                 # unpaired: back to the ratio of the medians
+    assert row.ratio("pp") == f"{statistics.median([105.0, 63.0, 84.0, 50.0]) / 80.0:.2f}"
+    row2 = runtime.Row("x64", "q4_0", ("ours", "upstream"))
+    for ours, theirs in ((10.0, 10.0), (9.0, 10.0), (12.0, 10.0)):
+        row2.add("ours", (ours, 1.0))
+        row2.add("upstream", (theirs, 1.0))
+    assert row2.ratio("pp") == "1.00 [0.90-1.20]"
+    assert "| x64 | q4_0 | 10.0 [9.0-12.0] | 10.0 | 1.00 [0.90-1.20] |" in runtime.speed_table([row2])
