@@ -381,31 +381,47 @@ def ours_script(expanded: str, targets: Sequence[str], variants: Sequence[str], 
             + collect_outputs(build_dir, dest))
 
 
-def upstream_script(tree: Path, llama: Path, build_dir: Path, dest: Path, variants: Sequence[str],
-                    generator: str | None) -> str:
-    """Upstream's CPU build of llama/server, with no distribution flags, then its outputs to `dest`."""
+def upstream_configure(tree: Path, llama: Path, build_dir: Path, dest: Path, generator: str | None) -> str:
+    """Upstream's configure of llama/server, with no distribution flags."""
     configure = ["cmake", *(["-G", generator] if generator else []), "-S", str(tree / "llama" / "server"),
                  "-B", str(build_dir), *UPSTREAM_CMAKE_ARGS, f"-DCMAKE_INSTALL_PREFIX={dest.parent}",
                  f"-DFETCHCONTENT_SOURCE_DIR_LLAMA_CPP={llama}"]
+    return "unset " + " ".join(FLAG_ENV) + "\n" + shlex.join(configure) + "\n"
+
+
+def upstream_script(configure: str, build_dir: Path, dest: Path, variants: Sequence[str]) -> str:
+    """`configure`, then the CPU build of the measured variants, then its outputs to `dest`."""
     build = ["cmake", "--build", str(build_dir), "--parallel", str(os.cpu_count() or 1),
              "--target", *build_targets(variants)]
-    return ("unset " + " ".join(FLAG_ENV) + "\n" + shlex.join(configure) + "\n" + skip_unmeasured(build_dir, variants)
-            + shlex.join(build) + "\n" + collect_outputs(build_dir, dest))
+    return configure + skip_unmeasured(build_dir, variants) + shlex.join(build) + "\n" + collect_outputs(build_dir, dest)
 
 
-def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Sequence[str]) -> Build:
+def _stamp(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Sequence[str], configure: str) -> Build:
     """Run a build script once; a stamp naming the targets, compiler and script makes later runs
-    reuse it (new flags, say from the stand-in macros, mean a new build)."""
+    reuse it. `configure` is the part of the script that sets the tree's flags: when it (or the
+    compiler) changed, the build starts from a new tree; other changes (more or fewer variants)
+    build in the old one."""
     stamp = build.build_dir.parent / f".bench-built-{build.label}"
     build.compiler = place.compiler()
-    want = json.dumps({"targets": list(targets), "compiler": build.compiler,
-                       "script": hashlib.sha256(script.encode()).hexdigest()})
-    if stamp.exists() and stamp.read_text() == want and (build.libdir / "llama-server").exists():
+    want = {"targets": list(targets), "compiler": build.compiler,
+            "script": hashlib.sha256(script.encode()).hexdigest(),
+            "tree": hashlib.sha256(f"{build.compiler}\n{configure}".encode()).hexdigest()}
+    had = _stamp(stamp)
+    if had == want and (build.libdir / "llama-server").exists():
         print(f"[{build.label}] reusing the build in {build.build_dir} ({build.compiler})", flush=True)
     else:
         # CMake takes CFLAGS/CXXFLAGS/LDFLAGS from the environment at a tree's first configure
         # only and keeps them in its cache: new flags need a new tree, as rpmbuild's BUILD is.
-        shutil.rmtree(build.build_dir, ignore_errors=True)
+        if had.get("tree") != want["tree"]:
+            shutil.rmtree(build.build_dir, ignore_errors=True)
         script_file = build.build_dir.parent / f"build-{build.label}.sh"
         script_file.write_text("set -e\n" + script)
         log = build.build_dir.parent / f"build-{build.label}.log"
@@ -413,7 +429,7 @@ def run_build(place: Place, build: Build, script: str, cwd: Path, targets: Seque
               flush=True)
         build.seconds = run_logged(place, ["nice", "-n", "10", "bash", str(script_file)], cwd, log,
                                    f"the {build.label} build")
-        stamp.write_text(want)
+        stamp.write_text(json.dumps(want))
         print(f"[{build.label}] built in {build.seconds / 60:.1f} min", flush=True)
     build.flags = cmake_cache_flags(build.build_dir / "CMakeCache.txt")
     return build
@@ -975,12 +991,15 @@ def build_both(place: Place, src: Sources, root: Path, expanded: str, variants: 
     up_tree, up_llama = prepare_upstream(src, root / "upstream")
     ours = Build("ours", ours_tree / "build-cpu", root / "ours" / "out")
     upstream = Build("upstream", root / "upstream" / "build-cpu", root / "upstream" / "out")
-    run_build(place, ours, ours_script(expanded, targets, variants, ours.build_dir, ours.libdir), ours_tree, targets)
+    ours_configure = cpu_build_script(expanded, targets).rstrip("\n").rpartition("\n")[0]   # less the build line
+    run_build(place, ours, ours_script(expanded, targets, variants, ours.build_dir, ours.libdir), ours_tree, targets,
+              ours_configure)
     generator = None if place.has("make") else "Ninja"
     if generator:
         print("[upstream] no make here: Ninja instead of CMake's default Unix Makefiles", flush=True)
-    run_build(place, upstream, upstream_script(up_tree, up_llama, upstream.build_dir, upstream.libdir, variants,
-                                               generator), root / "upstream", targets)
+    up_configure = upstream_configure(up_tree, up_llama, upstream.build_dir, upstream.libdir, generator)
+    run_build(place, upstream, upstream_script(up_configure, upstream.build_dir, upstream.libdir, variants),
+              root / "upstream", targets, up_configure)
     return [ours, upstream]
 
 

@@ -222,32 +222,41 @@ def test_llama_server_gets_the_same_sampling_and_its_own_timings():
 
 
 @pytest.mark.skipif(not (shutil.which("cmake") and shutil.which("cc")), reason="cmake and a C compiler are required")
-def test_a_build_with_new_flags_starts_from_a_new_tree(tmp_path):
+def test_new_flags_start_a_new_tree_and_other_targets_reuse_the_old_one(tmp_path):
     # CMake keeps a tree's first CFLAGS in its cache; a rebuild in the old tree kept the
-    # old flags (session 6's quiet run measured such a stale tree). run_build starts over.
+    # old flags (session 6's quiet run measured such a stale tree). run_build starts over
+    # when the configure part changes, and builds in the old tree when only targets change.
     project = tmp_path / "src"
     project.mkdir()
     (project / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.16)\nproject(p C)\n"
-                                            "add_executable(llama-server main.c)\n")
+                                            "add_executable(llama-server main.c)\nadd_executable(extra main.c)\n")
     (project / "main.c").write_text("int main(void) { return 0; }\n")
     place = runtime.Place(tmp_path / "work")
     build = runtime.Build("ours", tmp_path / "build-cpu", tmp_path / "out")
 
-    def script(flags):
-        return (f"export CFLAGS={flags!r}\ncmake -S {project} -B {build.build_dir} >/dev/null\n"
-                f"cmake --build {build.build_dir} >/dev/null\nmkdir -p {build.libdir}\n"
-                f"cp {build.build_dir}/llama-server {build.libdir}/\n")
+    def configure(flags):
+        return f"export CFLAGS={flags!r}\ncmake -S {project} -B {build.build_dir} >/dev/null\n"
+
+    def script(flags, targets):
+        return (configure(flags) + f"cmake --build {build.build_dir} --target {' '.join(targets)} >/dev/null\n"
+                f"mkdir -p {build.libdir}\ncp {build.build_dir}/llama-server {build.libdir}/\n")
+
+    def run(flags, targets):
+        return runtime.run_build(place, runtime.Build("ours", build.build_dir, build.libdir),
+                                 script(flags, targets), tmp_path, targets, configure(flags))
 
     def cached_flags():
         return runtime.cmake_cache_flags(build.build_dir / "CMakeCache.txt").get("CMAKE_C_FLAGS")
 
-    runtime.run_build(place, build, script("-O2 -g"), tmp_path, ["llama-server"])
-    assert cached_flags() == "-O2 -g" and build.seconds is not None
-    again = runtime.run_build(place, runtime.Build("ours", build.build_dir, build.libdir), script("-O2 -g"),
-                              tmp_path, ["llama-server"])
-    assert again.seconds is None                          # same script: reused
-    runtime.run_build(place, build, script("-O3 -g"), tmp_path, ["llama-server"])
-    assert cached_flags() == "-O3 -g"
+    assert run("-O2 -g", ["llama-server"]).seconds is not None
+    assert cached_flags() == "-O2 -g"
+    assert run("-O2 -g", ["llama-server"]).seconds is None              # same script: reused
+    marker = build.build_dir / "kept-tree"
+    marker.write_text("")
+    run("-O2 -g", ["llama-server", "extra"])                             # more targets: same tree
+    assert marker.exists() and (build.build_dir / "extra").exists()
+    run("-O3 -g", ["llama-server", "extra"])                             # new flags: a new tree
+    assert not marker.exists() and cached_flags() == "-O3 -g"
 
 
 def test_one_ollama_binary_serves_each_variant_through_its_library_symlink(tmp_path):
