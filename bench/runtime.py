@@ -757,9 +757,11 @@ class Row:
 
 
 def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> None:
-    """One warm-up each, then `reps` rounds of A, B: every figure taken with the other idle."""
+    """One warm-up each, then `reps` rounds of A, B, every figure taken with the other idle; the
+    order alternates (A B, B A, ...) so whatever favours the first or the second of a round
+    cancels out."""
     for rep in range(reps + 1):
-        for server, measure in servers:
+        for server, measure in (servers if rep % 2 == 0 else list(reversed(servers))):
             figures = measure(server, rep)
             if rep:
                 row.add(server.label.split(":")[0], figures)

@@ -297,3 +297,21 @@ def test_the_ratio_pairs_each_repetition_so_a_drifting_machine_cancels_out():
         row2.add("upstream", (theirs, 1.0))
     assert row2.ratio("pp") == "1.00 [0.90-1.20]"
     assert "| x64 | q4_0 | 10.0 [9.0-12.0] | 10.0 | 1.00 [0.90-1.20] |" in runtime.speed_table([row2])
+
+
+def test_the_rounds_alternate_which_server_goes_first():
+    calls = []
+
+    class Named:
+        def __init__(self, label):
+            self.label = label
+
+    def measure(server, rep):
+        calls.append((rep, server.label))
+        return (1.0, 1.0)
+
+    row = runtime.Row("zen4", "q4_0", ("ours", "upstream"))
+    runtime.interleave(row, [(Named("ours:zen4-q4_0"), measure), (Named("upstream:zen4-q4_0"), measure)], 4)
+    firsts = [label for i, (rep, label) in enumerate(calls) if i % 2 == 0]
+    assert firsts == ["ours:zen4-q4_0", "upstream:zen4-q4_0"] * 2 + ["ours:zen4-q4_0"]
+    assert len(row.pp["ours"]) == len(row.pp["upstream"]) == 4       # the warm-up is not counted
