@@ -44,12 +44,20 @@ os.execv({REAL_GIT!r}, ["git"] + sys.argv[1:])
     return bindir
 
 
-def _default_signals():
-    # The CLI starts as from a terminal, with SIGINT/SIGTERM/SIGHUP at their defaults, even
-    # when pytest runs under nohup (which ignores SIGHUP; the CLI rightly keeps an inherited
-    # ignore, and the SIGHUP cases then saw a run that finished).
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+@pytest.fixture(autouse=True, scope="module")
+def _signals_not_ignored():
+    """The CLI starts as from a terminal, with SIGINT/SIGTERM/SIGHUP not ignored, even when
+    pytest runs under nohup (SIGHUP ignored) or as a background job (SIGINT ignored): an
+    ignored signal stays ignored across exec, and the CLI rightly keeps an inherited ignore,
+    so the SIGHUP cases saw a run that finished. Handled signals are reset by exec."""
+    saved = {}
+    for signum, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL),
+                            (signal.SIGHUP, signal.SIG_DFL)):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            saved[signum] = signal.signal(signum, default)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
 
 
 def _start(repo, upstream, slow_git, point, mark):
@@ -60,7 +68,7 @@ def _start(repo, upstream, slow_git, point, mark):
                GIT_PYTHON_GIT_EXECUTABLE=str(slow_git / "git"), OLLAMA_RPM_DEBUG=os.environ.get("T_DEBUG", ""))
     env.pop("OLLAMA_RPM_PROJECT", None)
     return subprocess.Popen([sys.executable, "-m", "ollama_rpm", "bump", "--latest", "--timeout", "5"],
-                            cwd=repo.working_tree_dir, env=env, start_new_session=True, preexec_fn=_default_signals,
+                            cwd=repo.working_tree_dir, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -125,7 +133,7 @@ def _cli(args, cwd, env):
     full = dict(os.environ, PYTHONPATH=str(REPO / "tooling"), **env)
     full.pop("OLLAMA_RPM_PROJECT", None)
     return subprocess.Popen([sys.executable, "-m", "ollama_rpm", *map(str, args)], cwd=cwd, env=full,
-                            start_new_session=True, preexec_fn=_default_signals, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _until(condition, proc, seconds=60):
