@@ -126,13 +126,13 @@ def summarise(values: Sequence[float]) -> Stat:
     return Stat(statistics.median(values), min(values), max(values))
 
 
-def fmt_stat(stat: Stat | None) -> str:
+def fmt_stat(stat: Stat | None, digits: int = 1) -> str:
     """"123.4 [120.1-125.0]" (median [min-max]); the median alone when all values agree."""
     if stat is None:
         return "-"
     if stat.low == stat.high:
-        return f"{stat.median:.1f}"
-    return f"{stat.median:.1f} [{stat.low:.1f}-{stat.high:.1f}]"
+        return f"{stat.median:.{digits}f}"
+    return f"{stat.median:.{digits}f} [{stat.low:.{digits}f}-{stat.high:.{digits}f}]"
 
 
 def fmt_ratio(ours: Stat | None, theirs: Stat | None) -> str:
@@ -750,9 +750,7 @@ class Row:
         figures = self.pp if which == "pp" else self.tg
         a, b = (figures.get(label, []) for label in self.labels)
         if a and len(a) == len(b) and all(b):
-            stat = summarise([x / y for x, y in zip(a, b, strict=True)])
-            return f"{stat.median:.2f}" if stat.low == stat.high else \
-                f"{stat.median:.2f} [{stat.low:.2f}-{stat.high:.2f}]"
+            return fmt_stat(summarise([x / y for x, y in zip(a, b, strict=True)]), digits=2)
         return fmt_ratio(self.stat(which, self.labels[0]), self.stat(which, self.labels[1]))
 
 
