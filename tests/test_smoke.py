@@ -198,6 +198,27 @@ def test_a_gpu_backend_that_does_not_load_fails_and_one_that_loads_passes():
     assert checks["gpu ollama-ggml-vulkan"][0] == "ok" and report.ok
 
 
+def test_a_cuda_backend_without_the_driver_is_skipped_but_one_missing_its_runtime_fails():
+    """No libcuda.so.1 (a GPU-less host; the package does not require the driver):
+    ggml skips the backend, as for a user without a driver. A missing CUDA runtime
+    (which the package does require) is still a failure."""
+    lib = "/usr/lib64/ollama/cuda_v13/libggml-cuda.so"
+    layout = _layout(gpu={"ollama-ggml-cuda": lib})
+    no_driver = "libcuda.so.1: cannot open shared object file: No such file or directory"
+    for result in (_result("haswell", gpu_probes={lib: {"ok": False, "error": no_driver}}),
+                   _result("haswell", gpu_probes={lib: {"ok": True, "error": ""}},
+                           server_log_load_errors=[[lib, no_driver]])):
+        checks, report = _judged(result, layout)
+        assert checks["gpu ollama-ggml-cuda"] == (
+            "skip", f"{lib} is not loaded: libcuda.so.1 (the GPU driver's, not packaged) is absent, "
+                    "so ggml skips this backend")
+        assert report.ok
+    no_runtime = "libcudart.so.13: cannot open shared object file: No such file or directory"
+    checks, report = _judged(_result("haswell", gpu_probes={lib: {"ok": False, "error": no_runtime}}), layout)
+    assert checks["gpu ollama-ggml-cuda"] == ("FAIL", f"{lib} does not load: {no_runtime}")
+    assert not report.ok
+
+
 def test_the_session_reads_the_server_log_and_the_loader_traces(tmp_path):
     from ollama_rpm.check.smoke_session import Session
     session = Session({"workdir": str(tmp_path), "ollama": "/usr/bin/ollama", "libdir": "/usr/lib64/ollama"})

@@ -465,6 +465,11 @@ def _judge_cpu(report: Report, layout_: Layout, result: dict[str, Any], flags: f
         report.add("cpu variant", "ok", f"{best} loaded, the best of the installed variants for this CPU{note}")
 
 
+# The NVIDIA driver's library: a CUDA backend NEEDs it, the driver package (not ours,
+# and absent on a GPU-less host) provides it. Its symbols are the driver API's cuXxx.
+DRIVER_LIBS = {"libcuda.so.1": re.compile(r"cu[A-Z]\w*")}
+
+
 def _judge_gpu(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
     probes = result.get("gpu_probes") or {}
     report.facts["gpu"] = []
@@ -475,7 +480,15 @@ def _judge_gpu(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
         report.facts["gpu"].append({"package": package, "library": lib, "loads": bool(probe and probe["ok"]),
                                     "loaded_by_server": traced, "error": (probe or {}).get("error")})
         server_error = next((err for path, err in result.get("server_log_load_errors") or [] if path == lib), None)
-        if server_error:
+        driver = next((name for name in DRIVER_LIBS
+                       for error in (server_error, (probe or {}).get("error"))
+                       if error and f"{name}: cannot open shared object file" in error), None)
+        if driver:
+            # No driver here (a GPU-less host, or the driver is not installed): ggml skips
+            # the backend, as it does for a user without one; the package does not require it.
+            report.add(f"gpu {package}", "skip", f"{lib} is not loaded: {driver} (the GPU driver's, "
+                                                 "not packaged) is absent, so ggml skips this backend")
+        elif server_error:
             report.add(f"gpu {package}", "FAIL", f"the server failed to load {lib}: {server_error}")
         elif probe is None:
             report.add(f"gpu {package}", "skip", f"{lib}: not probed")
@@ -485,11 +498,6 @@ def _judge_gpu(report: Report, layout_: Layout, result: dict[str, Any]) -> None:
             report.add(f"gpu {package}", "FAIL", f"{lib} does not load: {probe['error']}")
     if not layout_.gpu_libs:
         report.add("gpu", "skip", "no GPU backend package among the RPMs")
-
-
-# The NVIDIA driver's library: a CUDA backend NEEDs it, the driver package (not ours,
-# and absent on a GPU-less host) provides it. Its symbols are the driver API's cuXxx.
-DRIVER_LIBS = {"libcuda.so.1": re.compile(r"cu[A-Z]\w*")}
 
 
 def unresolved(entry: dict[str, Any]) -> list[str]:
