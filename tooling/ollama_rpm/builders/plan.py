@@ -222,6 +222,18 @@ def split_plan(request: BuildRequest, cfg: Config, with_: Sequence[str], without
     return plan
 
 
+def _check_given_are_on(plan: list[tuple[SpecPackage, list[Target]]], packages: Sequence[SpecPackage],
+                        srpms: Sequence[Path]) -> None:
+    """A backend's SRPM given while its backend is off would be dropped without a word: say so."""
+    on = {package.name for package, _targets in plan}
+    for path in srpms:
+        package = next((p for p in packages if p.name == _srpm_name(path)), None)
+        if package is not None and package.name not in on:
+            raise UsageError(f"--srpm {path}: backend {package.backend!r} is turned off (packaging.yaml "
+                             f"backends.{package.backend}.enabled, or not built for this arch); "
+                             f"add --with {package.backend} to build it")
+
+
 def _given_only(plan: list[tuple[SpecPackage, list[Target]]], srpms: Sequence[Path]
                 ) -> list[tuple[SpecPackage, list[Target]]]:
     """Only the source packages of the SRPMs given (ollama's targets emptied when it is not one),
@@ -254,6 +266,7 @@ def _split(request: BuildRequest, cfg: Config, resultdir: Path, with_: list[str]
     plan = split_plan(request, cfg, with_, without)
     all_targets = plan[0][1]
     if request.srpms:
+        _check_given_are_on(plan, context.packages(cfg, "split"), request.srpms)
         plan = _given_only(plan, request.srpms)
     (main, main_targets), backend_work = plan[0], [(p, t) for p, ts in plan[1:] for t in ts]
     jobs = request.jobs or default_jobs(len(backend_work))
