@@ -22,7 +22,7 @@ nvidia-cuda-nvcc, -crt, -runtime, -cccl, nvidia-nvvm and nvidia-cublas
 .cache/cuda/nvidia/cu13/bin/nvcc. The wheels lack the link-time names CMake
 looks for (lib/libcudart.so, libcublas.so, libcublasLt.so -> *.so.13, and
 lib64 -> lib) and the driver stub stubs/libcuda.so; the stub is built here
-from tests/support/libcuda-stub.c when the toolkit has none.
+from tests/support/libcuda-stub.c when the toolkit has none (tests/cuda_toolkit.py).
 """
 
 import ctypes.util
@@ -34,13 +34,14 @@ import sys
 
 import pytest
 
-from conftest import REPO, STANDIN_MACROS, find_nvcc
+from conftest import STANDIN_MACROS, find_nvcc
 from cuda_fatbin import (
     cmake_arch_expectation,
     cuobjdump_archs,
     fatbin_archs,
     find_cuobjdump,
 )
+from cuda_toolkit import build_driver_stub, cuda_major, runtime_dirs, toolkit_driver_stub
 from e2e_support import (
     LIBDIR,
     VERSION,
@@ -75,48 +76,19 @@ pytestmark = [
 ]
 
 
-def _cuda_major():
-    out = subprocess.run([NVCC, "--version"], capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"release (\d+)\.(\d+)", out).group(1))
-
-
-def _toolkit_dir():
-    return os.path.dirname(os.path.dirname(os.path.realpath(NVCC)))
-
-
-def _toolkit_driver_stub():
-    """NVIDIA's stubs/libcuda.so in the toolkit of NVCC, if it has one."""
-    toolkit = _toolkit_dir()
-    for sub in ("lib64/stubs", "lib/stubs", "targets/x86_64-linux/lib/stubs"):
-        path = os.path.join(toolkit, sub, "libcuda.so")
-        if os.path.exists(path):
-            return path
-    return None
-
-
-def _build_driver_stub(dest):
-    """tests/support/libcuda-stub.c as a library with the driver's SONAME."""
-    dest.mkdir(parents=True, exist_ok=True)
-    lib = dest / "libcuda.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", str(lib),
-                    str(REPO / "tests" / "support" / "libcuda-stub.c")], check=True)
-    (dest / "libcuda.so.1").symlink_to("libcuda.so")
-    return lib
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e-cuda")
-    major = _cuda_major()
+    major = cuda_major(NVCC)
     # CUDA 13 is the default `cuda` backend; a CUDA 12 toolkit builds the `cuda12` one.
     backend = "cuda12" if major == 12 else "cuda"
     # Ours also stands in for the driver at run time (NVIDIA's stub dir has no libcuda.so.1).
-    stub = _build_driver_stub(tmp / "driver-stub")
+    stub = build_driver_stub(tmp / "driver-stub")
 
     def configure(project, cfg):
         return configure_cuda(project, cfg, major=major, gpu_targets=GPU_TARGETS, host_compiler=HOST_CXX,
                               nvcc=NVCC, backend=backend,
-                              driver_stub=None if _toolkit_driver_stub() else stub)
+                              driver_stub=None if toolkit_driver_stub(NVCC) else stub)
 
     # As the mock config does for NVIDIA's toolkit under /usr/local: nvcc on PATH and in CUDACXX.
     env = {"CUDACXX": NVCC, "PATH": os.pathsep.join([os.path.dirname(NVCC), os.environ["PATH"]])}
@@ -229,8 +201,7 @@ def test_backend_loads_against_the_system_runtime_and_scores_without_a_device(bu
     names = rpm_names(built["rpms"])
     for name in ("ollama", "ollama-ggml-cuda"):
         _extract(names[name], root)
-    toolkit = os.path.dirname(os.path.dirname(os.path.realpath(NVCC)))      # the system libcudart
-    cudart_dirs = [os.path.join(toolkit, d) for d in ("lib64", "lib", "targets/x86_64-linux/lib")]
+    cudart_dirs = runtime_dirs(NVCC)                                         # the system libcudart
     libdir = root / LIBDIR.lstrip("/")
     probe = ("import ctypes, sys\n"
              "lib = ctypes.CDLL(sys.argv[1])\n"

@@ -36,6 +36,20 @@ build installed less the toolkit runtimes, and `ollama-rpm smoke` run in the
 chroot (no AMD GPU there) loads the backend, finds no device and still
 generates with the best CPU variant. Without it those tests skip.
 
+With OLLAMA_RPM_REAL_CUDACXX=NVCC (the nvcc of a CUDA 13 toolkit: NVIDIA's
+/usr/local/cuda-13.0/bin/nvcc, or .cache/cuda/nvidia/cu13/bin/nvcc, the PyPI
+wheels .ci/bootstrap installs) the split layout's ollama-ggml-cuda source
+package is built the same way by this machine's rpmbuild, for one PTX target
+(89-virtual); only what a Fedora builder has elsewhere changes in the scratch
+packaging.yaml: the toolkit's path, the host compiler (this machine's g++) and
+the driver stub to link with where the toolkit has none (tests/support/libcuda-stub.c).
+Then: libggml-cuda.so needs the system cudart, cuBLAS and the driver, the
+package requires the first two and not the driver, its fat binary holds PTX for
+the one target only, `ldd -r` next to the CPU package set is clean but for the
+absent driver, and smoke (the toolkit's libraries made system libraries in a
+mount namespace of its own, as NVIDIA's packages do with ld.so.conf.d; needs root)
+skips the backend for want of the driver and generates with the best CPU variant.
+
 The CPU build takes about 20 minutes on 2 cores. OLLAMA_RPM_REAL_WORKDIR=DIR
 keeps the run in DIR, and a later session reuses a finished one from there
 (delete DIR to rebuild); phase wall times go to DIR/phases.json.
@@ -44,6 +58,7 @@ keeps the run in DIR, and a later session reuses a finished one from there
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -52,6 +67,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, STANDIN_MACROS, copy_project, load_yaml, run_cli, write_yaml
+from cuda_fatbin import cmake_arch_expectation, fatbin_archs
+from cuda_toolkit import build_driver_stub, cuda_major, runtime_dirs, toolkit_driver_stub
 from e2e_support import machine_test_skips, rpm_names, rpm_query
 from fakes import FileServer
 from ollama_rpm.specgen import manifest
@@ -70,6 +87,9 @@ SUPPORT = REPO / "tests" / "support"
 ROCM_CLANG_STANDIN = "usr/local/lib/ollama-rpm-standin/rocm-llvm/bin/clang++"
 ROCM_TARGET = "gfx1100"
 ROCM = CONFIG["backends"]["rocm"]
+CUDA_NVCC = os.environ.get("OLLAMA_RPM_REAL_CUDACXX")
+CUDA_TARGET = "89-virtual"
+CUDA = CONFIG["backends"]["cuda"]
 
 
 def _skip_reason():
@@ -195,6 +215,43 @@ def _run_split_rocm(work):
     return run.save(srpm=srpm)
 
 
+def _host_cxx():
+    return shutil.which("g++-12") or shutil.which("g++")
+
+
+def _run_split_cuda(work):
+    """The split layout's ollama-ggml-cuda source package alone, by this machine's
+    rpmbuild, with the toolkit of CUDA_NVCC and one PTX target."""
+    run = _Project(work, {"CUDACXX": CUDA_NVCC,
+                          "PATH": f"{os.path.dirname(CUDA_NVCC)}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        # What a Fedora builder has elsewhere: the toolkit (NVIDIA's under /usr/local/cuda-13.0),
+        # its host compiler (gcc15-c++) and the driver stub (cuda-driver-devel).
+        cfg = load_yaml(run.root / "packaging.yaml")
+        cuda = cfg["backends"]["cuda"]
+        nvcc = os.path.realpath(CUDA_NVCC)
+        host = _host_cxx()
+        cuda["gpu_targets"] = [CUDA_TARGET]
+        cuda["host_compiler"] = host
+        cuda["build_requires"] = [r for r in cuda["build_requires"] if not re.fullmatch(r"gcc\d+-c\+\+", r)]
+        versioned = re.search(r"-(\d+)$", host)
+        if versioned:
+            cuda["build_requires"].append(f"gcc{versioned.group(1)}-c++")
+        cuda["cmake_options"].update(CMAKE_CUDA_COMPILER=nvcc, CUDAToolkit_ROOT=os.path.dirname(os.path.dirname(nvcc)))
+        if not toolkit_driver_stub(CUDA_NVCC):
+            cuda["cmake_options"]["CUDA_cuda_driver_LIBRARY"] = str(build_driver_stub(work / "driver-stub"))
+        write_yaml(run.root / "packaging.yaml", cfg)
+        run.step("render", "render", "--layout", "split")
+        run.step("sources", "sources", "--update-lock")
+        srpm = run.step("srpm", "srpm", "--layout", "split", "--package", "ollama-ggml-cuda",
+                        "--outdir", work / "srpm", "--macros", STANDIN_MACROS).stdout.strip().splitlines()[-1]
+        run.step("build", "build", "--engine", "rpmbuild", "--layout", "split", "--srpm", srpm, "--with", "cuda",
+                 "--outdir", work / "results", "--nodeps", "--macros", STANDIN_MACROS)
+    finally:
+        run.server.stop()
+    return run.save(srpm=srpm)
+
+
 def _in_chroot(work, *cmd, cwd=None):
     """A command run in the ROCm chroot (tests/support/chroot-run), `work`'s parent mounted."""
     env = dict(os.environ, OLLAMA_RPM_REAL_ROCM_CHROOT=ROCM_CHROOT, **_chroot_env(work))
@@ -240,6 +297,18 @@ def real_rocm(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("OLLAMA_RPM_REAL_ROCM_CHROOT: building in the chroot needs root (mount, chroot)")
     return _load_or_run(_workdir(tmp_path_factory, "rocm"), _run_split_rocm)
+
+
+@pytest.fixture(scope="module")
+def real_cuda(tmp_path_factory):
+    if not CUDA_NVCC:
+        pytest.skip("OLLAMA_RPM_REAL_CUDACXX is not set (the nvcc of a CUDA 13 toolkit, e.g. "
+                    ".cache/cuda/nvidia/cu13/bin/nvcc from .ci/bootstrap)")
+    if not os.access(CUDA_NVCC, os.X_OK) or cuda_major(CUDA_NVCC) != 13:
+        pytest.skip(f"OLLAMA_RPM_REAL_CUDACXX={CUDA_NVCC}: not the nvcc of a CUDA 13 toolkit")
+    if not _host_cxx():
+        pytest.skip("OLLAMA_RPM_REAL_CUDACXX: no g++ for nvcc's host side")
+    return _load_or_run(_workdir(tmp_path_factory, "cuda"), _run_split_cuda)
 
 
 def _main_rpms(state):
@@ -374,12 +443,12 @@ def test_the_split_rocm_package_is_built_by_the_specs_build(real_rocm):
     assert set(_main_rpms(real_rocm)) == {"ollama-ggml-rocm"}
     log = next((real_rocm["work"] / "results").rglob("build.log")).read_text(errors="replace")
     assert "go build" not in log and "ggml-cpu-haswell" not in log
-    (configure,) = [line for line in log.splitlines() if line.startswith("+ /usr/bin/cmake -S llama/server")]
-    assert f"-DAMDGPU_TARGETS={ROCM_TARGET}" in configure.split(), configure
-    assert f"-DCMAKE_HIP_COMPILER=/{ROCM_CLANG_STANDIN}" in configure.split(), configure
-    assert f"-DOLLAMA_RUNNER_DIR={ROCM['runner_dir']}" in configure.split(), configure
+    defines = _configure_defines(log)
+    assert defines["AMDGPU_TARGETS"] == ROCM_TARGET, defines
+    assert defines["CMAKE_HIP_COMPILER"] == f"/{ROCM_CLANG_STANDIN}", defines
+    assert defines["OLLAMA_RUNNER_DIR"] == ROCM["runner_dir"], defines
     # The HIP flags rewrite: Fedora's flags, host-only hardening, no GCC LTO.
-    hip_flags = configure.split("-DCMAKE_HIP_FLAGS=", 1)[1].split(" -DCMAKE_HIP_FLAGS_RELEASE", 1)[0]
+    hip_flags = defines["CMAKE_HIP_FLAGS"]
     assert "-Xarch_host -fstack-protector-strong" in hip_flags and "-Xarch_host -fcf-protection" in hip_flags
     assert "-flto" not in hip_flags and "-D_FORTIFY_SOURCE=3" in hip_flags and hip_flags.endswith("-parallel-jobs=4")
     assert "HIP and hipBLAS found" in log
@@ -387,18 +456,36 @@ def test_the_split_rocm_package_is_built_by_the_specs_build(real_rocm):
     assert len(compiled) > 100 and all(f"--offload-arch={ROCM_TARGET}" in line for line in compiled)
 
 
-def test_the_rocm_package_holds_what_the_build_installed_less_the_toolkit_runtimes(real_rocm):
-    log = next((real_rocm["work"] / "results").rglob("build.log")).read_text(errors="replace")
-    runner = f"{LIBDIR}/{ROCM['runner_dir']}/"
+def _configure_defines(log):
+    """{NAME: value} of the -D settings of the spec's one configure of llama/server,
+    from rpmbuild's shell trace: bash (Fedora's /bin/sh) quotes an argument with
+    spaces, dash (Debian's) does not; a value runs to the next -D or -G."""
+    (configure,) = [line for line in log.splitlines() if line.startswith("+ /usr/bin/cmake -S llama/server")]
+    args = re.split(r"\s+(?='?-(?:G\s|D\w+(?::\w+)?=))", configure)
+    return {m.group(1): m.group(2) for arg in args for m in [re.fullmatch(r"'?-D(\w+)(?::\w+)?=(.*?)'?", arg)] if m}
+
+
+def _runner_payload(state, backend, rpm):
+    """What the build's `cmake --install` put in the backend's runner directory
+    less its bundled toolkit runtimes, what the package holds there, and all of
+    the package's files."""
+    log = next((state["work"] / "results").rglob("build.log")).read_text(errors="replace")
+    runner = f"{LIBDIR}/{backend['runner_dir']}/"
     installed = {m.group(1) for line in log.splitlines()
                  for m in [re.match(r"^-- (?:Installing|Up-to-date): \S*?" + re.escape(runner) + r"(\S+)$", line)] if m}
-    bundled = [re.compile(re.escape(g).replace(r"\*", ".*") + r"(/.*)?$") for g in ROCM["bundled_runtimes"]]
+    bundled = [re.compile(re.escape(g).replace(r"\*", ".*") + r"(/.*)?$") for g in backend["bundled_runtimes"]]
+    assert [name for name in installed if any(p.match(name) for p in bundled)], sorted(installed)
     expected = {name for name in installed if not any(p.match(name) for p in bundled)}
-    out = rpm_query(_rocm_rpm(real_rocm), "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\n]")
+    out = rpm_query(rpm, "--qf", "[%{FILENAMES}\t%{FILEMODES:perms}\n]")
     files = dict(line.split("\t") for line in out.splitlines())
     packaged = {path[len(runner):] for path, mode in files.items() if path.startswith(runner) and mode[0] != "d"}
-    assert expected == packaged == {"libggml-hip.so"}, (sorted(installed), sorted(packaged))
     assert not [f for f in files if f.startswith("/usr/bin") or "libggml-cpu" in f or "libggml-base" in f], files
+    return expected, packaged
+
+
+def test_the_rocm_package_holds_what_the_build_installed_less_the_toolkit_runtimes(real_rocm):
+    expected, packaged = _runner_payload(real_rocm, ROCM, _rocm_rpm(real_rocm))
+    assert expected == packaged == {"libggml-hip.so"}, (sorted(expected), sorted(packaged))
 
 
 def test_libggml_hip_needs_the_system_rocm_libraries(real_rocm):
@@ -457,3 +544,98 @@ def test_smoke_in_the_chroot_loads_rocm_skips_it_without_a_gpu_and_uses_the_cpu(
     checks = {c["name"]: c["status"] for c in report["checks"]}
     assert checks.get("gpu ollama-ggml-rocm") == "ok", checks
     assert checks["generate"] == "ok" and checks["cpu variant"] == "ok", checks
+
+
+CUDA_LIB = f"{LIBDIR}/{CUDA['runner_dir']}/libggml-cuda.so"
+
+
+def _cuda_rpm(state):
+    return _main_rpms(state)["ollama-ggml-cuda"]
+
+
+def test_the_split_cuda_package_is_built_by_the_specs_build(real_cuda):
+    """Only the backend, with the spec's cmake line: the one target, Fedora's host
+    flags through -Xcompiler (no GCC LTO), upstream's -t 4."""
+    assert set(_main_rpms(real_cuda)) == {"ollama-ggml-cuda"}
+    log = next((real_cuda["work"] / "results").rglob("build.log")).read_text(errors="replace")
+    assert "go build" not in log and "ggml-cpu-haswell" not in log
+    defines = _configure_defines(log)
+    assert defines["CMAKE_CUDA_ARCHITECTURES"] == CUDA_TARGET, defines
+    assert defines["CMAKE_CUDA_COMPILER"] == os.path.realpath(CUDA_NVCC), defines
+    assert defines["OLLAMA_RUNNER_DIR"] == CUDA["runner_dir"], defines
+    cuda_flags = defines["CMAKE_CUDA_FLAGS"]
+    assert cuda_flags.startswith("-t 4 -Xcompiler="), cuda_flags
+    assert "-fstack-protector-strong" in cuda_flags and "-D_FORTIFY_SOURCE=3" in cuda_flags, cuda_flags
+    assert "-flto" not in cuda_flags, cuda_flags
+    compiled = [line for line in log.splitlines() if re.search(r"\bnvcc\b.* -c \S*ggml-cuda/\S+\.cu\b", line)]
+    arch = CUDA_TARGET.partition("-")[0]
+    assert len(compiled) > 100, len(compiled)
+    assert all(re.findall(r"--generate-code=\S+", line) == [f"--generate-code=arch=compute_{arch},code=[compute_{arch}]"]
+               for line in compiled), compiled[0]
+
+
+def test_the_cuda_package_holds_what_the_build_installed_less_the_toolkit_runtimes(real_cuda):
+    expected, packaged = _runner_payload(real_cuda, CUDA, _cuda_rpm(real_cuda))
+    assert expected == packaged == {"libggml-cuda.so"}, (sorted(expected), sorted(packaged))
+
+
+def test_libggml_cuda_needs_the_system_cuda_libraries_and_requires_all_but_the_driver(real_cuda):
+    root = _unpacked(real_cuda, _cuda_rpm(real_cuda))
+    dynamic = subprocess.run(["readelf", "-d", str(root / CUDA_LIB.lstrip("/"))], capture_output=True, text=True,
+                             check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    assert {"libcudart.so.13", "libcublas.so.13", "libcuda.so.1"} <= set(needed), needed
+    requires = rpm_query(_cuda_rpm(real_cuda), "--requires").split()
+    for soname in ("libcudart.so.13", "libcublas.so.13"):
+        assert f"{soname}()(64bit)" in requires, requires
+    assert "cuda-cudart-13-0" in requires, requires
+    assert not [r for r in requires if r.startswith("libcuda.so")], requires
+
+
+def test_libggml_cuda_carries_ptx_for_the_requested_target_only(real_cuda):
+    root = _unpacked(real_cuda, _cuda_rpm(real_cuda))
+    assert fatbin_archs(root / CUDA_LIB.lstrip("/")) == cmake_arch_expectation([CUDA_TARGET])
+
+
+def test_cpu_set_and_split_cuda_link_cleanly_but_for_the_absent_driver(real_cuda, real):
+    root = _unpacked(real_cuda, *_main_rpms(real).values(), _cuda_rpm(real_cuda))
+    env = dict(os.environ, LANG="C", LD_LIBRARY_PATH=os.pathsep.join(
+        [f"{root}{LIBDIR}", *runtime_dirs(CUDA_NVCC)]))
+    proc = subprocess.run(["ldd", "-r", str(root / CUDA_LIB.lstrip("/"))], capture_output=True, text=True, env=env)
+    out = proc.stdout + proc.stderr
+    (real_cuda["work"] / "ldd-r.out").write_text(out)
+    assert re.findall(r"^\s+(\S+) => not found", out, re.M) == ["libcuda.so.1"], out
+    undefined = set(re.findall(r"undefined symbol: (\S+?),?\s", out))
+    assert undefined and all(re.fullmatch(r"cu[A-Z]\w*", name) for name in undefined), sorted(undefined)
+    resolved = dict(re.findall(r"^\s+(\S+) => (\S+)", out, re.M))
+    assert resolved["libggml-base.so.0"] == f"{root}{LIBDIR}/libggml-base.so.0", resolved
+    for soname in ("libcudart.so.13", "libcublas.so.13"):
+        assert resolved[soname].startswith(tuple(runtime_dirs(CUDA_NVCC))), (soname, resolved[soname])
+
+
+def _with_system_cuda_runtime(work, *cmd):
+    """`cmd` in a mount namespace of its own whose /etc/ld.so.cache also holds the
+    toolkit's runtime directories, as NVIDIA's packages arrange with ld.so.conf.d."""
+    conf = work / "ld.so.conf"
+    conf.write_text("include /etc/ld.so.conf\n" + "".join(f"{d}\n" for d in runtime_dirs(CUDA_NVCC)))
+    cache = work / "ld.so.cache"
+    subprocess.run(["ldconfig", "-f", str(conf), "-C", str(cache)], check=True)
+    script = 'mount --bind "$0" /etc/ld.so.cache && exec "$@"'
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(cache),
+                           *map(str, cmd)], capture_output=True, text=True)
+
+
+def test_smoke_skips_cuda_without_the_driver_and_uses_the_cpu(real_cuda, real):
+    if os.geteuid() != 0:
+        pytest.skip("OLLAMA_RPM_REAL_CUDACXX: smoke with the CUDA runtime as a system library needs root (mount)")
+    rpms = [*_main_rpms(real).values(), _cuda_rpm(real_cuda)]
+    proc = _with_system_cuda_runtime(real_cuda["work"], REPO / "ollama-rpm", "smoke", "--engine", "rootfs",
+                                     "--json", *rpms)
+    (real_cuda["work"] / "smoke.json").write_text(proc.stdout)
+    (real_cuda["work"] / "smoke.err").write_text(proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    checks = {c["name"]: (c["status"], c["detail"]) for c in report["checks"]}
+    assert checks["gpu ollama-ggml-cuda"][0] == "skip" and "libcuda.so.1" in checks["gpu ollama-ggml-cuda"][1], checks
+    assert checks["libraries"][0] == "ok" and "libcuda.so.1 absent" in checks["libraries"][1], checks
+    assert checks["generate"][0] == "ok" and checks["cpu variant"][0] == "ok", checks
