@@ -428,13 +428,17 @@ def _rocm_rpm(state):
 
 
 def _unpacked(state, *rpms):
-    """The payload of `rpms` under state's work directory (the chroot sees it there)."""
+    """The payload of `rpms` under state's work directory (the chroot sees it there).
+    rpm2archive, not rpm2cpio: the ROCm chroot's rpm 6.1 writes v6 packages
+    (%_rpmformat 6: 64-bit file sizes), which rpm2cpio refuses ("files over 4GB
+    not supported by cpio")."""
     root = state["work"] / ("unpacked-" + "-".join(sorted(Path(r).name.split("-0")[0] for r in rpms)))
     if not root.is_dir():
         root.mkdir()
         for rpm in rpms:
-            payload = subprocess.run(["rpm2cpio", str(rpm)], capture_output=True, check=True).stdout
-            subprocess.run(["cpio", "-idm", "--quiet"], input=payload, cwd=root, check=True)
+            with open(rpm, "rb") as package:
+                payload = subprocess.run(["rpm2archive", "-"], stdin=package, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-xz", "-f", "-"], input=payload, cwd=root, check=True)
     return root
 
 
@@ -523,7 +527,9 @@ def test_cpu_set_and_split_rocm_link_cleanly_in_the_chroot(real_rocm, real):
     is missing, no symbol is undefined."""
     root = _unpacked(real_rocm, *_main_rpms(real).values(), _rocm_rpm(real_rocm))
     lib = root / ROCM_LIB.lstrip("/")
-    proc = _in_chroot(real_rocm["work"], "ldd", "-r", lib)
+    # As Ollama starts llama-server: its library directory on LD_LIBRARY_PATH (the
+    # backend's RUNPATH, $ORIGIN, is its own directory, not libggml-base's).
+    proc = _in_chroot(real_rocm["work"], "env", f"LD_LIBRARY_PATH={root}{LIBDIR}", "ldd", "-r", lib)
     (real_rocm["work"] / "ldd-r.out").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stderr
     assert "not found" not in proc.stdout and "undefined symbol" not in proc.stdout + proc.stderr, proc.stdout
