@@ -350,17 +350,23 @@ def test_rpmbuild_gives_go_an_empty_build_cache_of_its_own(project, tmp_path, cc
     assert (users_cache / "README").exists()
 
 
-def test_a_backend_srpm_given_while_its_backend_is_off_is_refused(project, tmp_path):
-    """packaging.yaml turns cuda off: its SRPM would be dropped without a word (exit 0,
-    nothing built); refused by name, with the way to turn it on, and built with --with."""
+def test_a_backend_srpm_given_while_its_backend_is_off_is_refused_or_skipped_by_name(project, tmp_path):
+    """packaging.yaml turns cuda off: its SRPM alone would build nothing (it was exit 0
+    without a word): refused by name, with the way to turn it on, and built with --with.
+    Among other SRPMs (the srpm step makes one per backend) it is skipped with a warning."""
     srpm = make_srpm(tmp_path, "ollama-ggml-cuda")
     args = ["build", "--engine", "rpmbuild", "--layout", "split", "--dry-run", "--nodeps", "--srpm", srpm,
             "--outdir", tmp_path / "out"]
+    reason = (f"--srpm {srpm}: backend 'cuda' is off (packaging.yaml backends.cuda.enabled, "
+              "--without, or not built for this arch)")
     proc = run_cli(*args, cwd=project)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == (
-        f"ollama-rpm: --srpm {srpm}: backend 'cuda' is turned off (packaging.yaml backends.cuda.enabled, "
-        "or not built for this arch); add --with cuda to build it")
+    assert proc.stderr.strip().splitlines()[-1] == f"ollama-rpm: {reason}; add --with cuda to build it"
     proc = run_cli(*args, "--with", "cuda", cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert "ollama-ggml-cuda" in proc.stdout and "rpmbuild" in proc.stdout
+    vulkan = make_srpm(tmp_path, "ollama-ggml-vulkan")
+    proc = run_cli(*args, "--srpm", vulkan, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert f"ollama-rpm: warning: {reason}, skipped; add --with cuda to build it" in proc.stderr.splitlines()
+    assert "ollama-ggml-vulkan" in proc.stdout and "ollama-ggml-cuda" not in proc.stdout

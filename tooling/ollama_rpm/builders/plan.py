@@ -224,14 +224,20 @@ def split_plan(request: BuildRequest, cfg: Config, with_: Sequence[str], without
 
 def _check_given_are_on(plan: list[tuple[SpecPackage, list[Target]]], packages: Sequence[SpecPackage],
                         srpms: Sequence[Path]) -> None:
-    """A backend's SRPM given while its backend is off would be dropped without a word: say so."""
+    """Given SRPMs of backends that are off are skipped, each with a warning (the
+    srpm step makes one for every backend); when that leaves nothing to build, refused."""
     on = {package.name for package, _targets in plan}
+    off: list[tuple[Path, SpecPackage]] = []
     for path in srpms:
         package = next((p for p in packages if p.name == _srpm_name(path)), None)
         if package is not None and package.name not in on:
-            raise UsageError(f"--srpm {path}: backend {package.backend!r} is turned off (packaging.yaml "
-                             f"backends.{package.backend}.enabled, or not built for this arch); "
-                             f"add --with {package.backend} to build it")
+            off.append((path, package))
+    reasons = [f"--srpm {path}: backend {package.backend!r} is off (packaging.yaml "
+               f"backends.{package.backend}.enabled, --without, or not built for this arch); add --with "
+               f"{package.backend} to build it" for path, package in off]
+    if off and len(off) == len(srpms):
+        raise UsageError(reasons[0])
+    _warn(reason.replace("; add", ", skipped; add", 1) for reason in reasons)
 
 
 def _given_only(plan: list[tuple[SpecPackage, list[Target]]], srpms: Sequence[Path]
