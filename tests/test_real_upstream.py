@@ -71,6 +71,7 @@ from cuda_fatbin import cmake_arch_expectation, fatbin_archs
 from cuda_toolkit import build_driver_stub, cuda_major, runtime_dirs, toolkit_driver_stub
 from e2e_support import machine_test_skips, rpm_names, rpm_query
 from fakes import FileServer
+from fixture.project import use_cuda_toolkit
 from ollama_rpm.specgen import manifest
 
 LIBDIR = "/usr/lib64/ollama"
@@ -228,18 +229,8 @@ def _run_split_cuda(work):
         # What a Fedora builder has elsewhere: the toolkit (NVIDIA's under /usr/local/cuda-13.0),
         # its host compiler (gcc15-c++) and the driver stub (cuda-driver-devel).
         cfg = load_yaml(run.root / "packaging.yaml")
-        cuda = cfg["backends"]["cuda"]
-        nvcc = os.path.realpath(CUDA_NVCC)
-        host = _host_cxx()
-        cuda["gpu_targets"] = [CUDA_TARGET]
-        cuda["host_compiler"] = host
-        cuda["build_requires"] = [r for r in cuda["build_requires"] if not re.fullmatch(r"gcc\d+-c\+\+", r)]
-        versioned = re.search(r"-(\d+)$", host)
-        if versioned:
-            cuda["build_requires"].append(f"gcc{versioned.group(1)}-c++")
-        cuda["cmake_options"].update(CMAKE_CUDA_COMPILER=nvcc, CUDAToolkit_ROOT=os.path.dirname(os.path.dirname(nvcc)))
-        if not toolkit_driver_stub(CUDA_NVCC):
-            cuda["cmake_options"]["CUDA_cuda_driver_LIBRARY"] = str(build_driver_stub(work / "driver-stub"))
+        use_cuda_toolkit(cfg["backends"]["cuda"], nvcc=CUDA_NVCC, host_compiler=_host_cxx(), gpu_targets=[CUDA_TARGET],
+                         driver_stub=None if toolkit_driver_stub(CUDA_NVCC) else build_driver_stub(work / "driver-stub"))
         write_yaml(run.root / "packaging.yaml", cfg)
         run.step("render", "render", "--layout", "split")
         run.step("sources", "sources", "--update-lock")
@@ -460,6 +451,13 @@ def test_the_split_rocm_package_is_built_by_the_specs_build(real_rocm):
     assert len(compiled) > 100 and all(f"--offload-arch={ROCM_TARGET}" in line for line in compiled)
 
 
+def _needed(state, rpm, path):
+    """The NEEDED entries (readelf -d) of `path` as `rpm` ships it."""
+    dynamic = subprocess.run(["readelf", "-d", str(_unpacked(state, rpm) / path.lstrip("/"))],
+                             capture_output=True, text=True, check=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+
+
 def _configure_defines(log):
     """{NAME: value} of the -D settings of the spec's one configure of llama/server,
     from rpmbuild's shell trace: bash (Fedora's /bin/sh) quotes an argument with
@@ -493,10 +491,7 @@ def test_the_rocm_package_holds_what_the_build_installed_less_the_toolkit_runtim
 
 
 def test_libggml_hip_needs_the_system_rocm_libraries(real_rocm):
-    root = _unpacked(real_rocm, _rocm_rpm(real_rocm))
-    dynamic = subprocess.run(["readelf", "-d", str(root / ROCM_LIB.lstrip("/"))], capture_output=True, text=True,
-                             check=True).stdout
-    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    needed = _needed(real_rocm, _rocm_rpm(real_rocm), ROCM_LIB)
     # rocBLAS comes through hipBLAS: with Fedora's -Wl,--as-needed it is no
     # direct NEEDED (seen in session 5 of doc/verification.md, ROCm); the package requires it by name.
     for soname in ("libhipblas.so.", "libamdhip64.so."):
@@ -586,10 +581,7 @@ def test_the_cuda_package_holds_what_the_build_installed_less_the_toolkit_runtim
 
 
 def test_libggml_cuda_needs_the_system_cuda_libraries_and_requires_all_but_the_driver(real_cuda):
-    root = _unpacked(real_cuda, _cuda_rpm(real_cuda))
-    dynamic = subprocess.run(["readelf", "-d", str(root / CUDA_LIB.lstrip("/"))], capture_output=True, text=True,
-                             check=True).stdout
-    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    needed = _needed(real_cuda, _cuda_rpm(real_cuda), CUDA_LIB)
     assert {"libcudart.so.13", "libcublas.so.13", "libcuda.so.1"} <= set(needed), needed
     requires = rpm_query(_cuda_rpm(real_cuda), "--requires").split()
     for soname in ("libcudart.so.13", "libcublas.so.13"):

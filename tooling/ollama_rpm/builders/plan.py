@@ -227,17 +227,15 @@ def _check_given_are_on(plan: list[tuple[SpecPackage, list[Target]]], packages: 
     """Given SRPMs of backends that are off are skipped, each with a warning (the
     srpm step makes one for every backend); when that leaves nothing to build, refused."""
     on = {package.name for package, _targets in plan}
-    off: list[tuple[Path, SpecPackage]] = []
-    for path in srpms:
-        package = next((p for p in packages if p.name == _srpm_name(path)), None)
-        if package is not None and package.name not in on:
-            off.append((path, package))
-    reasons = [f"--srpm {path}: backend {package.backend!r} is off (packaging.yaml "
-               f"backends.{package.backend}.enabled, --without, or not built for this arch); add --with "
-               f"{package.backend} to build it" for path, package in off]
+    off = [(path, package) for path in srpms for package in packages
+           if package.name == _srpm_name(path) and package.name not in on]
+
+    def reason(path: Path, backend: str, skipped: str) -> str:
+        return (f"--srpm {path}: backend {backend!r} is off (packaging.yaml backends.{backend}.enabled, "
+                f"--without, or not built for this arch){skipped}; add --with {backend} to build it")
     if off and len(off) == len(srpms):
-        raise UsageError(reasons[0])
-    _warn(reason.replace("; add", ", skipped; add", 1) for reason in reasons)
+        raise UsageError(reason(off[0][0], off[0][1].backend, ""))
+    _warn(reason(path, package.backend, ", skipped") for path, package in off)
 
 
 def _given_only(plan: list[tuple[SpecPackage, list[Target]]], srpms: Sequence[Path]
