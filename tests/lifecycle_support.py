@@ -182,20 +182,35 @@ class ScratchRoot:
         return out
 
     def leftovers(self, paths) -> list[str]:
-        """Those of `paths` (absolute, as rpm lists them) that still exist in the root.
-        Empty directories under /usr/lib/.build-id do not count (the links in them
-        do): the host's rpm 4.18 left one, empty, when the roll back erased the only
-        package owning it; such directories are shared by every package with binaries."""
+        """Those of `paths` (absolute, as rpm lists them) that are still in the root.
+
+        A directory counts while it holds a file no installed package owns, or
+        nothing at all: rpm removes a directory only once it is empty, and files
+        of other packages may rightly keep it. They may do so without owning it:
+        rpmbuild gives a /usr/lib/.build-id/XX subdirectory only to the first
+        subpackage that needs it (it checks the shared buildroot), so a later
+        subpackage's link can live in a subdirectory only the erased one owned.
+        An empty directory under /usr/lib/.build-id does not count: the host's
+        rpm 4.18 left one when the roll back erased the only package owning it."""
+        owned = None
         left = []
         for p in paths:
             full = self.path / p.lstrip("/")
             if not os.path.lexists(full):
                 continue
-            if p.startswith("/usr/lib/.build-id") and full.is_dir() and not full.is_symlink() \
-                    and not any(f for _d, _s, files in os.walk(full) for f in files):
-                continue
+            if full.is_dir() and not full.is_symlink():
+                inside = [str(Path(d, f).relative_to(self.path)) for d, _s, files in os.walk(full) for f in files]
+                if not inside and p.startswith("/usr/lib/.build-id"):
+                    continue
+                owned = self.installed_paths() if owned is None else owned
+                if inside and all("/" + f in owned for f in inside):
+                    continue
             left.append(p)
         return sorted(left)
+
+    def missing(self, paths) -> list[str]:
+        """Those of `paths` (absolute, as rpm lists them) that are not in the root."""
+        return sorted(p for p in paths if not os.path.lexists(self.path / p.lstrip("/")))
 
     def installed_paths(self) -> set[str]:
         """Every path the installed packages own."""
