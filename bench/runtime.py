@@ -82,6 +82,7 @@ CHROOT_RUN = REPO / "tests" / "support" / "chroot-run"
 SPEC_CPU_TARGETS = "--target llama-server llama-quantize"
 TYPES = ("f16", "q8_0", "q4_0")
 BUILDS = ("ours", "upstream")
+LESS = "ours-less"          # ours without the flags --drop-flags names
 SEED = 42
 PP_TOKENS, TG_TOKENS = 512, 128
 CTX = 1024
@@ -379,6 +380,36 @@ def ours_script(expanded: str, targets: Sequence[str], variants: Sequence[str], 
     """%build through the CPU build (unmeasured variants skipped), then its outputs to `dest`."""
     return (_before_last(cpu_build_script(expanded, targets), skip_unmeasured(build_dir, variants))
             + collect_outputs(build_dir, dest))
+
+
+def drop_flags_lines(flags: Sequence[str]) -> str:
+    """Shell lines removing each of `flags` (whole words) from CFLAGS, CXXFLAGS and LDFLAGS."""
+    return (f"bench_drop={shlex.quote(' ' + ' '.join(flags) + ' ')}\nset -f\n"
+            "for bench_var in CFLAGS CXXFLAGS LDFLAGS; do\n"
+            "  bench_kept=\n"
+            '  for bench_word in $(printenv "$bench_var"); do\n'
+            '    case "$bench_drop" in *" $bench_word "*) ;; *) bench_kept="$bench_kept $bench_word" ;; esac\n'
+            "  done\n"
+            '  export "$bench_var=${bench_kept# }"\n'
+            "done\nset +f\n")
+
+
+def ours_less_script(expanded: str, targets: Sequence[str], variants: Sequence[str], flags: Sequence[str],
+                     build_dir: Path, dest: Path) -> str:
+    """ours' script in its own build directory, `flags` removed from the distribution flags
+    right before its CPU configure (after the spec's edits and %cmake's defaults)."""
+    script = ours_script(expanded, targets, variants, build_dir, dest)
+    missing = [f for f in flags if not re.search(r"(?<![^\s'\"])" + re.escape(f) + r"(?![^\s'\"])", script)]
+    if missing:
+        raise BenchError(f"--drop-flags: {' '.join(missing)} not among the flags of the spec's CPU build")
+    spec_dir = '"' + build_dir.name.removesuffix("-less") + '"'
+    lines = script.replace(spec_dir, f'"{build_dir.name}"').splitlines(keepends=True)
+    configure = f'-B "{build_dir.name}"'
+    at = next((i for i, line in enumerate(lines) if line.lstrip().startswith("/usr/bin/cmake -S") and configure in line),
+              None)
+    if at is None or spec_dir in "".join(lines):
+        raise BenchError(f"{SPEC.name}: the CPU build's configure (/usr/bin/cmake -S ... -B {spec_dir}) not found")
+    return "".join(lines[:at]) + drop_flags_lines(flags) + "".join(lines[at:])
 
 
 def upstream_configure(tree: Path, llama: Path, build_dir: Path, dest: Path, generator: str | None) -> str:
@@ -730,7 +761,7 @@ def measure_ollama(server: Server, name: str, threads: int, rep: int) -> tuple[f
 class Row:
     variant: str
     kind: str
-    labels: tuple[str, str]
+    labels: tuple[str, ...]     # the builds measured, in the order of a round
     pp: dict[str, list[float]] = field(default_factory=dict)
     tg: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, int | None] = field(default_factory=dict)
@@ -743,21 +774,22 @@ class Row:
         values = (self.pp if which == "pp" else self.tg).get(label)
         return summarise(values) if values else None
 
-    def ratio(self, which: str) -> str:
-        """first label / second label: the median [min-max] of the ratios within each repetition
-        (the two ran back to back, so the machine's slow drifts cancel), or, where the
-        repetitions do not pair up, the ratio of the medians."""
+    def ratio(self, which: str, pair: tuple[str, str] | None = None) -> str:
+        """pair[0] / pair[1] (default: the first two labels): the median [min-max] of the ratios
+        within each repetition (the two ran in the same round, so the machine's slow drifts
+        cancel), or, where the repetitions do not pair up, the ratio of the medians."""
+        first, second = pair or (self.labels[0], self.labels[1])
         figures = self.pp if which == "pp" else self.tg
-        a, b = (figures.get(label, []) for label in self.labels)
+        a, b = figures.get(first, []), figures.get(second, [])
         if a and len(a) == len(b) and all(b):
             return fmt_stat(summarise([x / y for x, y in zip(a, b, strict=True)]), digits=2)
-        return fmt_ratio(self.stat(which, self.labels[0]), self.stat(which, self.labels[1]))
+        return fmt_ratio(self.stat(which, first), self.stat(which, second))
 
 
 def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> None:
-    """One warm-up each, then `reps` rounds of A, B, every figure taken with the other idle; the
-    order alternates (A B, B A, ...) so whatever favours the first or the second of a round
-    cancels out."""
+    """One warm-up each, then `reps` rounds of A, B (, C), every figure taken with the others
+    idle; the order alternates (A B C, C B A, ...) so whatever favours the first or the last of
+    a round cancels out between A and C (B, when there is one, is always in the middle)."""
     for rep in range(reps + 1):
         for server, measure in (servers if rep % 2 == 0 else list(reversed(servers))):
             figures = measure(server, rep)
@@ -770,11 +802,13 @@ def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> No
 
 def bench_pair(place: Place, dirs: dict[str, Path], variant: str, kind: str, model: Path,
                args: argparse.Namespace) -> Row:
-    row = Row(variant, kind, ("ours", "upstream"))
+    """ours and upstream (and ours-less, when `dirs` has it: last, so that it and ours trade
+    the first and last places of the rounds) in turn, each its own llama-server."""
+    row = Row(variant, kind, tuple(b for b in (*BUILDS, LESS) if b in dirs))
     vocab = tinymodel.BENCH_SHAPE.vocab
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(llama_server(place, f"{b}:{variant}-{kind}", dirs[b], model, args.threads,
-                                                    variant)) for b in BUILDS]
+                                                    variant)) for b in row.labels]
         interleave(row, [(s, lambda srv, rep: measure_llama(srv, vocab, rep)) for s in servers], args.reps)
     for server in servers:
         row.rss[server.label.split(":")[0]] = server.peak_kib
@@ -811,15 +845,15 @@ def bench_ollama(place: Place, binary: Path, libdir: Path, ours_dir: Path, varia
 
 # ---------------------------------------------------------------- reporting
 
-def speed_table(rows: Sequence[Row]) -> str:
-    a, b = rows[0].labels if rows else ("ours", "upstream")
+def speed_table(rows: Sequence[Row], pair: tuple[str, str] | None = None) -> str:
+    a, b = pair or ((rows[0].labels[0], rows[0].labels[1]) if rows else BUILDS)
     header = ["variant", "type", f"pp{PP_TOKENS} {a}", f"pp{PP_TOKENS} {b}", "ratio",
               f"tg{TG_TOKENS} {a}", f"tg{TG_TOKENS} {b}", "ratio", f"peak RSS MiB {a} / {b}"]
     body = []
     for row in rows:
         pa, pb, ta, tb = (row.stat("pp", a), row.stat("pp", b), row.stat("tg", a), row.stat("tg", b))
-        body.append([row.variant, row.kind, fmt_stat(pa), fmt_stat(pb), row.ratio("pp"), fmt_stat(ta),
-                     fmt_stat(tb), row.ratio("tg"), f"{fmt_mib(row.rss.get(a))} / {fmt_mib(row.rss.get(b))}"])
+        body.append([row.variant, row.kind, fmt_stat(pa), fmt_stat(pb), row.ratio("pp", (a, b)), fmt_stat(ta),
+                     fmt_stat(tb), row.ratio("tg", (a, b)), f"{fmt_mib(row.rss.get(a))} / {fmt_mib(row.rss.get(b))}"])
     return markdown_table(header, body)
 
 
@@ -907,6 +941,10 @@ def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Seq
         parts += ["## Through `ollama serve` (ours)", "",
                   "The packaged Go binary driving our llama-server, against that llama-server alone "
                   "(ratio: llama-server / ollama).", "", speed_table(ollama_rows), ""]
+    if len(rows) and LESS in rows[0].labels:
+        parts += [f"## ours less `{' '.join(args.drop_flags)}`", "",
+                  "ours without these flags, measured in the same rounds (ratio: ours-less / ours).", "",
+                  speed_table(rows, (LESS, "ours")), ""]
     parts += ["## Builds", "", build_summary(builds, variants), ""]
     return "\n".join(parts)
 
@@ -925,6 +963,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", help="CPU variants (default: the one ggml picks here, haswell, x64)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (default: all CPUs)")
     parser.add_argument("--no-ollama", action="store_true", help="skip the `ollama serve` comparison")
+    parser.add_argument("--drop-flags", metavar="FLAGS", type=str.split, default=[],
+                        help="also build ours without these distribution flags (ours-less) and measure it "
+                             "in the same rounds: what the flags cost")
     parser.add_argument("--write-doc", nargs="?", type=Path, const=REPO / "doc" / "performance.md",
                         metavar="PATH", help="write the report (default doc/performance.md) and a PNG plot")
     args = parser.parse_args(argv)
@@ -968,9 +1009,12 @@ def run(args: argparse.Namespace, src: Sources) -> None:
     print(f"runtime benchmark: {machine_summary()}\n  variants {', '.join(variants)}; types {', '.join(types)}; "
           f"{place.name}, compiler: {place.compiler()}", flush=True)
     builds = build_both(place, src, root, expanded, variants)
+    if args.drop_flags:
+        builds.append(build_less(place, builds[0], root, expanded, variants, args.drop_flags))
     dirs = {(b.label, v): run_dir(b.libdir, root / "run" / f"{b.label}-{v}", v) for b in builds for v in variants}
     models = make_models(place, work, dirs["upstream", variants[0]], types)
-    rows = [bench_pair(place, {b: dirs[b, v] for b in BUILDS}, v, t, models[t], args) for v in variants for t in types]
+    rows = [bench_pair(place, {b.label: dirs[b.label, v] for b in builds}, v, t, models[t], args)
+            for v in variants for t in types]
     ollama_rows = []
     if not args.no_ollama:
         # one binary for every variant: its library directory is a symlink to the variant's run directory
@@ -1001,6 +1045,17 @@ def build_both(place: Place, src: Sources, root: Path, expanded: str, variants: 
     run_build(place, upstream, upstream_script(up_configure, upstream.build_dir, upstream.libdir, variants),
               root / "upstream", targets, up_configure)
     return [ours, upstream]
+
+
+def build_less(place: Place, ours: Build, root: Path, expanded: str, variants: Sequence[str],
+               flags: Sequence[str]) -> Build:
+    """ours without `flags`: ours' prepared tree, a build directory of its own."""
+    targets = build_targets(variants)
+    tree = ours.build_dir.parent
+    less = Build(LESS, tree / f"{ours.build_dir.name}-less", root / LESS / "out")
+    less.libdir.parent.mkdir(parents=True, exist_ok=True)
+    script = ours_less_script(expanded, targets, variants, flags, less.build_dir, less.libdir)
+    return run_build(place, less, script, tree, targets, script.rstrip("\n").rpartition("\n")[0])
 
 
 if __name__ == "__main__":

@@ -112,6 +112,59 @@ def test_the_real_rendered_spec_gives_the_cpu_build_and_the_compat_patches():
     assert "ml.PackageLibOllamaPath=/tmp/x" in runtime.go_ldflags(expanded, "/tmp/x")
 
 
+def _flags_at_cmake(script: str, tmp_path) -> list[str]:
+    """CFLAGS, CXXFLAGS and LDFLAGS as the CPU build's configure gets them: the script run by
+    bash up to that line, which prints them instead."""
+    lines = script.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("/usr/bin/cmake -S"))
+    probe = "\n".join(lines[:at]) + '\nprintf "%s\\n" "$CFLAGS" "$CXXFLAGS" "$LDFLAGS"\n'
+    proc = subprocess.run(["bash", "-ec", probe], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.slow     # rpmspec and bash as processes
+@pytest.mark.skipif(not shutil.which("rpmspec"), reason="needs rpmspec")
+def test_ours_less_is_ours_without_the_dropped_flags_in_a_build_directory_of_its_own(tmp_path):
+    expanded = runtime.rendered_spec()
+    targets, variants = runtime.build_targets(["zen4"]), ["zen4"]
+    ours = runtime.ours_script(expanded, targets, variants, tmp_path / "build-cpu", tmp_path / "out")
+    dropped = ["-fcf-protection", "-Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3", "-Wl,--as-needed"]
+    less = runtime.ours_less_script(expanded, targets, variants, dropped, tmp_path / "build-cpu-less",
+                                    tmp_path / "less")
+    ours_flags, less_flags = _flags_at_cmake(ours, tmp_path), _flags_at_cmake(less, tmp_path)
+    for had, kept in zip(ours_flags, less_flags, strict=True):
+        assert kept.split() == [w for w in had.split() if w not in dropped]
+    assert "-fcf-protection" in ours_flags[0] and "-O3" in less_flags[0] and "-O2" not in less_flags[1].split()
+    assert "-Wl,--as-needed" in ours_flags[2] and "-Wl,-z,now" in less_flags[2]      # %cmake's default LDFLAGS
+    assert '-B "build-cpu-less"' in less and '--build "build-cpu-less"' in less and '"build-cpu"' not in less
+    assert less.replace("build-cpu-less", "build-cpu").replace(runtime.drop_flags_lines(dropped), "") \
+        .replace(str(tmp_path / "less"), str(tmp_path / "out")) == ours
+    with pytest.raises(runtime.BenchError, match="-fno-such-flag not among the flags"):
+        runtime.ours_less_script(expanded, targets, variants, ["-fno-such-flag"], tmp_path / "build-cpu-less",
+                                 tmp_path / "less")
+
+
+def test_a_third_build_is_measured_in_the_same_rounds_and_tabled_against_ours():
+    calls = []
+
+    class Named:
+        def __init__(self, label):
+            self.label = label
+
+    def measure(server, rep):
+        calls.append(server.label.split(":")[0])
+        return {"ours": (100.0, 10.0), "upstream": (110.0, 11.0), "ours-less": (105.0, 12.0)}[calls[-1]]
+
+    row = runtime.Row("zen4", "q4_0", ("ours", "upstream", "ours-less"))
+    runtime.interleave(row, [(Named(f"{b}:zen4-q4_0"), measure) for b in row.labels], 2)
+    assert calls == ["ours", "upstream", "ours-less", "ours-less", "upstream", "ours", "ours", "upstream", "ours-less"]
+    assert row.ratio("tg") == "0.91" and row.ratio("tg", ("ours-less", "ours")) == "1.20"
+    assert "| zen4 | q4_0 | 105.0 | 100.0 | 1.05 | 12.0 | 10.0 | 1.20 |" in runtime.speed_table([row], ("ours-less", "ours"))
+    assert "| zen4 | q4_0 | 100.0 | 110.0 | 0.91 |" in runtime.speed_table([row])
+
+
 @pytest.mark.slow     # the script as a process
 def test_without_sources_the_benchmark_says_why_and_skips(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "runtime.py"), "--sources", str(tmp_path),
