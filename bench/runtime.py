@@ -4,7 +4,7 @@ the spec builds them ("ours") against the same built as upstream builds them.
 
     .venv/bin/python bench/runtime.py --sources DIR [--work DIR] [--chroot DIR]
         [--reps N] [--types f16,q8_0,q4_0] [--variants zen4,haswell,x64] [--no-ollama]
-        [--write-doc [PATH]]
+        [--drop-flags "FLAG ..."] [--write-doc [PATH]]
 
 --sources holds the real ollama-<version>.tar.gz and llama.cpp-<tag>.tar.gz that
 packaging.yaml names (without them: a one-line reason, exit 0). Everything
@@ -40,6 +40,11 @@ there are reused (each leaves a stamp file):
    upstream Go binary: every token is computed in llama-server, which Ollama
    runs as a child; the Go side only relays requests, so how it was compiled
    does not enter the figures.
+
+--drop-flags: a third build, ours-less, is ours' script in a build directory of
+its own with those distribution flags removed right before the CPU configure;
+it runs in the same rounds as the other two (last, so that it and ours trade the
+first and last places), and its table gives ours-less / ours: what the flags cost.
 
 Prints Markdown tables; --write-doc also writes them, the machine and the
 flags each build used to doc/performance.md (and a plot beside it when
