@@ -4,7 +4,7 @@ the spec builds them ("ours") against the same built as upstream builds them.
 
     .venv/bin/python bench/runtime.py --sources DIR [--work DIR] [--chroot DIR]
         [--reps N] [--types f16,q8_0,q4_0] [--variants zen4,haswell,x64] [--no-ollama]
-        [--drop-flags "FLAG ..."] [--write-doc [PATH]]
+        [--drop-flags "FLAG ..." ...] [--write-doc [PATH]]
 
 --sources holds the real ollama-<version>.tar.gz and llama.cpp-<tag>.tar.gz that
 packaging.yaml names (without them: a one-line reason, exit 0). Everything
@@ -41,10 +41,11 @@ there are reused (each leaves a stamp file):
    runs as a child; the Go side only relays requests, so how it was compiled
    does not enter the figures.
 
---drop-flags: a third build, ours-less, is ours' script in a build directory of
-its own with those distribution flags removed right before the CPU configure;
-it runs in the same rounds as the other two (last, so that it and ours trade the
-first and last places), and its table gives ours-less / ours: what the flags cost.
+--drop-flags (may be given more than once): one more build each, ours-less,
+ours-less2, ..., ours' script in a build directory of its own with those
+distribution flags removed right before the CPU configure; they run in the same
+rounds as ours and upstream, and a table each gives ours-less / ours: what the
+flags cost.
 
 Prints Markdown tables; --write-doc also writes them, the machine and the
 flags each build used to doc/performance.md (and a plot beside it when
@@ -87,7 +88,12 @@ CHROOT_RUN = REPO / "tests" / "support" / "chroot-run"
 SPEC_CPU_TARGETS = "--target llama-server llama-quantize"
 TYPES = ("f16", "q8_0", "q4_0")
 BUILDS = ("ours", "upstream")
-LESS = "ours-less"          # ours without the flags --drop-flags names
+LESS = "ours-less"          # ours without the flags a --drop-flags names
+
+
+def less_label(number: int) -> str:
+    """The build of the number-th --drop-flags: ours-less, ours-less2, ..."""
+    return LESS if number == 1 else f"{LESS}{number}"
 SEED = 42
 PP_TOKENS, TG_TOKENS = 512, 128
 CTX = 1024
@@ -407,7 +413,7 @@ def ours_less_script(expanded: str, targets: Sequence[str], variants: Sequence[s
     missing = [f for f in flags if not re.search(r"(?<![^\s'\"])" + re.escape(f) + r"(?![^\s'\"])", script)]
     if missing:
         raise BenchError(f"--drop-flags: {' '.join(missing)} not among the flags of the spec's CPU build")
-    spec_dir = '"' + build_dir.name.removesuffix("-less") + '"'
+    spec_dir = next(iter(re.findall(r'^\s*/usr/bin/cmake -S .* -B ("[^"]+")', script, re.M)), '"build-cpu"')
     lines = script.replace(spec_dir, f'"{build_dir.name}"').splitlines(keepends=True)
     configure = f'-B "{build_dir.name}"'
     at = next((i for i, line in enumerate(lines) if line.lstrip().startswith("/usr/bin/cmake -S") and configure in line),
@@ -792,11 +798,13 @@ class Row:
 
 
 def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> None:
-    """One warm-up each, then `reps` rounds of A, B (, C), every figure taken with the others
-    idle; the order alternates (A B C, C B A, ...) so whatever favours the first or the last of
-    a round cancels out between A and C (B, when there is one, is always in the middle)."""
+    """One warm-up each, then `reps` rounds of A, B, ..., every figure taken with the others
+    idle; each round starts one server later (A B C, B C A, C A B, ...; with two: A B, B A), so
+    over a multiple of their number of rounds each server holds each place equally often and
+    whatever favours a place cancels out."""
     for rep in range(reps + 1):
-        for server, measure in (servers if rep % 2 == 0 else list(reversed(servers))):
+        shift = rep % len(servers)
+        for server, measure in [*servers[shift:], *servers[:shift]]:
             figures = measure(server, rep)
             if rep:
                 row.add(server.label.split(":")[0], figures)
@@ -807,9 +815,8 @@ def interleave(row: Row, servers: Sequence[tuple[Server, Any]], reps: int) -> No
 
 def bench_pair(place: Place, dirs: dict[str, Path], variant: str, kind: str, model: Path,
                args: argparse.Namespace) -> Row:
-    """ours and upstream (and ours-less, when `dirs` has it: last, so that it and ours trade
-    the first and last places of the rounds) in turn, each its own llama-server."""
-    row = Row(variant, kind, tuple(b for b in (*BUILDS, LESS) if b in dirs))
+    """ours, upstream and the ours-less builds `dirs` has, in turn, each its own llama-server."""
+    row = Row(variant, kind, (*BUILDS, *(label for label in dirs if label.startswith(LESS))))
     vocab = tinymodel.BENCH_SHAPE.vocab
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(llama_server(place, f"{b}:{variant}-{kind}", dirs[b], model, args.threads,
@@ -946,10 +953,11 @@ def report_text(args: argparse.Namespace, builds: Sequence[Build], variants: Seq
         parts += ["## Through `ollama serve` (ours)", "",
                   "The packaged Go binary driving our llama-server, against that llama-server alone "
                   "(ratio: llama-server / ollama).", "", speed_table(ollama_rows), ""]
-    if len(rows) and LESS in rows[0].labels:
-        parts += [f"## ours less `{' '.join(args.drop_flags)}`", "",
-                  "ours without these flags, measured in the same rounds (ratio: ours-less / ours).", "",
-                  speed_table(rows, (LESS, "ours")), ""]
+    for number, flags in enumerate(args.drop_flags, 1):
+        label = less_label(number)
+        parts += [f"## {label}: ours less `{' '.join(flags)}`", "",
+                  f"ours without these flags, measured in the same rounds (ratio: {label} / ours).", "",
+                  speed_table(rows, (label, "ours")), ""]
     parts += ["## Builds", "", build_summary(builds, variants), ""]
     return "\n".join(parts)
 
@@ -968,9 +976,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", help="CPU variants (default: the one ggml picks here, haswell, x64)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (default: all CPUs)")
     parser.add_argument("--no-ollama", action="store_true", help="skip the `ollama serve` comparison")
-    parser.add_argument("--drop-flags", metavar="FLAGS", type=str.split, default=[],
-                        help="also build ours without these distribution flags (ours-less) and measure it "
-                             "in the same rounds: what the flags cost")
+    parser.add_argument("--drop-flags", metavar="FLAGS", type=str.split, action="append", default=[],
+                        help="also build ours without these distribution flags (ours-less; given again: "
+                             "ours-less2, ...) and measure it in the same rounds: what the flags cost")
     parser.add_argument("--write-doc", nargs="?", type=Path, const=REPO / "doc" / "performance.md",
                         metavar="PATH", help="write the report (default doc/performance.md) and a PNG plot")
     args = parser.parse_args(argv)
@@ -1014,8 +1022,8 @@ def run(args: argparse.Namespace, src: Sources) -> None:
     print(f"runtime benchmark: {machine_summary()}\n  variants {', '.join(variants)}; types {', '.join(types)}; "
           f"{place.name}, compiler: {place.compiler()}", flush=True)
     builds = build_both(place, src, root, expanded, variants)
-    if args.drop_flags:
-        builds.append(build_less(place, builds[0], root, expanded, variants, args.drop_flags))
+    builds += [build_less(place, builds[0], root, expanded, variants, flags, less_label(number))
+               for number, flags in enumerate(args.drop_flags, 1)]
     dirs = {(b.label, v): run_dir(b.libdir, root / "run" / f"{b.label}-{v}", v) for b in builds for v in variants}
     models = make_models(place, work, dirs["upstream", variants[0]], types)
     rows = [bench_pair(place, {b.label: dirs[b.label, v] for b in builds}, v, t, models[t], args)
@@ -1053,11 +1061,11 @@ def build_both(place: Place, src: Sources, root: Path, expanded: str, variants: 
 
 
 def build_less(place: Place, ours: Build, root: Path, expanded: str, variants: Sequence[str],
-               flags: Sequence[str]) -> Build:
+               flags: Sequence[str], label: str) -> Build:
     """ours without `flags`: ours' prepared tree, a build directory of its own."""
     targets = build_targets(variants)
     tree = ours.build_dir.parent
-    less = Build(LESS, tree / f"{ours.build_dir.name}-less", root / LESS / "out")
+    less = Build(label, tree / f"{ours.build_dir.name}{label.removeprefix('ours')}", root / label / "out")
     less.libdir.parent.mkdir(parents=True, exist_ok=True)
     script = ours_less_script(expanded, targets, variants, flags, less.build_dir, less.libdir)
     return run_build(place, less, script, tree, targets, script.rstrip("\n").rpartition("\n")[0])

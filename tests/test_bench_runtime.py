@@ -158,8 +158,10 @@ def test_a_third_build_is_measured_in_the_same_rounds_and_tabled_against_ours():
         return {"ours": (100.0, 10.0), "upstream": (110.0, 11.0), "ours-less": (105.0, 12.0)}[calls[-1]]
 
     row = runtime.Row("zen4", "q4_0", ("ours", "upstream", "ours-less"))
-    runtime.interleave(row, [(Named(f"{b}:zen4-q4_0"), measure) for b in row.labels], 2)
-    assert calls == ["ours", "upstream", "ours-less", "ours-less", "upstream", "ours", "ours", "upstream", "ours-less"]
+    runtime.interleave(row, [(Named(f"{b}:zen4-q4_0"), measure) for b in row.labels], 3)
+    assert calls == ["ours", "upstream", "ours-less", "upstream", "ours-less", "ours",
+                     "ours-less", "ours", "upstream", "ours", "upstream", "ours-less"]
+    assert [runtime.less_label(n) for n in (1, 2)] == ["ours-less", "ours-less2"]
     assert row.ratio("tg") == "0.91" and row.ratio("tg", ("ours-less", "ours")) == "1.20"
     assert "| zen4 | q4_0 | 105.0 | 100.0 | 1.05 | 12.0 | 10.0 | 1.20 |" in runtime.speed_table([row], ("ours-less", "ours"))
     assert "| zen4 | q4_0 | 100.0 | 110.0 | 0.91 |" in runtime.speed_table([row])
