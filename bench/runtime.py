@@ -90,10 +90,6 @@ TYPES = ("f16", "q8_0", "q4_0")
 BUILDS = ("ours", "upstream")
 LESS = "ours-less"          # ours without the flags a --drop-flags names
 
-
-def less_label(number: int) -> str:
-    """The build of the number-th --drop-flags: ours-less, ours-less2, ..."""
-    return LESS if number == 1 else f"{LESS}{number}"
 SEED = 42
 PP_TOKENS, TG_TOKENS = 512, 128
 CTX = 1024
@@ -117,6 +113,11 @@ CACHE_KEYS = ("CMAKE_GENERATOR", "CMAKE_BUILD_TYPE", "CMAKE_C_FLAGS", "CMAKE_C_F
 _SECTION = re.compile(r"^%(prep|build|install|check|files|package|description|changelog|pre|post|preun|postun"
                       r"|generate_buildrequires|conf)\b")
 _MAPPED_CPU = re.compile(r"(?P<path>/\S*/libggml-cpu-[\w.]+\.so)$", re.M)
+
+
+def less_label(number: int) -> str:
+    """The build of the number-th --drop-flags: ours-less, ours-less2, ..."""
+    return LESS if number == 1 else f"{LESS}{number}"
 
 
 class BenchError(Exception):
@@ -413,14 +414,11 @@ def ours_less_script(expanded: str, targets: Sequence[str], variants: Sequence[s
     missing = [f for f in flags if not re.search(r"(?<![^\s'\"])" + re.escape(f) + r"(?![^\s'\"])", script)]
     if missing:
         raise BenchError(f"--drop-flags: {' '.join(missing)} not among the flags of the spec's CPU build")
-    spec_dir = next(iter(re.findall(r'^\s*/usr/bin/cmake -S .* -B ("[^"]+")', script, re.M)), '"build-cpu"')
-    lines = script.replace(spec_dir, f'"{build_dir.name}"').splitlines(keepends=True)
-    configure = f'-B "{build_dir.name}"'
-    at = next((i for i, line in enumerate(lines) if line.lstrip().startswith("/usr/bin/cmake -S") and configure in line),
-              None)
-    if at is None or spec_dir in "".join(lines):
-        raise BenchError(f"{SPEC.name}: the CPU build's configure (/usr/bin/cmake -S ... -B {spec_dir}) not found")
-    return "".join(lines[:at]) + drop_flags_lines(flags) + "".join(lines[at:])
+    configure = re.search(r'^\s*/usr/bin/cmake -S .* -B ("[^"]+")', script, re.M)
+    if configure is None:
+        raise BenchError(f"{SPEC.name}: the CPU build has no configure line (/usr/bin/cmake -S ... -B \"DIR\")")
+    script = script[:configure.start()] + drop_flags_lines(flags) + script[configure.start():]
+    return script.replace(configure.group(1), f'"{build_dir.name}"')      # in its configure and build lines
 
 
 def upstream_configure(tree: Path, llama: Path, build_dir: Path, dest: Path, generator: str | None) -> str:

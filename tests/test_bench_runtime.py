@@ -33,6 +33,12 @@ cmake --install build-cpu
 """
 
 
+class _Named:
+    """A stand-in server for interleave: only its label."""
+    def __init__(self, label):
+        self.label = label
+
+
 def test_figures_are_median_with_min_max_and_a_ratio_of_medians():
     stat = runtime.summarise([10.0, 30.0, 12.0, 11.0, 50.0])
     assert stat == runtime.Stat(12.0, 10.0, 50.0)
@@ -149,16 +155,12 @@ def test_ours_less_is_ours_without_the_dropped_flags_in_a_build_directory_of_its
 def test_a_third_build_is_measured_in_the_same_rounds_and_tabled_against_ours():
     calls = []
 
-    class Named:
-        def __init__(self, label):
-            self.label = label
-
     def measure(server, rep):
         calls.append(server.label.split(":")[0])
         return {"ours": (100.0, 10.0), "upstream": (110.0, 11.0), "ours-less": (105.0, 12.0)}[calls[-1]]
 
     row = runtime.Row("zen4", "q4_0", ("ours", "upstream", "ours-less"))
-    runtime.interleave(row, [(Named(f"{b}:zen4-q4_0"), measure) for b in row.labels], 3)
+    runtime.interleave(row, [(_Named(f"{b}:zen4-q4_0"), measure) for b in row.labels], 3)
     assert calls == ["ours", "upstream", "ours-less", "upstream", "ours-less", "ours",
                      "ours-less", "ours", "upstream", "ours", "upstream", "ours-less"]
     assert [runtime.less_label(n) for n in (1, 2)] == ["ours-less", "ours-less2"]
@@ -357,16 +359,12 @@ def test_the_ratio_pairs_each_repetition_so_a_drifting_machine_cancels_out():
 def test_the_rounds_alternate_which_server_goes_first():
     calls = []
 
-    class Named:
-        def __init__(self, label):
-            self.label = label
-
     def measure(server, rep):
         calls.append((rep, server.label))
         return (1.0, 1.0)
 
     row = runtime.Row("zen4", "q4_0", ("ours", "upstream"))
-    runtime.interleave(row, [(Named("ours:zen4-q4_0"), measure), (Named("upstream:zen4-q4_0"), measure)], 4)
+    runtime.interleave(row, [(_Named("ours:zen4-q4_0"), measure), (_Named("upstream:zen4-q4_0"), measure)], 4)
     firsts = [label for i, (rep, label) in enumerate(calls) if i % 2 == 0]
     assert firsts == ["ours:zen4-q4_0", "upstream:zen4-q4_0"] * 2 + ["ours:zen4-q4_0"]
     assert len(row.pp["ours"]) == len(row.pp["upstream"]) == 4       # the warm-up is not counted
