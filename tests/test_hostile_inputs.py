@@ -252,6 +252,21 @@ def _hanging_server():
     return sock
 
 
+def _until_sigint_ignored(proc, seconds=10):
+    """The launcher's first command ignores SIGINT; before it the process is a shell
+    starting up (or still the forked Python), which a SIGINT kills as it would any
+    program. The delays count from there, not from Popen, which a loaded machine stretches."""
+    deadline = time.monotonic() + seconds
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None and time.monotonic() < deadline:
+        ignored = next(int(line.split()[1], 16) for line in status.read_text().splitlines()
+                       if line.startswith("SigIgn:"))
+        if ignored & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"the launcher never ignored SIGINT (exit {proc.poll()})")
+
+
 @pytest.mark.parametrize("delay", [0.02, 0.05, 0.1, 0.2, 0.4, 1.5], ids=lambda d: f"after-{d}s")
 def test_ctrl_c_at_any_moment_is_exit_130(tmp_path, delay):
     """From the interpreter's start-up through imports to a network wait: Ctrl-C,
@@ -263,6 +278,7 @@ def test_ctrl_c_at_any_moment_is_exit_130(tmp_path, delay):
     proc = subprocess.Popen([str(REPO / "ollama-rpm"), "bump", "--no-commit", "--timeout", "30"],
                             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        _until_sigint_ignored(proc)
         time.sleep(delay)
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline:

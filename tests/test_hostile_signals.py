@@ -2,8 +2,9 @@
 each step of the commit end in exit 130 with the repository untouched; SIGKILL
 leaves it untouched or fully committed, never half-staged.
 
-A `git` wrapper first on PATH (the process boundary) marks and stalls one git
-subcommand, which makes the window; the real git then runs as usual."""
+A `git` wrapper first on PATH (the process boundary) marks one git subcommand and
+holds it until the test, having sent its signal, releases it (no fixed stall that a
+slow machine could outlast); the real git then runs as usual."""
 
 import contextlib
 import os
@@ -37,7 +38,9 @@ def slow_git(tmp_path):
 import os, sys, time
 if sys.argv[1:2] == [os.environ.get("SLOW_GIT")]:
     open(os.environ["SLOW_GIT_MARK"], "w").close()
-    time.sleep(1.5)
+    end = time.monotonic() + 60
+    while not os.path.exists(os.environ["SLOW_GIT_MARK"] + ".go") and time.monotonic() < end:
+        time.sleep(0.01)
 os.execv({REAL_GIT!r}, ["git"] + sys.argv[1:])
 """)
     wrapper.chmod(0o755)
@@ -80,6 +83,13 @@ def _wait_for(mark, proc, seconds=120):
         time.sleep(0.02)
 
 
+def _release(mark):
+    """Let the held git subcommand (and any later call of it) go on. After a handled
+    signal bump waits for its git child, so the release follows the signal; after
+    SIGKILL it follows bump's death, or the git could still run first."""
+    Path(f"{mark}.go").touch()
+
+
 def _state(repo):
     root = Path(repo.working_tree_dir)
     # Temporary files may stay inside .git after SIGKILL; never in the tree, never a lock.
@@ -101,6 +111,7 @@ def test_a_signal_at_any_step_rolls_bump_back(repo, upstream, slow_git, tmp_path
     proc = _start(repo, upstream, slow_git, point, mark)
     _wait_for(mark, proc)
     (os.killpg if group else os.kill)(proc.pid, signum)
+    _release(mark)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1:] == ["ollama-rpm: interrupted"], stderr
@@ -119,6 +130,7 @@ def test_sigkill_leaves_the_repo_untouched_or_committed(repo, upstream, slow_git
     _wait_for(mark, proc)
     (os.killpg if group else os.kill)(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
+    _release(mark)               # only now: bump is dead, as a held git would find it
     time.sleep(2)                # an orphaned git child, if any, would finish by now
     after = _state(repo)
     if after != before:          # then it must be the whole bump, committed and clean

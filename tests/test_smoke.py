@@ -325,11 +325,11 @@ def test_a_server_that_never_answers_fails_in_bounded_time_and_is_killed(tmp_pat
     had_binary = os.path.lexists("/usr/bin/ollama")
     rpms = stub_rpm(tmp_path / "stub", f'[ "$1" = serve ] && echo $$ > {pidfile} && exec sleep 600\nexit 1\n')
     start = time.monotonic()
-    proc = run_cli("smoke", "--engine", "rootfs", "--timeout", "3", rpms)
+    proc = run_cli("smoke", "--engine", "rootfs", "--timeout", "10", rpms)   # room for a loaded machine
     elapsed = time.monotonic() - start
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert re.search(r"server\s+FAIL\s+ollama serve did not answer /api/version on 127\.0\.0\.1:\d+ within 3", proc.stdout)
-    assert elapsed < 30, elapsed
+    assert re.search(r"server\s+FAIL\s+ollama serve did not answer /api/version on 127\.0\.0\.1:\d+ within 10", proc.stdout)
+    assert elapsed < 90, elapsed
     pid = int(pidfile.read_text())
     assert not Path(f"/proc/{pid}").exists(), "the server outlived the smoke test"
     assert os.path.lexists("/usr/bin/ollama") == had_binary       # the bind stayed in the namespace
