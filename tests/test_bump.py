@@ -176,12 +176,16 @@ def repo(tmp_path, upstream):
     return repository
 
 
-def bump(repo, *args, token=TOKEN, upstream=None, timeout="30"):
-    """The whole CLI against the stand-in GitHub; a short --timeout only where a test
-    waits on a hang, so a loaded machine never turns a plain answer into a timeout."""
+# --timeout for bump: short only where a test waits on a hang, so that a loaded
+# machine never turns a plain answer into a timeout.
+TIMEOUT, HANG_TIMEOUT = "30", "2"
+
+
+def bump(repo, *args, token=TOKEN, upstream=None, waits_on_hang=False):
     home = repo.working_tree_dir + "/../home"
     env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CACHE_HOME": home + "/cache",
            "GITHUB_TOKEN": token, "OLLAMA_RPM_RETRIES": "1", "OLLAMA_RPM_RETRY_BASE_DELAY": "0.01"}
+    timeout = HANG_TIMEOUT if waits_on_hang else TIMEOUT
     return run_cli("bump", "--timeout", timeout, *args, cwd=repo.working_tree_dir, env=env)
 
 
@@ -343,7 +347,7 @@ def test_api_faults_leave_the_repo_unchanged(repo, upstream, fault, code, text):
     upstream.release("0.33.0")
     upstream.server.fault("/repos/", fault)
     state = snapshot(repo)
-    proc = bump(repo, upstream=upstream, timeout="2" if fault == "hang" else "30")
+    proc = bump(repo, upstream=upstream, waits_on_hang=fault == "hang")
     assert proc.returncode == code, proc.stderr
     assert text in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert snapshot(repo) == state
@@ -369,7 +373,7 @@ def test_download_faults_leave_the_repo_unchanged(repo, upstream, prefix, fault,
     upstream.release("0.33.0")
     upstream.server.fault(prefix, fault, fault)       # every attempt fails (the test allows one retry)
     state = snapshot(repo)
-    proc = bump(repo, upstream=upstream, timeout="2" if fault == "hang" else "30")
+    proc = bump(repo, upstream=upstream, waits_on_hang=fault == "hang")
     assert proc.returncode == code, proc.stderr
     assert "download" in proc.stderr and "gave up after 2 attempts" in proc.stderr
     assert snapshot(repo) == state
@@ -579,7 +583,7 @@ def test_new_entry_author_comes_from_rpm_packager(repo, upstream):
     home = repo.working_tree_dir + "/../home"
     env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CACHE_HOME": home + "/cache",
            "GITHUB_TOKEN": TOKEN, "RPM_PACKAGER": "Grace Builder <grace@ollama-rpm-ci.net>"}
-    proc = run_cli("bump", "--timeout", "30", cwd=repo.working_tree_dir, env=env)
+    proc = run_cli("bump", "--timeout", TIMEOUT, cwd=repo.working_tree_dir, env=env)
     assert proc.returncode == 0, proc.stderr
     cfg = load_yaml(Path(repo.working_tree_dir) / "packaging.yaml")
     assert cfg["changelog"][0]["author"] == "Grace Builder <grace@ollama-rpm-ci.net>"
@@ -604,7 +608,7 @@ def test_no_identity_anywhere_is_a_clear_error(repo, upstream):
     home = repo.working_tree_dir + "/../home"
     env = {"OLLAMA_RPM_GITHUB_API": upstream.server.url, "HOME": home, "XDG_CONFIG_HOME": home,
            "GIT_CONFIG_NOSYSTEM": "1", "GITHUB_TOKEN": TOKEN}
-    proc = run_cli("bump", "--timeout", "30", cwd=repo.working_tree_dir, env=env)
+    proc = run_cli("bump", "--timeout", TIMEOUT, cwd=repo.working_tree_dir, env=env)
     assert proc.returncode == 2 and "no packager identity" in proc.stderr, proc.stderr
 
 

@@ -39,7 +39,7 @@ import os, sys, time
 if sys.argv[1:2] == [os.environ.get("SLOW_GIT")]:
     open(os.environ["SLOW_GIT_MARK"], "w").close()
     end = time.monotonic() + 60
-    while not os.path.exists(os.environ["SLOW_GIT_MARK"] + ".go") and time.monotonic() < end:
+    while not os.path.exists(os.environ["SLOW_GIT_GO"]) and time.monotonic() < end:
         time.sleep(0.01)
 os.execv({REAL_GIT!r}, ["git"] + sys.argv[1:])
 """)
@@ -67,7 +67,8 @@ def _start(repo, upstream, slow_git, point, mark):
     home = repo.working_tree_dir + "/../home"
     env = dict(os.environ, PYTHONPATH=str(REPO / "tooling"), OLLAMA_RPM_GITHUB_API=upstream.server.url,
                HOME=home, XDG_CACHE_HOME=home + "/cache", OLLAMA_RPM_RETRIES="0",
-               PATH=f"{slow_git}:{os.environ['PATH']}", SLOW_GIT=point, SLOW_GIT_MARK=str(mark),
+               PATH=f"{slow_git}:{os.environ['PATH']}", SLOW_GIT=point,
+               SLOW_GIT_MARK=str(mark), SLOW_GIT_GO=str(_go(mark)),
                GIT_PYTHON_GIT_EXECUTABLE=str(slow_git / "git"), OLLAMA_RPM_DEBUG=os.environ.get("T_DEBUG", ""))
     env.pop("OLLAMA_RPM_PROJECT", None)
     return subprocess.Popen([sys.executable, "-m", "ollama_rpm", "bump", "--latest", "--timeout", "5"],
@@ -83,11 +84,16 @@ def _wait_for(mark, proc, seconds=120):
         time.sleep(0.02)
 
 
+def _go(mark):
+    """The file whose existence lets the held git subcommand go on."""
+    return Path(f"{mark}.go")
+
+
 def _release(mark):
     """Let the held git subcommand (and any later call of it) go on. After a handled
     signal bump waits for its git child, so the release follows the signal; after
     SIGKILL it follows bump's death, or the git could still run first."""
-    Path(f"{mark}.go").touch()
+    _go(mark).touch()
 
 
 def _state(repo):
